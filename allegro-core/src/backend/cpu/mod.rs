@@ -1,0 +1,37 @@
+//! The CPU backend: plain loops parallelised with rayon, faer for GEMM.
+//!
+//! This backend is the oracle of every other one. Its results do not depend on the
+//! number of threads: parallel loops split work into fixed chunks and reductions combine
+//! them in a fixed order.
+
+mod element;
+mod elementwise;
+mod index;
+mod matmul;
+mod reduce;
+mod shape;
+mod storage;
+
+pub use element::CpuElement;
+pub use storage::CpuStorage;
+
+/// The CPU backend.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cpu;
+
+/// The only CPU device.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuDevice;
+
+impl super::BackendTypes for Cpu {
+    type Device = CpuDevice;
+    type Storage = CpuStorage;
+    type IndexStorage = std::sync::Arc<Vec<u32>>;
+
+    fn name() -> &'static str {
+        "cpu"
+    }
+}
+
+/// Below this many elements a loop runs on one thread: spawning costs more than it saves.
+pub(crate) const PAR_MIN_LEN: usize = 1 << 14;

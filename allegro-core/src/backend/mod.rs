@@ -1,0 +1,27 @@
+//! Compute backends.
+//!
+//! A [`Backend`] owns buffers and implements a small set of primitives, one trait per
+//! op family ([`ops`]). [`crate::Tensor`] builds everything else (including all backward
+//! rules) from these primitives, so a new backend only implements this list.
+//!
+//! - [`cpu::Cpu`]: ndarray-style loops, faer GEMM and rayon. It is the reference every
+//!   other backend is tested against.
+
+pub mod cpu;
+pub mod ops;
+
+pub use ops::{
+    BackendTypes, BinaryOp, CompareOp, ElementwiseOps, IndexOps, MatmulOps, MatmulSpec, ReduceOps,
+    ShapeOps, StorageOps, UnaryOp,
+};
+
+/// Everything a tensor needs from a backend.
+pub trait Backend:
+    StorageOps + ElementwiseOps + MatmulOps + ReduceOps + IndexOps + ShapeOps
+{
+}
+
+impl<B> Backend for B where
+    B: StorageOps + ElementwiseOps + MatmulOps + ReduceOps + IndexOps + ShapeOps
+{
+}

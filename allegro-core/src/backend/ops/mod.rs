@@ -1,0 +1,19 @@
+//! Backend op families, one trait per family.
+//!
+//! Every trait works on raw storages plus the shape information the op needs; shapes are
+//! checked by [`crate::Tensor`] before a backend sees them, so implementations may assume
+//! consistent arguments. All float storages of one call have the same dtype.
+
+pub mod elementwise;
+pub mod index;
+pub mod matmul;
+pub mod reduce;
+pub mod shape;
+pub mod storage;
+
+pub use elementwise::{BinaryOp, CompareOp, ElementwiseOps, UnaryOp};
+pub use index::IndexOps;
+pub use matmul::{MatmulOps, MatmulSpec};
+pub use reduce::ReduceOps;
+pub use shape::ShapeOps;
+pub use storage::{BackendTypes, StorageOps};

@@ -1,0 +1,41 @@
+//! Buffer types of a backend and moving data between host and device.
+
+use crate::dtype::{DType, HostData};
+
+/// The types a backend owns: its device handle and its buffers.
+///
+/// Buffers are opaque: nothing outside the backend assumes they live in host memory,
+/// so a GPU backend can keep them on the device.
+pub trait BackendTypes: Clone + std::fmt::Debug + Send + Sync + 'static {
+    /// Where buffers live (a GPU ordinal, or a unit type for the CPU).
+    type Device: Clone + std::fmt::Debug + PartialEq + Send + Sync + 'static;
+    /// A dense float buffer (f32 or f64; the dtype is part of the value).
+    type Storage: Clone + std::fmt::Debug + Send + Sync + 'static;
+    /// A dense buffer of `u32` indices.
+    type IndexStorage: Clone + std::fmt::Debug + Send + Sync + 'static;
+
+    /// Short name for messages and benchmark tables (`"cpu"`, `"cuda"`).
+    fn name() -> &'static str;
+}
+
+/// Creation, transfer and conversion of buffers.
+pub trait StorageOps: BackendTypes {
+    /// Copies host data to a new buffer on `device`.
+    fn from_host(device: &Self::Device, data: HostData) -> Self::Storage;
+    /// Copies a buffer back to host memory.
+    fn to_host(storage: &Self::Storage) -> HostData;
+    /// Element type of a buffer.
+    fn storage_dtype(storage: &Self::Storage) -> DType;
+    /// Number of elements of a buffer.
+    fn storage_len(storage: &Self::Storage) -> usize;
+    /// Device a buffer lives on.
+    fn storage_device(storage: &Self::Storage) -> Self::Device;
+    /// A buffer of `len` elements, all equal to `value` (rounded to `dtype`).
+    fn full(device: &Self::Device, len: usize, value: f64, dtype: DType) -> Self::Storage;
+    /// Converts a buffer to another element type (a copy, even when the type is equal).
+    fn cast(storage: &Self::Storage, dtype: DType) -> Self::Storage;
+    /// Copies host indices to a new index buffer on `device`.
+    fn indices_from_host(device: &Self::Device, indices: &[u32]) -> Self::IndexStorage;
+    /// Copies an index buffer back to host memory.
+    fn indices_to_host(indices: &Self::IndexStorage) -> Vec<u32>;
+}

@@ -1,0 +1,96 @@
+//! Index vectors for gather and scatter-add.
+
+use crate::backend::Backend;
+use crate::error::{Error, Result};
+
+/// A vector of `u32` indices on a backend (edge centers, neighbors, atom types, ...).
+///
+/// The largest index is remembered at creation, so an op can check the range without
+/// reading device memory.
+pub struct Indices<B: Backend> {
+    storage: B::IndexStorage,
+    len: usize,
+    max: Option<u32>,
+}
+
+impl<B: Backend> Clone for Indices<B> {
+    fn clone(&self) -> Self {
+        Indices {
+            storage: self.storage.clone(),
+            len: self.len,
+            max: self.max,
+        }
+    }
+}
+
+impl<B: Backend> std::fmt::Debug for Indices<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Indices<{}>(len {}, max {:?})",
+            B::name(),
+            self.len,
+            self.max
+        )
+    }
+}
+
+impl<B: Backend> Indices<B> {
+    /// Copies `values` to the device.
+    pub fn new(values: &[u32], device: &B::Device) -> Self {
+        Indices {
+            storage: B::indices_from_host(device, values),
+            len: values.len(),
+            max: values.iter().copied().max(),
+        }
+    }
+
+    /// Copies `values` to the device, checking that each is below `bound`.
+    pub fn new_checked(values: &[u32], bound: usize, device: &B::Device) -> Result<Self> {
+        if let Some((pos, &v)) = values
+            .iter()
+            .enumerate()
+            .find(|(_, v)| **v as usize >= bound)
+        {
+            return Err(Error::Shape(format!(
+                "index {v} at position {pos} is not below {bound}"
+            )));
+        }
+        Ok(Self::new(values, device))
+    }
+
+    /// Number of indices.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are no indices.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The largest index, if any.
+    pub fn max(&self) -> Option<u32> {
+        self.max
+    }
+
+    /// The backend buffer.
+    pub fn storage(&self) -> &B::IndexStorage {
+        &self.storage
+    }
+
+    /// Copies the indices to the host.
+    pub fn to_vec(&self) -> Vec<u32> {
+        B::indices_to_host(&self.storage)
+    }
+
+    /// Panics unless every index is below `bound` (called by ops with their name).
+    pub(crate) fn assert_below(&self, bound: usize, op: &str) {
+        if let Some(m) = self.max {
+            assert!(
+                (m as usize) < bound,
+                "{op}: index {m} out of range for axis of length {bound}"
+            );
+        }
+    }
+}

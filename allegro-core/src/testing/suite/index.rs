@@ -1,0 +1,100 @@
+//! Checks of gather (`index_select`) and scatter-add (`index_add`), tested together as
+//! an adjoint pair.
+
+use super::{assert_gradients, assert_values, random};
+use crate::backend::Backend;
+use crate::tensor::{Indices, Tensor};
+use crate::testing::rng::SplitMix64;
+
+/// `index_select` along axes 0 and 1 with repeated and missing indices.
+pub fn index_select<B: Backend>(device: &B::Device) {
+    let mut rng = SplitMix64::new(41);
+    let x = random::<B>(&[5, 3], -1.0, 1.0, &mut rng, device);
+    let xv = x.to_vec_f64();
+    let idx_v = [4u32, 0, 0, 2, 4, 4, 1];
+    let idx = Indices::<B>::new(&idx_v, device);
+    let want: Vec<f64> = idx_v
+        .iter()
+        .flat_map(|&i| (0..3).map(move |c| (i as usize, c)))
+        .map(|(i, c)| xv[i * 3 + c])
+        .collect();
+    let i0 = idx.clone();
+    let f = move |xs: &[Tensor<B>]| xs[0].index_select(0, &i0);
+    assert_values("index_select axis 0", &f, &[x.clone()], &want);
+    assert_gradients("index_select axis 0", &f, &[x.clone()]);
+    let idx1 = Indices::<B>::new(&[2, 2, 0], device);
+    let want1: Vec<f64> = (0..5)
+        .flat_map(|r| [2usize, 2, 0].map(|c| xv[r * 3 + c]))
+        .collect();
+    let f = move |xs: &[Tensor<B>]| xs[0].index_select(1, &idx1).square();
+    let want1sq: Vec<f64> = want1.iter().map(|v| v * v).collect();
+    assert_values("index_select axis 1", &f, &[x.clone()], &want1sq);
+    assert_gradients("index_select axis 1", &f, &[x]);
+}
+
+/// `index_add` along axes 0 and 1, with several sources per destination and empty
+/// destinations.
+pub fn index_add<B: Backend>(device: &B::Device) {
+    let mut rng = SplitMix64::new(42);
+    let src = random::<B>(&[7, 2], -1.0, 1.0, &mut rng, device);
+    let sv = src.to_vec_f64();
+    let idx_v = [3u32, 0, 3, 3, 1, 0, 5];
+    let n = 6;
+    let mut want = vec![0.0; n * 2];
+    for (m, &d) in idx_v.iter().enumerate() {
+        for c in 0..2 {
+            want[d as usize * 2 + c] += sv[m * 2 + c];
+        }
+    }
+    let idx = Indices::<B>::new(&idx_v, device);
+    let i0 = idx.clone();
+    let f = move |xs: &[Tensor<B>]| xs[0].index_add(0, &i0, n);
+    assert_values("index_add axis 0", &f, &[src.clone()], &want);
+    // Nonlinear after the scatter so the second-order check sees a non-zero Hessian.
+    let i1 = idx.clone();
+    let g = move |xs: &[Tensor<B>]| xs[0].index_add(0, &i1, n).tanh();
+    assert_gradients("index_add axis 0", &g, &[src.clone()]);
+    let src_t = random::<B>(&[2, 7], -1.0, 1.0, &mut rng, device);
+    let i2 = idx.clone();
+    let h = move |xs: &[Tensor<B>]| xs[0].index_add(1, &i2, n).sin();
+    assert_gradients("index_add axis 1", &h, &[src_t]);
+}
+
+/// `⟨index_select(x), y⟩ = ⟨x, index_add(y)⟩`, and the gather→scatter message pass of a
+/// graph network differentiates twice.
+pub fn index_adjoint_pair<B: Backend>(device: &B::Device) {
+    let mut rng = SplitMix64::new(43);
+    let x = random::<B>(&[4, 3], -1.0, 1.0, &mut rng, device);
+    let y = random::<B>(&[6, 3], -1.0, 1.0, &mut rng, device);
+    let idx = Indices::<B>::new(&[1, 3, 3, 0, 1, 1], device);
+    let lhs = x.index_select(0, &idx).mul(&y).sum_all().item();
+    let rhs = x.mul(&y.index_add(0, &idx, 4)).sum_all().item();
+    assert!((lhs - rhs).abs() < 1e-13, "adjoint: {lhs} vs {rhs}");
+    let center = Indices::<B>::new(&[0, 0, 1, 2, 3, 3], device);
+    let neighbor = Indices::<B>::new(&[1, 2, 0, 0, 0, 1], device);
+    let f = move |xs: &[Tensor<B>]| {
+        let h = xs[0].index_select(0, &neighbor).mul(&xs[1]).silu();
+        h.index_add(0, &center, 4).square()
+    };
+    let w = random::<B>(&[6, 3], -1.0, 1.0, &mut rng, device);
+    assert_gradients("gather·w → silu → scatter", &f, &[x, w]);
+}
+
+/// Large scatters take the parallel grouped path; the result equals a serial loop.
+pub fn index_add_large<B: Backend>(device: &B::Device) {
+    let mut rng = SplitMix64::new(44);
+    let (m, n, c) = (40_000, 1_000, 8);
+    let src = random::<B>(&[m, c], -1.0, 1.0, &mut rng, device);
+    let idx_v: Vec<u32> = (0..m).map(|_| rng.below(n as u32)).collect();
+    let out = src
+        .index_add(0, &Indices::new(&idx_v, device), n)
+        .to_vec_f64();
+    let sv = src.to_vec_f64();
+    let mut want = vec![0.0; n * c];
+    for (k, &d) in idx_v.iter().enumerate() {
+        for j in 0..c {
+            want[d as usize * c + j] += sv[k * c + j];
+        }
+    }
+    assert_eq!(out, want, "parallel index_add sums in source order");
+}

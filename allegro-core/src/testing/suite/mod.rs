@@ -1,0 +1,89 @@
+//! Op checks written once, generic over the backend (STYLE rule 6). Each check compares
+//! values with a plain loop and gradients of first and second order with central
+//! differences; `tests/cpu.rs` instantiates them for the CPU backend, a GPU backend's
+//! tests instantiate the same list.
+
+// `&[x.clone()]` reads better than `std::slice::from_ref(&x)` in a list of test inputs.
+#![allow(clippy::cloned_ref_to_slice_refs)]
+
+pub mod autodiff;
+pub mod elementwise;
+pub mod index;
+pub mod matmul;
+pub mod reduce;
+pub mod shape;
+
+use super::finite_diff::{TestFn, check_gradients, check_second_order};
+use super::rng::SplitMix64;
+use super::tolerance::{F32_VALUE_RTOL, F64_VALUE_RTOL, all_close};
+use crate::backend::Backend;
+use crate::dtype::DType;
+use crate::tensor::Tensor;
+
+/// A random f64 tensor with entries uniform in `[lo, hi)`.
+pub fn random<B: Backend>(
+    shape: &[usize],
+    lo: f64,
+    hi: f64,
+    rng: &mut SplitMix64,
+    device: &B::Device,
+) -> Tensor<B> {
+    let n = crate::shape::numel(shape);
+    Tensor::from_f64(&rng.vec_uniform(n, lo, hi), shape, DType::F64, device).expect("shape matches")
+}
+
+/// Panics with `name` unless the first- and second-order gradients of `f` match central
+/// differences at `inputs`.
+pub fn assert_gradients<B: Backend>(name: &str, f: &TestFn<'_, B>, inputs: &[Tensor<B>]) {
+    if let Err(e) = check_gradients(f, inputs, 7) {
+        panic!("{name}: {e}");
+    }
+    if let Err(e) = check_second_order(f, inputs, 11) {
+        panic!("{name}: {e}");
+    }
+}
+
+/// Panics with `name` unless `f` evaluated in f64 and in f32 matches `want` (computed by a
+/// plain f64 loop from the same inputs).
+pub fn assert_values<B: Backend>(
+    name: &str,
+    f: &TestFn<'_, B>,
+    inputs: &[Tensor<B>],
+    want: &[f64],
+) {
+    let got = f(inputs);
+    if let Err(e) = all_close(&got.to_vec_f64(), want, F64_VALUE_RTOL, 1e-14) {
+        panic!("{name} (f64): {e}");
+    }
+    let inputs32: Vec<Tensor<B>> = inputs.iter().map(|x| x.cast(DType::F32)).collect();
+    let got32 = f(&inputs32);
+    assert_eq!(
+        got32.dtype(),
+        DType::F32,
+        "{name}: f32 inputs gave {}",
+        got32.dtype()
+    );
+    if let Err(e) = all_close(&got32.to_vec_f64(), want, F32_VALUE_RTOL, 1e-6) {
+        panic!("{name} (f32): {e}");
+    }
+}
+
+/// Row-major offset of a multi-index.
+pub(crate) fn offset(index: &[usize], shape: &[usize]) -> usize {
+    index.iter().zip(shape).fold(0, |o, (&i, &d)| o * d + i)
+}
+
+/// Every multi-index of `shape`, row-major.
+pub(crate) fn multi_indices(shape: &[usize]) -> Vec<Vec<usize>> {
+    let n = crate::shape::numel(shape);
+    (0..n)
+        .map(|mut k| {
+            let mut idx = vec![0; shape.len()];
+            for d in (0..shape.len()).rev() {
+                idx[d] = k % shape[d];
+                k /= shape[d];
+            }
+            idx
+        })
+        .collect()
+}

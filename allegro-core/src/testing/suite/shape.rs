@@ -1,0 +1,80 @@
+//! Checks of data-movement ops.
+
+use super::{assert_gradients, assert_values, multi_indices, offset, random};
+use crate::backend::Backend;
+use crate::dtype::DType;
+use crate::tensor::Tensor;
+use crate::testing::rng::SplitMix64;
+
+/// `permute` of a rank-3 tensor, `transpose`, `reshape`, `unsqueeze`/`squeeze`.
+pub fn permute_reshape<B: Backend>(device: &B::Device) {
+    let mut rng = SplitMix64::new(51);
+    let shape = [2, 3, 4];
+    let x = random::<B>(&shape, -1.0, 1.0, &mut rng, device);
+    let xv = x.to_vec_f64();
+    let perm = [2, 0, 1];
+    let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
+    let want: Vec<f64> = multi_indices(&out_shape)
+        .iter()
+        .map(|o| {
+            let mut i = [0; 3];
+            for (k, &p) in perm.iter().enumerate() {
+                i[p] = o[k];
+            }
+            xv[offset(&i, &shape)]
+        })
+        .collect();
+    let f = move |xs: &[Tensor<B>]| xs[0].permute(&perm);
+    assert_values("permute", &f, &[x.clone()], &want);
+    assert_gradients("permute", &f, &[x.clone()]);
+    let g = |xs: &[Tensor<B>]| xs[0].reshape(&[6, 4]).t().unsqueeze(1).squeeze(1).exp();
+    assert_gradients("reshape/t/unsqueeze", &g, &[x]);
+}
+
+/// `broadcast_to` from `[3,1]` to `[2,3,4]`.
+pub fn broadcast<B: Backend>(device: &B::Device) {
+    let mut rng = SplitMix64::new(52);
+    let x = random::<B>(&[3, 1], -1.0, 1.0, &mut rng, device);
+    let xv = x.to_vec_f64();
+    let want: Vec<f64> = multi_indices(&[2, 3, 4]).iter().map(|i| xv[i[1]]).collect();
+    let f = |xs: &[Tensor<B>]| xs[0].broadcast_to(&[2, 3, 4]);
+    assert_values("broadcast_to", &f, &[x.clone()], &want);
+    let g = |xs: &[Tensor<B>]| xs[0].broadcast_to(&[2, 3, 4]).sin();
+    assert_gradients("broadcast_to", &g, &[x]);
+}
+
+/// `concat` along axes 0 and 1 and `narrow`, as inverse operations.
+pub fn concat_narrow<B: Backend>(device: &B::Device) {
+    let mut rng = SplitMix64::new(53);
+    let a = random::<B>(&[2, 3], -1.0, 1.0, &mut rng, device);
+    let b = random::<B>(&[2, 1], -1.0, 1.0, &mut rng, device);
+    let (av, bv) = (a.to_vec_f64(), b.to_vec_f64());
+    let want: Vec<f64> = (0..2)
+        .flat_map(|r| vec![av[3 * r], av[3 * r + 1], av[3 * r + 2], bv[r]])
+        .collect();
+    let f = |xs: &[Tensor<B>]| Tensor::concat(&[&xs[0], &xs[1]], 1);
+    assert_values("concat axis 1", &f, &[a.clone(), b.clone()], &want);
+    let g = |xs: &[Tensor<B>]| Tensor::concat(&[&xs[0].t(), &xs[1].t(), &xs[0].t()], 0).cos();
+    assert_gradients("concat axis 0", &g, &[a.clone(), b.clone()]);
+    let want: Vec<f64> = (0..2)
+        .flat_map(|r| vec![av[3 * r + 1], av[3 * r + 2]])
+        .collect();
+    let h = |xs: &[Tensor<B>]| xs[0].narrow(1, 1, 2);
+    assert_values("narrow", &h, &[a.clone()], &want);
+    let k = |xs: &[Tensor<B>]| xs[0].narrow(1, 1, 2).square();
+    assert_gradients("narrow", &k, &[a]);
+}
+
+/// `cast` round trip and gradient through a cast.
+pub fn cast<B: Backend>(device: &B::Device) {
+    let mut rng = SplitMix64::new(54);
+    let x = random::<B>(&[4], -1.0, 1.0, &mut rng, device);
+    let y = x.cast(DType::F32);
+    assert_eq!(y.dtype(), DType::F32);
+    let back = y.cast(DType::F64).to_vec_f64();
+    for (a, b) in back.iter().zip(x.to_vec_f64()) {
+        assert!((a - b).abs() < 1e-7);
+    }
+    let f = |xs: &[Tensor<B>]| xs[0].cast(DType::F64).exp();
+    assert_gradients("cast", &f, &[x]);
+}
