@@ -9,10 +9,13 @@
 //! Dense arrays are returned flat in row-major (C) order; the doc comment of each
 //! function gives the shape.
 
+mod complex;
 mod error;
 mod irrep;
 mod irreps;
+mod wigner3j;
 
 pub use error::E3Error;
 pub use irrep::{Irrep, Parity};
 pub use irreps::{Irreps, MulIr};
+pub use wigner3j::{is_triangular, su2_clebsch_gordan, wigner_3j};

@@ -1,0 +1,72 @@
+//! Shared helper of the `e3_*` integration tests: locating and loading the
+//! reference fixtures (`fixtures/e3nn.json`, `fixtures/*.json` state dicts).
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// The fixture directory: `$ALLEGRO_FIXTURES_DIR`, else `shared/fixtures` in the
+/// repository root, else `/work/shared/fixtures`. Panics (naming every place
+/// tried) when none exists, so a missing fixture never passes silently.
+pub fn fixtures_dir() -> PathBuf {
+    let mut tried = Vec::new();
+    let mut candidates = Vec::new();
+    if let Ok(dir) = std::env::var("ALLEGRO_FIXTURES_DIR") {
+        candidates.push(PathBuf::from(dir));
+    }
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    candidates.push(manifest.join("../shared/fixtures"));
+    candidates.push(manifest.join("../fixtures"));
+    candidates.push(PathBuf::from("/work/shared/fixtures"));
+    for c in candidates {
+        if c.join("e3nn.json").is_file() {
+            return c;
+        }
+        tried.push(c.display().to_string());
+    }
+    panic!(
+        "fixture directory with e3nn.json not found; tried {tried:?} (set ALLEGRO_FIXTURES_DIR)"
+    );
+}
+
+/// Parse `name` in the fixture directory.
+pub fn load(name: &str) -> serde_json::Value {
+    let path = fixtures_dir().join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
+}
+
+/// Flatten a nested JSON array of numbers (row-major) and return it with its shape.
+pub fn flatten(v: &serde_json::Value) -> (Vec<usize>, Vec<f64>) {
+    fn shape_of(v: &serde_json::Value) -> Vec<usize> {
+        match v {
+            serde_json::Value::Array(a) => {
+                let mut s = vec![a.len()];
+                if let Some(first) = a.first() {
+                    s.extend(shape_of(first));
+                }
+                s
+            }
+            _ => vec![],
+        }
+    }
+    fn walk(v: &serde_json::Value, out: &mut Vec<f64>) {
+        match v {
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            x => out.push(x.as_f64().expect("number")),
+        }
+    }
+    let mut out = Vec::new();
+    walk(v, &mut out);
+    (shape_of(v), out)
+}
+
+/// Largest absolute difference of two equally long slices.
+pub fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len(), "length mismatch");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
