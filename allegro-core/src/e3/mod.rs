@@ -13,9 +13,14 @@ mod complex;
 mod error;
 mod irrep;
 mod irreps;
+mod spherical_harmonics;
 mod wigner3j;
 
 pub use error::E3Error;
 pub use irrep::{Irrep, Parity};
 pub use irreps::{Irreps, MulIr};
+pub use spherical_harmonics::{
+    Monomial, Polynomial, ShNormalization, ShPolynomials, eval_polynomial, normalize_vector,
+    sh_polynomials, spherical_harmonics,
+};
 pub use wigner3j::{is_triangular, su2_clebsch_gordan, wigner_3j};
