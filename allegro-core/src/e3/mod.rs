@@ -13,12 +13,19 @@ mod complex;
 mod error;
 mod irrep;
 mod irreps;
+mod linalg;
+mod rotation;
 mod spherical_harmonics;
 mod wigner3j;
 
 pub use error::E3Error;
 pub use irrep::{Irrep, Parity};
 pub use irreps::{Irreps, MulIr};
+pub use rotation::{
+    Matrix3, angles_to_matrix, axis_angle_to_matrix, det3, irrep_d, irreps_d, mat3_mul, mat3_vec,
+    matrix_to_axis_angle, quaternion_to_matrix, rotation_from_uniform, so3_generators, wigner_d,
+    wigner_d_axis_angle, wigner_d_from_angles,
+};
 pub use spherical_harmonics::{
     Monomial, Polynomial, ShNormalization, ShPolynomials, eval_polynomial, normalize_vector,
     sh_polynomials, spherical_harmonics,
