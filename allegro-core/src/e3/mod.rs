@@ -9,6 +9,7 @@
 //! Dense arrays are returned flat in row-major (C) order; the doc comment of each
 //! function gives the shape.
 
+mod allegro_irreps;
 mod complex;
 mod error;
 mod irrep;
@@ -16,8 +17,10 @@ mod irreps;
 mod linalg;
 mod rotation;
 mod spherical_harmonics;
+pub mod tensor_product;
 mod wigner3j;
 
+pub use allegro_irreps::AllegroTensorTrack;
 pub use error::E3Error;
 pub use irrep::{Irrep, Parity};
 pub use irreps::{Irreps, MulIr};
