@@ -135,6 +135,17 @@ impl Irreps {
         self.0[..i].iter().map(MulIr::dim).sum()
     }
 
+    /// For every component `0..dim`, the index of the entry it belongs to
+    /// (the map `r(m)` of allegro's `MakeWeightedChannels`, which scales the
+    /// components of entry `r` by the weight `w[u, r]`).
+    pub fn entry_of_component(&self) -> Vec<usize> {
+        self.0
+            .iter()
+            .enumerate()
+            .flat_map(|(r, m)| std::iter::repeat_n(r, m.dim()))
+            .collect()
+    }
+
     /// Whether `ir` occurs in some entry (whatever its multiplicity, as e3nn).
     pub fn contains(&self, ir: Irrep) -> bool {
         self.0.iter().any(|m| m.ir == ir)
@@ -272,6 +283,7 @@ mod tests {
         let x = irreps("2x0e + 1e");
         assert_eq!(x.slices(), vec![0..2, 2..5]);
         assert_eq!(x.offset(1), 2);
+        assert_eq!(x.entry_of_component(), vec![0, 0, 1, 1, 1]);
     }
 
     #[test]

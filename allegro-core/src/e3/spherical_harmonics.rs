@@ -254,6 +254,20 @@ mod tests {
             assert!((n2 - (2 * l + 1) as f64).abs() < 1e-11, "l={l}: {n2}");
             off += 2 * l + 1;
         }
+        // y is the polar axis: Y^l(0, 1, 0) = √(2l+1)·e_l
+        let pole = table.eval(ShNormalization::Component, &[0.0, 1.0, 0.0]);
+        let mut off = 0;
+        for l in 0..=6 {
+            for m in 0..2 * l + 1 {
+                let want = if m == l {
+                    ((2 * l + 1) as f64).sqrt()
+                } else {
+                    0.0
+                };
+                assert!((pole[off + m] - want).abs() < 1e-12, "l={l} m={m}");
+            }
+            off += 2 * l + 1;
+        }
         for comps in &table.by_l {
             for p in comps {
                 let deg: Vec<u8> = p.iter().map(|(_, e)| e[0] + e[1] + e[2]).collect();
