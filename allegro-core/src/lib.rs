@@ -20,6 +20,8 @@
 pub mod autodiff;
 pub mod backend;
 pub mod dtype;
+/// E(3) math in `f64`: irreps, spherical harmonics, Wigner-3j and D matrices, Allegro tensor-product paths.
+pub mod e3;
 pub mod error;
 pub mod shape;
 pub mod tensor;

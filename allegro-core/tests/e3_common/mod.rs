@@ -1,0 +1,101 @@
+//! Shared helper of the `e3_*` integration tests: locating and loading the
+//! reference fixtures (`fixtures/e3nn.json`, `fixtures/*.json` state dicts).
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// The fixture directory: `$ALLEGRO_FIXTURES_DIR`, else `shared/fixtures` in the
+/// repository root, else `/work/shared/fixtures`. Panics (naming every place
+/// tried) when none exists, so a missing fixture never passes silently.
+pub fn fixtures_dir() -> PathBuf {
+    let mut tried = Vec::new();
+    let mut candidates = Vec::new();
+    if let Ok(dir) = std::env::var("ALLEGRO_FIXTURES_DIR") {
+        candidates.push(PathBuf::from(dir));
+    }
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    candidates.push(manifest.join("../shared/fixtures"));
+    candidates.push(manifest.join("../fixtures"));
+    candidates.push(PathBuf::from("/work/shared/fixtures"));
+    for c in candidates {
+        if c.join("e3nn.json").is_file() {
+            return c;
+        }
+        tried.push(c.display().to_string());
+    }
+    panic!(
+        "fixture directory with e3nn.json not found; tried {tried:?} (set ALLEGRO_FIXTURES_DIR)"
+    );
+}
+
+/// Parse `name` in the fixture directory.
+pub fn load(name: &str) -> serde_json::Value {
+    let path = fixtures_dir().join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
+}
+
+/// Flatten a nested JSON array of numbers (row-major) and return it with its shape.
+pub fn flatten(v: &serde_json::Value) -> (Vec<usize>, Vec<f64>) {
+    fn shape_of(v: &serde_json::Value) -> Vec<usize> {
+        match v {
+            serde_json::Value::Array(a) => {
+                let mut s = vec![a.len()];
+                if let Some(first) = a.first() {
+                    s.extend(shape_of(first));
+                }
+                s
+            }
+            _ => vec![],
+        }
+    }
+    fn walk(v: &serde_json::Value, out: &mut Vec<f64>) {
+        match v {
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            x => out.push(x.as_f64().expect("number")),
+        }
+    }
+    let mut out = Vec::new();
+    walk(v, &mut out);
+    (shape_of(v), out)
+}
+
+/// Largest absolute difference of two equally long slices.
+pub fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len(), "length mismatch");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
+
+/// SplitMix64: a tiny seeded generator for reproducible test inputs.
+pub struct SplitMix64(pub u64);
+
+impl SplitMix64 {
+    /// Next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `[0, 1)`.
+    pub fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform in `[-1, 1)^3`.
+    pub fn vec3(&mut self) -> [f64; 3] {
+        [0, 1, 2].map(|_| 2.0 * self.uniform() - 1.0)
+    }
+
+    /// A Haar-random rotation.
+    pub fn rotation(&mut self) -> allegro_core::e3::Matrix3 {
+        allegro_core::e3::rotation_from_uniform([self.uniform(), self.uniform(), self.uniform()])
+    }
+}
