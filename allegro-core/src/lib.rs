@@ -23,6 +23,7 @@ pub mod dtype;
 /// E(3) math in `f64`: irreps, spherical harmonics, Wigner-3j and D matrices, Allegro tensor-product paths.
 pub mod e3;
 pub mod error;
+pub mod radial;
 pub mod shape;
 pub mod tensor;
 pub mod testing;

@@ -32,6 +32,7 @@ cpu_tests! {
     shape::broadcast,
     shape::concat_narrow,
     shape::cast,
+    shape::transpose_tiled,
     autodiff::no_graph_without_tracking,
     autodiff::third_order,
     autodiff::unused_intermediate_and_reuse,

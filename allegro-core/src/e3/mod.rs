@@ -17,6 +17,7 @@ mod irreps;
 mod linalg;
 mod rotation;
 mod spherical_harmonics;
+mod spherical_harmonics_tensor;
 pub mod tensor_product;
 mod wigner3j;
 
@@ -33,4 +34,5 @@ pub use spherical_harmonics::{
     Monomial, Polynomial, ShNormalization, ShPolynomials, eval_polynomial, normalize_vector,
     sh_polynomials, spherical_harmonics,
 };
+pub use spherical_harmonics_tensor::SphericalHarmonics;
 pub use wigner3j::{is_triangular, su2_clebsch_gordan, wigner_3j};

@@ -53,8 +53,9 @@ fn gemm<T: CpuElement + faer::traits::ComplexField>(a: &[T], b: &[T], spec: &Mat
         gemm_one(ai, bi, c, spec, par);
     };
     if work >= PAR_GEMM_MIN_WORK || batch == 1 {
+        // `Par::rayon(0)` ran on one thread here; ask for the pool size explicitly.
         let par = if work >= PAR_GEMM_MIN_WORK {
-            Par::rayon(0)
+            Par::rayon(rayon::current_num_threads())
         } else {
             Par::Seq
         };

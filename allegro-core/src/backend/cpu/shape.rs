@@ -1,12 +1,63 @@
 //! Permute, broadcast, concatenate and slice on the CPU (ndarray for the strided copies).
 
 use ndarray::{ArrayView, IxDyn};
+use rayon::prelude::*;
 
 use super::storage::map_storage;
 use super::{Cpu, CpuElement, CpuStorage};
 use crate::backend::ShapeOps;
 
+/// Side of the square tiles of [`transpose_last_two`]: a tile of both source and
+/// destination stays in L1.
+const TILE: usize = 32;
+
+/// Swaps the last two axes of `[batch, rows, cols]` tile by tile (cache-friendly).
+fn transpose_last_two<T: CpuElement>(x: &[T], batch: usize, rows: usize, cols: usize) -> Vec<T> {
+    let mut out = vec![T::zero(); x.len()];
+    let one = |b: usize, dst: &mut [T]| {
+        let src = &x[b * rows * cols..(b + 1) * rows * cols];
+        for r0 in (0..rows).step_by(TILE) {
+            for c0 in (0..cols).step_by(TILE) {
+                for r in r0..(r0 + TILE).min(rows) {
+                    for c in c0..(c0 + TILE).min(cols) {
+                        dst[c * rows + r] = src[r * cols + c];
+                    }
+                }
+            }
+        }
+    };
+    if batch == 1 && rows * cols >= super::PAR_MIN_LEN {
+        // Split the output by destination rows (source columns) across threads.
+        let chunk_cols = TILE;
+        out.par_chunks_mut(chunk_cols * rows)
+            .enumerate()
+            .for_each(|(k, dst)| {
+                let c0 = k * chunk_cols;
+                let nc = dst.len() / rows;
+                for r in 0..rows {
+                    for c in 0..nc {
+                        dst[c * rows + r] = x[r * cols + c0 + c];
+                    }
+                }
+            });
+    } else {
+        out.chunks_mut(rows * cols)
+            .enumerate()
+            .for_each(|(b, d)| one(b, d));
+    }
+    out
+}
+
 fn permute_slice<T: CpuElement>(x: &[T], shape: &[usize], perm: &[usize]) -> Vec<T> {
+    let r = shape.len();
+    let swaps_last_two = r >= 2
+        && perm[r - 2] == r - 1
+        && perm[r - 1] == r - 2
+        && perm[..r - 2].iter().enumerate().all(|(k, &p)| k == p);
+    if swaps_last_two {
+        let batch = crate::shape::numel(&shape[..r - 2]);
+        return transpose_last_two(x, batch, shape[r - 2], shape[r - 1]);
+    }
     let view = ArrayView::from_shape(IxDyn(shape), x).expect("cpu permute: shape and length agree");
     let permuted = view.permuted_axes(IxDyn(perm));
     permuted.as_standard_layout().iter().copied().collect()

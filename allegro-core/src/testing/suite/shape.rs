@@ -78,3 +78,29 @@ pub fn cast<B: Backend>(device: &B::Device) {
     let f = |xs: &[Tensor<B>]| xs[0].cast(DType::F64).exp();
     assert_gradients("cast", &f, &[x]);
 }
+
+/// Transposes of the last two axes (tiled, and threaded for large matrices) equal the
+/// index loop, for odd sizes.
+pub fn transpose_tiled<B: Backend>(device: &B::Device) {
+    let mut rng = SplitMix64::new(55);
+    for shape in [vec![3, 37, 65], vec![1001, 67]] {
+        let x = random::<B>(&shape, -1.0, 1.0, &mut rng, device);
+        let xv = x.to_vec_f64();
+        let r = shape.len();
+        let (rows, cols) = (shape[r - 2], shape[r - 1]);
+        let batch = xv.len() / (rows * cols);
+        let got = x.t().to_vec_f64();
+        for b in 0..batch {
+            for i in 0..rows {
+                for j in 0..cols {
+                    let want = xv[(b * rows + i) * cols + j];
+                    assert_eq!(
+                        got[(b * cols + j) * rows + i],
+                        want,
+                        "transpose {shape:?} at {b},{i},{j}"
+                    );
+                }
+            }
+        }
+    }
+}

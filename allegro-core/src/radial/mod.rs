@@ -1,0 +1,8 @@
+//! Radial functions of the normalised edge length `x = r / r_max`, as differentiable
+//! tensor ops (spec §2–3).
+
+mod bessel;
+mod polynomial_cutoff;
+
+pub use bessel::bessel_basis;
+pub use polynomial_cutoff::polynomial_cutoff;
