@@ -1,1 +1,25 @@
-//! allegro-data
+//! `allegro-data`: atomic structures for allegro-rs, from files on disk to batched graphs.
+//!
+//! - [`Structure`] — species, positions, cell, pbc and labels of one configuration.
+//! - [`extxyz`] — ASE-compatible reader (streaming) and writer (lossless).
+//! - [`neighbor`] — O(N) cell-list neighbor lists (periodic, triclinic, cells smaller
+//!   than the cutoff, open boundaries, per-type cutoffs) and a brute-force oracle.
+//! - [`TypeMapper`] — chemical symbols → model type indices.
+//! - [`AtomicGraph`] — what the model consumes: atoms, edges, cell shifts, labels, for one
+//!   frame or a disjoint batch of frames.
+//!
+//! Edge convention (see `spec/allegro.md` §1): edge z goes from the center
+//! `i = edge_center[z]` to the neighbor `j = edge_neighbor[z]`, with vector
+//! `pos[j] - pos[i] + shift @ cell` (cell rows are lattice vectors). Both directions of
+//! every pair are present; an atom is never its own neighbor with a zero shift.
+//!
+//! No part of this crate depends on a tensor backend: everything is plain Rust data.
+
+pub mod error;
+pub mod extxyz;
+pub mod species;
+pub mod structure;
+
+pub use error::{Error, Origin, Result};
+pub use species::{CHEMICAL_SYMBOLS, Species, atomic_number, chemical_symbol};
+pub use structure::{Column, ColumnData, InfoValue, Labels, Mat3, Structure};
