@@ -17,9 +17,16 @@
 
 pub mod error;
 pub mod extxyz;
+pub mod neighbor;
+pub mod rng;
 pub mod species;
 pub mod structure;
 
 pub use error::{Error, Origin, Result};
+pub use neighbor::{
+    CutoffTable, FrameView, NeighborList, NeighborOptions, brute_force, neighbor_list,
+    neighbor_lists,
+};
+pub use rng::SplitMix64;
 pub use species::{CHEMICAL_SYMBOLS, Species, atomic_number, chemical_symbol};
 pub use structure::{Column, ColumnData, InfoValue, Labels, Mat3, Structure};

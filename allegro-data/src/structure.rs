@@ -216,7 +216,6 @@ pub fn det3(m: &Mat3) -> f64 {
 }
 
 /// Cross product.
-#[allow(dead_code)]
 pub(crate) fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
     [
         a[1] * b[2] - a[2] * b[1],

@@ -11,8 +11,6 @@ mod comment;
 mod read;
 mod write;
 
-#[allow(unused_imports)] // used by the neighbor module
-pub(crate) use read::check_cell;
 pub use read::{
     ExtxyzReader, ReadOptions, open_extxyz, read_extxyz, read_extxyz_from, read_extxyz_str,
 };

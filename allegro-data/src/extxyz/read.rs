@@ -7,10 +7,9 @@ use std::path::Path;
 
 use super::comment::{RawValue, interpret, parse_bool, reals, split_pairs};
 use crate::error::{Error, Origin, Result};
+use crate::neighbor::check_cell;
 use crate::species::{Species, chemical_symbol};
-use crate::structure::{
-    Column, ColumnData, InfoValue, Labels, Mat3, Structure, det3, norm, voigt_to_matrix,
-};
+use crate::structure::{Column, ColumnData, InfoValue, Labels, Mat3, Structure, voigt_to_matrix};
 
 /// Which comment-line keys and `Properties` columns hold the labels. Each list is tried in
 /// order; the first key present wins and the others stay in `info`/`arrays` untouched.
@@ -577,24 +576,6 @@ struct HeaderInfo {
     stress: Option<Mat3>,
     virial: Option<Mat3>,
     info: BTreeMap<String, InfoValue>,
-}
-
-/// Checks that the lattice vectors of the periodic directions are independent: zero
-/// length, or a volume below 1e-10 of the product of lengths, is singular.
-pub(crate) fn check_cell(c: &Mat3, pbc: [bool; 3]) -> std::result::Result<(), String> {
-    for k in 0..3 {
-        if pbc[k] && norm(c[k]) == 0.0 {
-            return Err(format!("lattice vector {k} is zero but periodic"));
-        }
-    }
-    if pbc.iter().all(|&p| p) {
-        let scale = norm(c[0]) * norm(c[1]) * norm(c[2]);
-        let det = det3(c);
-        if det.abs() <= 1e-10 * scale || det.is_nan() {
-            return Err(format!("volume {det:e} Å³ for vectors {c:?}"));
-        }
-    }
-    Ok(())
 }
 
 impl<R: BufRead> Iterator for ExtxyzReader<R> {
