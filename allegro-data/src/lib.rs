@@ -15,14 +15,18 @@
 //!
 //! No part of this crate depends on a tensor backend: everything is plain Rust data.
 
+mod batch;
 pub mod error;
 pub mod extxyz;
+pub mod graph;
 pub mod neighbor;
 pub mod rng;
 pub mod species;
 pub mod structure;
+pub mod type_mapper;
 
 pub use error::{Error, Origin, Result};
+pub use graph::{AtomicGraph, BatchLabels};
 pub use neighbor::{
     CutoffTable, FrameView, NeighborList, NeighborOptions, brute_force, neighbor_list,
     neighbor_lists,
@@ -30,3 +34,4 @@ pub use neighbor::{
 pub use rng::SplitMix64;
 pub use species::{CHEMICAL_SYMBOLS, Species, atomic_number, chemical_symbol};
 pub use structure::{Column, ColumnData, InfoValue, Labels, Mat3, Structure};
+pub use type_mapper::TypeMapper;
