@@ -1,1 +1,3 @@
 //! allegro
+
+pub use allegro_data as data;
