@@ -7,6 +7,9 @@
 //! - [`TypeMapper`] — chemical symbols → model type indices.
 //! - [`AtomicGraph`] — what the model consumes: atoms, edges, cell shifts, labels, for one
 //!   frame or a disjoint batch of frames.
+//! - [`dataset`], [`split`] — in-memory datasets with cached neighbor lists, seeded
+//!   splits, batches.
+//! - [`stats`] — average neighbor counts, force RMS, per-type energy shifts.
 //!
 //! Edge convention (see `spec/allegro.md` §1): edge z goes from the center
 //! `i = edge_center[z]` to the neighbor `j = edge_neighbor[z]`, with vector
@@ -16,15 +19,19 @@
 //! No part of this crate depends on a tensor backend: everything is plain Rust data.
 
 mod batch;
+pub mod dataset;
 pub mod error;
 pub mod extxyz;
 pub mod graph;
 pub mod neighbor;
 pub mod rng;
 pub mod species;
+pub mod split;
+pub mod stats;
 pub mod structure;
 pub mod type_mapper;
 
+pub use dataset::{Batches, GraphDataset, GraphSource, InMemoryDataset};
 pub use error::{Error, Origin, Result};
 pub use graph::{AtomicGraph, BatchLabels};
 pub use neighbor::{
@@ -33,5 +40,7 @@ pub use neighbor::{
 };
 pub use rng::SplitMix64;
 pub use species::{CHEMICAL_SYMBOLS, Species, atomic_number, chemical_symbol};
+pub use split::{Split, SplitSizes, shuffled_indices, split};
+pub use stats::{Statistics, compute_statistics};
 pub use structure::{Column, ColumnData, InfoValue, Labels, Mat3, Structure};
 pub use type_mapper::TypeMapper;
