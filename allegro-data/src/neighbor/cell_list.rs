@@ -11,6 +11,9 @@ const MAX_IMAGE_BINS: i64 = 10_000_000;
 /// coordinates can never push a true neighbor one bin beyond the search reach.
 const BIN_SLACK: f64 = 1.0 + 1e-9;
 
+/// Bins per cutoff length (measured, see docs/perf.md).
+const BINS_PER_CUTOFF: f64 = 1.0;
+
 /// Builds the neighbor list of one frame with cell lists; see the [module](super) docs.
 ///
 /// Errors: a singular or missing periodic cell, non-finite positions, atoms closer than
@@ -92,7 +95,7 @@ pub fn neighbor_list(frame: &FrameView, options: &NeighborOptions) -> Result<Nei
             (mx - mn).max(0.0)
         };
         let thickness = extent * geom.heights[k];
-        nbins[k] = ((thickness / (rc * BIN_SLACK)).floor() as i64).max(1);
+        nbins[k] = ((thickness * BINS_PER_CUTOFF / (rc * BIN_SLACK)).floor() as i64).max(1);
         width[k] = if extent > 0.0 {
             extent / nbins[k] as f64
         } else {
