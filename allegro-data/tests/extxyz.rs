@@ -207,6 +207,15 @@ fn errors_name_file_frame_line() {
             two("1\nstress=\"1 2 3\"\nH 0 0 0\n"),
             "stress \"stress\" must be 9 or 6 finite numbers",
         ),
+        // Found by cargo fuzz: a huge count must not allocate up front.
+        (
+            two("444444444444444445\n5\n52"),
+            "bad.xyz:7 (frame 1): expected 4 columns, found 1",
+        ),
+        (
+            two("1\nProperties=species:S:1:pos:R:3:x:R:18446744073709551615\nH 0 0 0\n"),
+            "bad column count",
+        ),
     ];
     for (text, want) in cases {
         let got = parse_err(&text);

@@ -323,3 +323,43 @@ fn issue_edge_counts() {
     assert_eq!(count_edges("water-3000.xyz", 6.0), 256_634);
     assert_eq!(count_edges("emt-cuagau.xyz", 5.0), 1_049_826);
 }
+
+#[test]
+fn extreme_input_is_an_error_not_a_panic() {
+    let opts = NeighborOptions::new(3.0);
+    let far = [[0.0, 0.0, 0.0], [1e300, -1e300, 1e300]];
+    let v = FrameView {
+        positions: &far,
+        cell: None,
+        pbc: [false; 3],
+        types: None,
+        origin: None,
+    };
+    assert!(matches!(
+        neighbor_list(&v, &opts),
+        Err(Error::InvalidStructure { .. })
+    ));
+    let thin = [[1e-300, 0.0, 0.0], [0.0, 1e-300, 0.0], [0.0, 0.0, 1.0]];
+    let v = FrameView {
+        positions: &far[..1],
+        cell: Some(&thin),
+        pbc: [true; 3],
+        types: None,
+        origin: None,
+    };
+    assert!(neighbor_list(&v, &opts).is_err());
+    let huge = [[1e300, 0.0, 0.0], [0.0, 1e300, 0.0], [0.0, 0.0, 1e300]];
+    let v = FrameView {
+        positions: &far,
+        cell: Some(&huge),
+        pbc: [true; 3],
+        types: None,
+        origin: None,
+    };
+    assert!(
+        neighbor_list(&v, &opts)
+            .unwrap_err()
+            .to_string()
+            .contains("overflows")
+    );
+}

@@ -11,6 +11,9 @@ use crate::neighbor::check_cell;
 use crate::species::{Species, chemical_symbol};
 use crate::structure::{Column, ColumnData, InfoValue, Labels, Mat3, Structure, voigt_to_matrix};
 
+/// Most columns one `Properties` entry may have (guards arithmetic on corrupt input).
+const MAX_COLUMN_WIDTH: usize = 1 << 16;
+
 /// Which comment-line keys and `Properties` columns hold the labels. Each list is tried in
 /// order; the first key present wins and the others stay in `info`/`arrays` untouched.
 #[derive(Clone, Debug)]
@@ -189,23 +192,34 @@ impl<R: BufRead> ExtxyzReader<R> {
         let widths: Vec<usize> = props.iter().map(|p| p.width).collect();
         let total_cols: usize = widths.iter().sum();
 
-        let mut species = Vec::with_capacity(n_atoms);
-        let mut positions = Vec::with_capacity(n_atoms);
+        // The count line is untrusted: reserve for at most 2^16 atoms and let vectors grow
+        // as lines actually arrive, so a corrupt count cannot exhaust memory up front.
+        let reserve = n_atoms.min(1 << 16);
+        let mut species = Vec::with_capacity(reserve);
+        let mut positions = Vec::with_capacity(reserve);
         let mut forces: Option<Vec<[f64; 3]>> = None;
         let mut atomic_energies: Option<Vec<f64>> = None;
         let mut extras: Vec<Column> = Vec::new();
         for (p, role) in props.iter().zip(&roles) {
             match role {
-                Role::Forces => forces = Some(Vec::with_capacity(n_atoms)),
-                Role::AtomicEnergies => atomic_energies = Some(Vec::with_capacity(n_atoms)),
+                Role::Forces => forces = Some(Vec::with_capacity(reserve)),
+                Role::AtomicEnergies => atomic_energies = Some(Vec::with_capacity(reserve)),
                 Role::Extra(_) => extras.push(Column {
                     name: p.name.clone(),
                     width: p.width,
                     data: match p.kind {
-                        'R' => ColumnData::Real(Vec::with_capacity(n_atoms * p.width)),
-                        'I' => ColumnData::Int(Vec::with_capacity(n_atoms * p.width)),
-                        'L' => ColumnData::Bool(Vec::with_capacity(n_atoms * p.width)),
-                        _ => ColumnData::Str(Vec::with_capacity(n_atoms * p.width)),
+                        'R' => ColumnData::Real(Vec::with_capacity(
+                            reserve.saturating_mul(p.width).min(1 << 20),
+                        )),
+                        'I' => ColumnData::Int(Vec::with_capacity(
+                            reserve.saturating_mul(p.width).min(1 << 20),
+                        )),
+                        'L' => ColumnData::Bool(Vec::with_capacity(
+                            reserve.saturating_mul(p.width).min(1 << 20),
+                        )),
+                        _ => ColumnData::Str(Vec::with_capacity(
+                            reserve.saturating_mul(p.width).min(1 << 20),
+                        )),
                     },
                 }),
                 _ => {}
@@ -488,12 +502,16 @@ impl<R: BufRead> ExtxyzReader<R> {
                     ));
                 }
             };
-            let width: usize = t[2].parse().ok().filter(|&w| w > 0).ok_or_else(|| {
-                self.err(
-                    line,
-                    format!("Properties: bad column count {:?} of {:?}", t[2], t[0]),
-                )
-            })?;
+            let width: usize = t[2]
+                .parse()
+                .ok()
+                .filter(|&w| w > 0 && w <= MAX_COLUMN_WIDTH)
+                .ok_or_else(|| {
+                    self.err(
+                        line,
+                        format!("Properties: bad column count {:?} of {:?}", t[2], t[0]),
+                    )
+                })?;
             if out.iter().any(|p| p.name == t[0]) {
                 return Err(self.err(line, format!("Properties: {:?} appears twice", t[0])));
             }

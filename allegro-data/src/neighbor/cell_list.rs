@@ -5,7 +5,11 @@ use crate::error::{Error, Result};
 
 /// Most periodic images one atom may look through; beyond this the cell is absurdly thin
 /// for the cutoff and we refuse rather than run for hours.
-const MAX_IMAGE_BINS: i64 = 10_000_000;
+const MAX_IMAGE_BINS: f64 = 1e6;
+
+/// Largest span of atoms along an open direction (Å); more is corrupt input, and would
+/// overflow the bin arithmetic.
+const MAX_EXTENT: f64 = 1e9;
 
 /// Bins are made this much thicker than the cutoff so that rounding in fractional
 /// coordinates can never push a true neighbor one bin beyond the search reach.
@@ -78,7 +82,9 @@ pub fn neighbor_list(frame: &FrameView, options: &NeighborOptions) -> Result<Nei
         offset.push(o);
     }
 
-    // Bins per direction: as many as fit with each at least one cutoff thick.
+    // Bins per direction: as many as fit with each at least one cutoff thick. Sparse open
+    // systems could ask for far more bins than atoms, so the grid is capped.
+    let cap = (8 * n as i64).max(64);
     let mut lo = [0.0; 3];
     let mut width = [1.0; 3];
     let mut nbins = [1i64; 3];
@@ -95,16 +101,21 @@ pub fn neighbor_list(frame: &FrameView, options: &NeighborOptions) -> Result<Nei
             (mx - mn).max(0.0)
         };
         let thickness = extent * geom.heights[k];
-        nbins[k] = ((thickness * BINS_PER_CUTOFF / (rc * BIN_SLACK)).floor() as i64).max(1);
+        if thickness.partial_cmp(&MAX_EXTENT) != Some(std::cmp::Ordering::Less) {
+            return Err(Error::InvalidStructure {
+                origin: frame.describe(),
+                message: format!("atoms spread over {thickness:e} Å along direction {k}"),
+            });
+        }
+        let bins = (thickness * BINS_PER_CUTOFF / (rc * BIN_SLACK)).floor();
+        nbins[k] = (bins as i64).clamp(1, cap);
         width[k] = if extent > 0.0 {
             extent / nbins[k] as f64
         } else {
             1.0
         };
     }
-    // Sparse open systems could ask for far more bins than atoms; cap the grid.
-    let cap = (8 * n as i64).max(64);
-    while nbins[0] * nbins[1] * nbins[2] > cap {
+    while nbins[0].saturating_mul(nbins[1]).saturating_mul(nbins[2]) > cap {
         let k = (0..3).max_by_key(|&k| nbins[k]).unwrap_or(0);
         let extent = width[k] * nbins[k] as f64;
         nbins[k] = (nbins[k] / 2).max(1);
@@ -112,23 +123,28 @@ pub fn neighbor_list(frame: &FrameView, options: &NeighborOptions) -> Result<Nei
     }
     // Reach in bins: a true neighbor differs by less than rc / heights[k] in s[k].
     let mut reach = [0i64; 3];
+    let mut images = 1.0f64;
     for k in 0..3 {
         let physical = width[k] * geom.heights[k];
-        reach[k] = if physical > 0.0 {
-            (rc / physical).ceil() as i64
+        let r = if physical > 0.0 {
+            (rc / physical).ceil()
         } else {
-            0
+            0.0
         };
-        if !geom.pbc[k] {
-            reach[k] = reach[k].min(nbins[k] - 1);
+        let r = if geom.pbc[k] {
+            r
+        } else {
+            r.min((nbins[k] - 1) as f64)
+        };
+        images *= 2.0 * r + 1.0;
+        if images.partial_cmp(&MAX_IMAGE_BINS) != Some(std::cmp::Ordering::Less) {
+            return Err(bad_cell(format!(
+                "cell too thin for cutoff {rc} Å: lattice-plane spacings {:?} Å would need \
+                 more than {MAX_IMAGE_BINS:e} image bins per atom",
+                geom.heights
+            )));
         }
-    }
-    let images: i64 = reach.iter().map(|&m| 2 * m + 1).product();
-    if images > MAX_IMAGE_BINS {
-        return Err(bad_cell(format!(
-            "cell too thin for cutoff {rc} Å: lattice-plane spacings {:?} Å would need {images} image bins per atom",
-            geom.heights
-        )));
+        reach[k] = r as i64;
     }
 
     // Counting sort of atoms by bin.

@@ -138,7 +138,10 @@ pub(crate) fn check_cell(c: &Mat3, pbc: [bool; 3]) -> Result<(), String> {
         ),
         _ => return Ok(()),
     };
-    if measure <= 1e-10 * scale || measure.is_nan() {
+    if !measure.is_finite() || !scale.is_finite() {
+        return Err(format!("cell {c:?} is so large its volume overflows"));
+    }
+    if measure <= 1e-10 * scale {
         return Err(format!(
             "singular cell {c:?} for pbc {pbc:?} (volume {measure:e})"
         ));
