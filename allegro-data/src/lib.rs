@@ -9,6 +9,8 @@
 //!   frame or a disjoint batch of frames.
 //! - [`dataset`], [`split`] — in-memory datasets with cached neighbor lists, seeded
 //!   splits, batches.
+//! - [`shard`] — memory-mapped on-disk datasets with cached neighbor lists, and a
+//!   converter from extxyz.
 //! - [`stats`] — average neighbor counts, force RMS, per-type energy shifts.
 //!
 //! Edge convention (see `spec/allegro.md` §1): edge z goes from the center
@@ -25,6 +27,7 @@ pub mod extxyz;
 pub mod graph;
 pub mod neighbor;
 pub mod rng;
+pub mod shard;
 pub mod species;
 pub mod split;
 pub mod stats;
@@ -39,6 +42,7 @@ pub use neighbor::{
     neighbor_lists,
 };
 pub use rng::SplitMix64;
+pub use shard::{ShardDataset, ShardMeta, ShardWriter, convert_extxyz_to_shards};
 pub use species::{CHEMICAL_SYMBOLS, Species, atomic_number, chemical_symbol};
 pub use split::{Split, SplitSizes, shuffled_indices, split};
 pub use stats::{Statistics, compute_statistics};
