@@ -7,7 +7,7 @@
 //! - [`TypeMapper`] — chemical symbols → model type indices.
 //! - [`AtomicGraph`] — what the model consumes: atoms, edges, cell shifts, labels, for one
 //!   frame or a disjoint batch of frames.
-//! - [`dataset`], [`split`] — in-memory datasets with cached neighbor lists, seeded
+//! - [`dataset`], [`split`](mod@split) — in-memory datasets with cached neighbor lists, seeded
 //!   splits, batches.
 //! - [`shard`] — memory-mapped on-disk datasets with cached neighbor lists, and a
 //!   converter from extxyz.
@@ -19,6 +19,24 @@
 //! every pair are present; an atom is never its own neighbor with a zero shift.
 //!
 //! No part of this crate depends on a tensor backend: everything is plain Rust data.
+//!
+//! ```
+//! use allegro_data::extxyz::{ReadOptions, read_extxyz_str};
+//! use allegro_data::{AtomicGraph, NeighborOptions, TypeMapper};
+//!
+//! let text = "2\nLattice=\"3 0 0 0 3 0 0 0 3\" Properties=species:S:1:pos:R:3 energy=-1.5 pbc=\"T T T\"\n\
+//!             H 0 0 0\nH 0.74 0 0\n";
+//! let frames = read_extxyz_str(text, "example", &ReadOptions::default())?;
+//! let mapper = TypeMapper::new(&["H"])?;
+//! let g = AtomicGraph::from_structure(&frames[0], &mapper, &NeighborOptions::new(2.5))?;
+//! // Each H sees the other (at 0.74 Å and 2.26 Å through the cell) and its own images
+//! // at 3 Å are beyond the cutoff: 2 edges per atom.
+//! assert_eq!(g.n_edges(), 4);
+//! assert_eq!(g.labels.total_energy, vec![Some(-1.5)]);
+//! let batch = AtomicGraph::batch(&[g.clone(), g]);
+//! assert_eq!((batch.n_frames(), batch.n_atoms(), batch.n_edges()), (2, 4, 8));
+//! # Ok::<(), allegro_data::Error>(())
+//! ```
 
 mod batch;
 pub mod dataset;
