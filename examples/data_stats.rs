@@ -1,10 +1,15 @@
 //! Prints the dataset statistics that set a model's normalisation constants.
 //!
-//! `cargo run --release --example data_stats -- [FILE.xyz] [--cutoff R]`
-//! (default: examples/data/xtb-organics.xyz at 5 Å).
+//! `cargo run --release --example data_stats -- [FILE.xyz] [--cutoff R] [--shards DIR]`
+//! (default: examples/data/xtb-organics.xyz at 5 Å). With `--shards DIR` the file is first
+//! converted to a memory-mapped shard dataset in DIR (with a progress bar) and the
+//! statistics are streamed from the shards, as one would for data larger than memory.
 
 use allegro::data::extxyz::ReadOptions;
-use allegro::data::{InMemoryDataset, NeighborOptions, TypeMapper};
+use allegro::data::{
+    GraphSource, InMemoryDataset, NeighborOptions, ShardDataset, Statistics, StatsAccumulator,
+    TypeMapper, convert_extxyz_to_shards,
+};
 
 fn main() {
     if let Err(e) = run() {
@@ -16,17 +21,37 @@ fn main() {
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut file = String::from("examples/data/xtb-organics.xyz");
     let mut cutoff = 5.0;
+    let mut shards = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--cutoff" => cutoff = args.next().ok_or("--cutoff needs a value")?.parse()?,
+            "--shards" => shards = Some(args.next().ok_or("--shards needs a directory")?),
             _ => file = a,
         }
     }
-    let data = InMemoryDataset::from_extxyz(&file, &ReadOptions::default())?;
+    let read = ReadOptions::default();
+    let options = NeighborOptions::new(cutoff);
+    let data = InMemoryDataset::from_extxyz(&file, &read)?;
     let mapper = TypeMapper::from_structures(&data.structures)?;
-    let graphs = data.to_graphs(&mapper, &NeighborOptions::new(cutoff))?;
-    let s = graphs.statistics(None)?;
+    let s = match shards {
+        None => data.to_graphs(&mapper, &options)?.statistics(None)?,
+        Some(dir) => {
+            let meta = convert_extxyz_to_shards(&file, &dir, &read, &mapper, &options, 1024, true)?;
+            println!("wrote {} shards to {dir}", meta.shards.len());
+            let ds = ShardDataset::open(&dir)?;
+            let mut acc = StatsAccumulator::new(mapper.n_types());
+            for i in 0..ds.len() {
+                acc.add(&ds.graph(i)?)?;
+            }
+            acc.finish()
+        }
+    };
+    print_stats(&file, cutoff, &mapper, &s);
+    Ok(())
+}
+
+fn print_stats(file: &str, cutoff: f64, mapper: &TypeMapper, s: &Statistics) {
     println!(
         "{file}: {} frames, {} atoms, {} edges at {cutoff} Å",
         s.n_frames, s.n_atoms, s.n_edges
@@ -62,7 +87,6 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         "energy shift fit residual rms: {} eV",
         fmt(s.energy_shift_residual_rms)
     );
-    Ok(())
 }
 
 fn fmt(x: Option<f64>) -> String {

@@ -63,6 +63,6 @@ pub use rng::SplitMix64;
 pub use shard::{ShardDataset, ShardMeta, ShardWriter, convert_extxyz_to_shards};
 pub use species::{CHEMICAL_SYMBOLS, Species, atomic_number, chemical_symbol};
 pub use split::{Split, SplitSizes, shuffled_indices, split};
-pub use stats::{Statistics, compute_statistics};
+pub use stats::{Statistics, StatsAccumulator, compute_statistics};
 pub use structure::{Column, ColumnData, InfoValue, Labels, Mat3, Structure};
 pub use type_mapper::TypeMapper;

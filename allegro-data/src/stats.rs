@@ -49,122 +49,167 @@ pub struct Statistics {
 
 /// Computes [`Statistics`] over `graphs` with types `0..n_types`.
 pub fn compute_statistics(graphs: &[AtomicGraph], n_types: usize) -> Result<Statistics> {
-    let mut atoms_per_type = vec![0usize; n_types];
-    let mut edges_per_type = vec![0usize; n_types];
-    let mut f2 = vec![0.0f64; n_types];
-    let mut f_count = vec![0usize; n_types];
-    let mut counts: Vec<Vec<f64>> = Vec::new();
-    let mut energies: Vec<f64> = Vec::new();
-    let (mut n_frames, mut n_atoms, mut n_edges) = (0, 0, 0);
-    let mut e_per_atom = Vec::new();
+    let mut acc = StatsAccumulator::new(n_types);
     for g in graphs {
+        acc.add(g)?;
+    }
+    Ok(acc.finish())
+}
+
+/// Streaming form of [`compute_statistics`]: add graphs one at a time (e.g. from a
+/// [`ShardDataset`](crate::ShardDataset) larger than memory), then [`finish`](Self::finish).
+/// Memory is O(T²): the least-squares fit keeps only `XᵀX`, `Xᵀy` and `yᵀy`.
+#[derive(Clone, Debug)]
+pub struct StatsAccumulator {
+    n_types: usize,
+    n_frames: usize,
+    n_atoms: usize,
+    n_edges: usize,
+    atoms_per_type: Vec<usize>,
+    edges_per_type: Vec<usize>,
+    f2: Vec<f64>,
+    f_count: Vec<usize>,
+    xtx: Vec<Vec<f64>>,
+    xty: Vec<f64>,
+    yty: f64,
+    n_energies: usize,
+    // Welford running mean and sum of squared deviations of E / N.
+    epa_n: usize,
+    epa_mean: f64,
+    epa_m2: f64,
+}
+
+impl StatsAccumulator {
+    /// An empty accumulator over types `0..n_types`.
+    pub fn new(n_types: usize) -> Self {
+        StatsAccumulator {
+            n_types,
+            n_frames: 0,
+            n_atoms: 0,
+            n_edges: 0,
+            atoms_per_type: vec![0; n_types],
+            edges_per_type: vec![0; n_types],
+            f2: vec![0.0; n_types],
+            f_count: vec![0; n_types],
+            xtx: vec![vec![0.0; n_types]; n_types],
+            xty: vec![0.0; n_types],
+            yty: 0.0,
+            n_energies: 0,
+            epa_n: 0,
+            epa_mean: 0.0,
+            epa_m2: 0.0,
+        }
+    }
+
+    /// Adds every frame of a graph.
+    pub fn add(&mut self, g: &AtomicGraph) -> Result<()> {
+        let n_types = self.n_types;
         if let Some(&t) = g.atom_types.iter().find(|&&t| t as usize >= n_types) {
             return Err(Error::InvalidArgument(format!(
                 "atom type {t} but statistics over {n_types} types"
             )));
         }
-        n_frames += g.n_frames();
-        n_atoms += g.n_atoms();
-        n_edges += g.n_edges();
+        self.n_frames += g.n_frames();
+        self.n_atoms += g.n_atoms();
+        self.n_edges += g.n_edges();
         for (i, &t) in g.atom_types.iter().enumerate() {
-            atoms_per_type[t as usize] += 1;
+            self.atoms_per_type[t as usize] += 1;
             if let Some(f) = g.labels.forces[i] {
-                f2[t as usize] += f[0] * f[0] + f[1] * f[1] + f[2] * f[2];
-                f_count[t as usize] += 3;
+                self.f2[t as usize] += f[0] * f[0] + f[1] * f[1] + f[2] * f[2];
+                self.f_count[t as usize] += 3;
             }
         }
         for &i in &g.edge_center {
-            edges_per_type[g.atom_types[i as usize] as usize] += 1;
+            self.edges_per_type[g.atom_types[i as usize] as usize] += 1;
         }
+        let mut row = vec![0.0; n_types];
         for f in 0..g.n_frames() {
-            if let Some(e) = g.labels.total_energy[f] {
-                let atoms = g.frame_ptr[f]..g.frame_ptr[f + 1];
-                let mut row = vec![0.0; n_types];
-                for &t in &g.atom_types[atoms.clone()] {
-                    row[t as usize] += 1.0;
+            let Some(e) = g.labels.total_energy[f] else {
+                continue;
+            };
+            let atoms = g.frame_ptr[f]..g.frame_ptr[f + 1];
+            row.iter_mut().for_each(|x| *x = 0.0);
+            for &t in &g.atom_types[atoms.clone()] {
+                row[t as usize] += 1.0;
+            }
+            for p in 0..n_types {
+                if row[p] == 0.0 {
+                    continue;
                 }
-                counts.push(row);
-                energies.push(e);
-                if !atoms.is_empty() {
-                    e_per_atom.push(e / atoms.len() as f64);
+                self.xty[p] += row[p] * e;
+                for q in 0..n_types {
+                    self.xtx[p][q] += row[p] * row[q];
                 }
             }
+            self.yty += e * e;
+            self.n_energies += 1;
+            if !atoms.is_empty() {
+                let x = e / atoms.len() as f64;
+                self.epa_n += 1;
+                let d = x - self.epa_mean;
+                self.epa_mean += d / self.epa_n as f64;
+                self.epa_m2 += d * (x - self.epa_mean);
+            }
+        }
+        Ok(())
+    }
+
+    /// The statistics of everything added.
+    pub fn finish(&self) -> Statistics {
+        let n_types = self.n_types;
+        let ratio = |num: f64, den: usize| (den > 0).then(|| num / den as f64);
+        let (shifts, ridge, residual) = if self.n_energies == 0 {
+            (None, 0.0, None)
+        } else {
+            let (b, ridge) = solve_normal_equations(self.xtx.clone(), &self.xty);
+            // |y − Xb|² = yᵀy − 2 bᵀXᵀy + bᵀXᵀXb (from the sufficient statistics).
+            let bxty: f64 = b.iter().zip(&self.xty).map(|(b, v)| b * v).sum();
+            let bxtxb: f64 = (0..n_types)
+                .map(|p| {
+                    (0..n_types)
+                        .map(|q| b[p] * self.xtx[p][q] * b[q])
+                        .sum::<f64>()
+                })
+                .sum();
+            let r2 = (self.yty - 2.0 * bxty + bxtxb).max(0.0);
+            (Some(b), ridge, Some((r2 / self.n_energies as f64).sqrt()))
+        };
+        Statistics {
+            n_frames: self.n_frames,
+            n_atoms: self.n_atoms,
+            n_edges: self.n_edges,
+            avg_num_neighbors: ratio(self.n_edges as f64, self.n_atoms).unwrap_or(0.0),
+            per_type_num_neighbors: (0..n_types)
+                .map(|t| ratio(self.edges_per_type[t] as f64, self.atoms_per_type[t]))
+                .collect(),
+            forces_rms: ratio(self.f2.iter().sum(), self.f_count.iter().sum()).map(f64::sqrt),
+            per_type_forces_rms: (0..n_types)
+                .map(|t| ratio(self.f2[t], self.f_count[t]).map(f64::sqrt))
+                .collect(),
+            atoms_per_type: self.atoms_per_type.clone(),
+            per_atom_energy_mean: (self.epa_n > 0).then_some(self.epa_mean),
+            per_atom_energy_std: ratio(self.epa_m2, self.epa_n).map(f64::sqrt),
+            per_type_energy_shifts: shifts,
+            energy_shift_ridge: ridge,
+            energy_shift_residual_rms: residual,
         }
     }
-    let ratio = |num: f64, den: usize| (den > 0).then(|| num / den as f64);
-    let forces_rms = ratio(f2.iter().sum(), f_count.iter().sum()).map(f64::sqrt);
-    let (mean, std) = if e_per_atom.is_empty() {
-        (None, None)
-    } else {
-        let m = e_per_atom.iter().sum::<f64>() / e_per_atom.len() as f64;
-        let v = e_per_atom.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / e_per_atom.len() as f64;
-        (Some(m), Some(v.sqrt()))
-    };
-    let (shifts, ridge, residual) = if energies.is_empty() {
-        (None, 0.0, None)
-    } else {
-        let (b, ridge) = least_squares_shifts(&counts, &energies, n_types);
-        let r2: f64 = counts
-            .iter()
-            .zip(&energies)
-            .map(|(row, e)| {
-                let r = e - row.iter().zip(&b).map(|(n, b)| n * b).sum::<f64>();
-                r * r
-            })
-            .sum();
-        (Some(b), ridge, Some((r2 / energies.len() as f64).sqrt()))
-    };
-    Ok(Statistics {
-        n_frames,
-        n_atoms,
-        n_edges,
-        avg_num_neighbors: if n_atoms > 0 {
-            n_edges as f64 / n_atoms as f64
-        } else {
-            0.0
-        },
-        per_type_num_neighbors: (0..n_types)
-            .map(|t| ratio(edges_per_type[t] as f64, atoms_per_type[t]))
-            .collect(),
-        forces_rms,
-        per_type_forces_rms: (0..n_types)
-            .map(|t| ratio(f2[t], f_count[t]).map(f64::sqrt))
-            .collect(),
-        atoms_per_type,
-        per_atom_energy_mean: mean,
-        per_atom_energy_std: std,
-        per_type_energy_shifts: shifts,
-        energy_shift_ridge: ridge,
-        energy_shift_residual_rms: residual,
-    })
 }
 
-/// Solves `min_b Σ_f (y_f − Σ_t X_{f,t} b_t)²` by normal equations; returns b and the
-/// ridge that had to be added (0 if none).
-fn least_squares_shifts(x: &[Vec<f64>], y: &[f64], t: usize) -> (Vec<f64>, f64) {
-    let mut a = vec![vec![0.0; t]; t];
-    let mut rhs = vec![0.0; t];
-    for (row, &e) in x.iter().zip(y) {
-        for p in 0..t {
-            if row[p] == 0.0 {
-                continue;
-            }
-            rhs[p] += row[p] * e;
-            for q in 0..t {
-                a[p][q] += row[p] * row[q];
-            }
-        }
-    }
-    if let Some(b) = cholesky_solve(&a, &rhs) {
+/// Solves the normal equations `A b = r` of the shift fit; returns b and the ridge that
+/// had to be added (0 if none).
+fn solve_normal_equations(mut a: Vec<Vec<f64>>, rhs: &[f64]) -> (Vec<f64>, f64) {
+    let t = rhs.len();
+    if let Some(b) = cholesky_solve(&a, rhs) {
         return (b, 0.0);
     }
     let trace: f64 = (0..t).map(|k| a[k][k]).sum();
-    let ridge = 1e-8 * (trace / t as f64).max(1.0);
+    let ridge = 1e-8 * (trace / t.max(1) as f64).max(1.0);
     for k in 0..t {
         a[k][k] += ridge;
     }
     // With λ > 0 the matrix is positive definite; the fallback is for pathological input.
-    let b = cholesky_solve(&a, &rhs).unwrap_or_else(|| vec![0.0; t]);
+    let b = cholesky_solve(&a, rhs).unwrap_or_else(|| vec![0.0; t]);
     (b, ridge)
 }
 
@@ -201,6 +246,20 @@ fn cholesky_solve(a: &[Vec<f64>], r: &[f64]) -> Option<Vec<f64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn least_squares_shifts(x: &[Vec<f64>], y: &[f64], t: usize) -> (Vec<f64>, f64) {
+        let mut a = vec![vec![0.0; t]; t];
+        let mut r = vec![0.0; t];
+        for (row, e) in x.iter().zip(y) {
+            for p in 0..t {
+                r[p] += row[p] * e;
+                for q in 0..t {
+                    a[p][q] += row[p] * row[q];
+                }
+            }
+        }
+        solve_normal_equations(a, &r)
+    }
 
     #[test]
     fn exact_fit_and_ridge() {

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use allegro_data::extxyz::ReadOptions;
 use allegro_data::{
-    Error, GraphSource, InMemoryDataset, NeighborOptions, ShardDataset, SplitMix64, TypeMapper,
-    convert_extxyz_to_shards, shuffled_indices,
+    Error, GraphSource, InMemoryDataset, NeighborOptions, ShardDataset, SplitMix64,
+    StatsAccumulator, TypeMapper, convert_extxyz_to_shards, shuffled_indices,
 };
 
 fn scratch(name: &str) -> PathBuf {
@@ -54,6 +54,22 @@ fn shards_round_trip_graphs() {
         assert_eq!(a.unwrap(), b.unwrap());
     }
     assert!(matches!(shards.graph(600), Err(Error::InvalidArgument(_))));
+    // Streaming statistics over the shards equal those of the in-memory graphs.
+    let mut acc = StatsAccumulator::new(mapper.n_types());
+    for i in 0..shards.len() {
+        acc.add(&shards.graph(i).unwrap()).unwrap();
+    }
+    let (a, b) = (acc.finish(), graphs.statistics(None).unwrap());
+    assert_eq!(a.n_edges, b.n_edges);
+    assert_eq!(a.per_type_forces_rms, b.per_type_forces_rms);
+    for (x, y) in a
+        .per_type_energy_shifts
+        .unwrap()
+        .iter()
+        .zip(b.per_type_energy_shifts.unwrap())
+    {
+        assert!((x - y).abs() < 1e-9 * y.abs().max(1.0));
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
