@@ -8,6 +8,7 @@
 //! so that read → write → read gives back the same [`Structure`](crate::Structure).
 
 mod comment;
+mod header;
 mod read;
 mod write;
 

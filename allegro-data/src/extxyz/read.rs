@@ -1,18 +1,14 @@
 //! Streaming extxyz reader, compatible with what ASE writes.
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
-use super::comment::{RawValue, interpret, parse_bool, reals, split_pairs};
+use super::comment::{parse_bool, split_pairs};
+use super::header::{HeaderParser, Role};
 use crate::error::{Error, Origin, Result};
-use crate::neighbor::check_cell;
 use crate::species::{Species, chemical_symbol};
-use crate::structure::{Column, ColumnData, InfoValue, Labels, Mat3, Structure, voigt_to_matrix};
-
-/// Most columns one `Properties` entry may have (guards arithmetic on corrupt input).
-const MAX_COLUMN_WIDTH: usize = 1 << 16;
+use crate::structure::{Column, ColumnData, Labels, Structure};
 
 /// Which comment-line keys and `Properties` columns hold the labels. Each list is tried in
 /// order; the first key present wins and the others stay in `info`/`arrays` untouched.
@@ -93,24 +89,6 @@ pub struct ExtxyzReader<R> {
     done: bool,
 }
 
-/// One column group of `Properties`.
-#[derive(Clone, Debug)]
-struct Property {
-    name: String,
-    kind: char,
-    width: usize,
-}
-
-/// Where each known quantity sits among the columns.
-enum Role {
-    Species,
-    AtomicNumber,
-    Positions,
-    Forces,
-    AtomicEnergies,
-    Extra(usize),
-}
-
 impl<R: BufRead> ExtxyzReader<R> {
     /// Wraps a buffered reader; `source` names it in errors.
     pub fn new(reader: R, source: &str, options: ReadOptions) -> Self {
@@ -186,9 +164,14 @@ impl<R: BufRead> ExtxyzReader<R> {
         let comment_line = self.line_no;
         let header = std::mem::take(&mut self.line);
         let pairs = split_pairs(&header).map_err(|m| self.err(comment_line, m))?;
-        let mut header_info = self.parse_header(pairs, comment_line)?;
+        let parser = HeaderParser {
+            options: &self.options,
+            source: &self.source,
+            frame: self.frame,
+        };
+        let mut header_info = parser.parse_header(pairs, comment_line)?;
         let props = header_info.properties.clone();
-        let roles = self.assign_roles(&props, comment_line)?;
+        let roles = parser.assign_roles(&props, comment_line)?;
         let widths: Vec<usize> = props.iter().map(|p| p.width).collect();
         let total_cols: usize = widths.iter().sum();
 
@@ -355,245 +338,6 @@ impl<R: BufRead> ExtxyzReader<R> {
             )),
         }
     }
-
-    fn parse_header(&self, pairs: Vec<(String, RawValue)>, line: usize) -> Result<HeaderInfo> {
-        let mut cell = None;
-        let mut pbc = None;
-        let mut properties = None;
-        let mut info = BTreeMap::new();
-        let mut raw_reals: BTreeMap<String, Option<Vec<f64>>> = BTreeMap::new();
-        for (key, raw) in pairs {
-            match key.as_str() {
-                "Lattice" => {
-                    let v = reals(&raw)
-                        .filter(|v| v.len() == 9 && v.iter().all(|x| x.is_finite()))
-                        .ok_or_else(|| {
-                            self.err(
-                                line,
-                                format!("Lattice must be 9 finite numbers, found {:?}", raw.text),
-                            )
-                        })?;
-                    cell = Some([[v[0], v[1], v[2]], [v[3], v[4], v[5]], [v[6], v[7], v[8]]]);
-                }
-                "pbc" => {
-                    let v: Option<Vec<bool>> =
-                        raw.text.split_whitespace().map(parse_bool).collect();
-                    let v = v.filter(|v| v.len() == 3).ok_or_else(|| {
-                        self.err(
-                            line,
-                            format!("pbc must be three of T/F, found {:?}", raw.text),
-                        )
-                    })?;
-                    pbc = Some([v[0], v[1], v[2]]);
-                }
-                "Properties" => properties = Some(self.parse_properties(&raw.text, line)?),
-                _ => {
-                    if self.is_label_key(&key) {
-                        raw_reals.insert(key.clone(), reals(&raw));
-                    }
-                    if info.insert(key.clone(), interpret(&raw)).is_some() {
-                        return Err(self.err(line, format!("key {key:?} appears twice")));
-                    }
-                }
-            }
-        }
-        // ASE: a Lattice without pbc means periodic in all directions.
-        let pbc = pbc.unwrap_or(if cell.is_some() {
-            [true; 3]
-        } else {
-            [false; 3]
-        });
-        if pbc.iter().any(|&p| p) {
-            let c = cell.ok_or_else(|| self.err(line, format!("pbc {pbc:?} but no Lattice")))?;
-            check_cell(&c, pbc).map_err(|m| self.err(line, format!("singular Lattice: {m}")))?;
-        }
-        let properties = properties.unwrap_or_else(|| {
-            vec![
-                Property {
-                    name: "species".into(),
-                    kind: 'S',
-                    width: 1,
-                },
-                Property {
-                    name: "pos".into(),
-                    kind: 'R',
-                    width: 3,
-                },
-            ]
-        });
-        let mut h = HeaderInfo {
-            cell,
-            pbc,
-            properties,
-            energy: None,
-            stress: None,
-            virial: None,
-            info,
-        };
-        if let Some(key) = self
-            .options
-            .energy_keys
-            .iter()
-            .find(|k| h.info.contains_key(*k))
-            .cloned()
-        {
-            h.energy = Some(match h.info.remove(&key) {
-                Some(InfoValue::Real(x)) if x.is_finite() => x,
-                Some(InfoValue::Int(x)) => x as f64,
-                other => {
-                    return Err(self.err(
-                        line,
-                        format!("energy {key:?} must be a finite number, found {other:?}"),
-                    ));
-                }
-            });
-        }
-        for (keys, slot, what) in [
-            (&self.options.stress_keys, &mut h.stress, "stress"),
-            (&self.options.virial_keys, &mut h.virial, "virial"),
-        ] {
-            if let Some(key) = keys.iter().find(|k| h.info.contains_key(*k)).cloned() {
-                h.info.remove(&key);
-                let v = raw_reals
-                    .remove(&key)
-                    .flatten()
-                    .filter(|v| v.iter().all(|x| x.is_finite()));
-                *slot = Some(match v.as_deref() {
-                    Some([a, b, c, d, e, f, g, hh, i]) => {
-                        [[*a, *b, *c], [*d, *e, *f], [*g, *hh, *i]]
-                    }
-                    Some(&[a, b, c, d, e, f]) => voigt_to_matrix([a, b, c, d, e, f]),
-                    _ => {
-                        return Err(self.err(
-                            line,
-                            format!("{what} {key:?} must be 9 or 6 finite numbers"),
-                        ));
-                    }
-                });
-            }
-        }
-        Ok(h)
-    }
-
-    fn is_label_key(&self, key: &str) -> bool {
-        self.options
-            .stress_keys
-            .iter()
-            .chain(&self.options.virial_keys)
-            .any(|k| k == key)
-    }
-
-    fn parse_properties(&self, text: &str, line: usize) -> Result<Vec<Property>> {
-        let parts: Vec<&str> = text.split(':').collect();
-        if !parts.len().is_multiple_of(3) || parts.is_empty() {
-            return Err(self.err(
-                line,
-                format!("Properties must be name:type:count triples, found {text:?}"),
-            ));
-        }
-        let mut out: Vec<Property> = Vec::new();
-        for t in parts.chunks(3) {
-            let kind = match t[1] {
-                "S" | "R" | "I" | "L" => t[1].chars().next().unwrap_or('S'),
-                other => {
-                    return Err(self.err(
-                        line,
-                        format!("Properties: unknown type {other:?} of {:?}", t[0]),
-                    ));
-                }
-            };
-            let width: usize = t[2]
-                .parse()
-                .ok()
-                .filter(|&w| w > 0 && w <= MAX_COLUMN_WIDTH)
-                .ok_or_else(|| {
-                    self.err(
-                        line,
-                        format!("Properties: bad column count {:?} of {:?}", t[2], t[0]),
-                    )
-                })?;
-            if out.iter().any(|p| p.name == t[0]) {
-                return Err(self.err(line, format!("Properties: {:?} appears twice", t[0])));
-            }
-            out.push(Property {
-                name: t[0].to_string(),
-                kind,
-                width,
-            });
-        }
-        Ok(out)
-    }
-
-    fn assign_roles(&self, props: &[Property], line: usize) -> Result<Vec<Role>> {
-        let forces_key = self
-            .options
-            .forces_keys
-            .iter()
-            .find(|k| props.iter().any(|p| &&p.name == k));
-        let energies_key = self
-            .options
-            .atomic_energy_keys
-            .iter()
-            .find(|k| props.iter().any(|p| &&p.name == k));
-        let has_species = props.iter().any(|p| p.name == "species");
-        let mut roles = Vec::with_capacity(props.len());
-        let mut n_extra = 0;
-        for p in props {
-            let want = |kind: char, width: usize| -> Result<()> {
-                if p.kind == kind && p.width == width {
-                    Ok(())
-                } else {
-                    Err(self.err(
-                        line,
-                        format!(
-                            "Properties: {:?} must be {kind}:{width}, found {}:{}",
-                            p.name, p.kind, p.width
-                        ),
-                    ))
-                }
-            };
-            let role = if p.name == "species" {
-                want('S', 1)?;
-                Role::Species
-            } else if p.name == "Z" && !has_species {
-                want('I', 1)?;
-                Role::AtomicNumber
-            } else if p.name == "pos" {
-                want('R', 3)?;
-                Role::Positions
-            } else if Some(&p.name) == forces_key {
-                want('R', 3)?;
-                Role::Forces
-            } else if Some(&p.name) == energies_key {
-                want('R', 1)?;
-                Role::AtomicEnergies
-            } else {
-                n_extra += 1;
-                Role::Extra(n_extra - 1)
-            };
-            roles.push(role);
-        }
-        if !roles.iter().any(|r| matches!(r, Role::Positions)) {
-            return Err(self.err(line, "Properties has no pos:R:3"));
-        }
-        if !roles
-            .iter()
-            .any(|r| matches!(r, Role::Species | Role::AtomicNumber))
-        {
-            return Err(self.err(line, "Properties has neither species:S:1 nor Z:I:1"));
-        }
-        Ok(roles)
-    }
-}
-
-struct HeaderInfo {
-    cell: Option<Mat3>,
-    pbc: [bool; 3],
-    properties: Vec<Property>,
-    energy: Option<f64>,
-    stress: Option<Mat3>,
-    virial: Option<Mat3>,
-    info: BTreeMap<String, InfoValue>,
 }
 
 impl<R: BufRead> Iterator for ExtxyzReader<R> {
