@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use allegro_data::extxyz::ReadOptions;
 use allegro_data::{
-    Error, GraphSource, InMemoryDataset, NeighborOptions, ShardDataset, SplitMix64,
+    Error, GraphSource, InMemoryDataset, NeighborOptions, ShardDataset, ShardWriter, SplitMix64,
     StatsAccumulator, TypeMapper, convert_extxyz_to_shards, shuffled_indices,
 };
 
@@ -118,5 +118,33 @@ fn damaged_shards_are_errors() {
     // Missing metadata.
     std::fs::remove_file(dir.join("meta.json")).unwrap();
     assert!(matches!(ShardDataset::open(&dir), Err(Error::Io { .. })));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_pushed_batch_is_stored_frame_by_frame() {
+    let data =
+        InMemoryDataset::from_extxyz(common::data_file("emt-cuagau.xyz"), &ReadOptions::default())
+            .unwrap();
+    let data = InMemoryDataset {
+        structures: data.structures[..30].to_vec(),
+    };
+    let mapper = TypeMapper::from_structures(&data.structures).unwrap();
+    let opts = NeighborOptions::new(4.0);
+    let graphs = data.to_graphs(&mapper, &opts).unwrap();
+    let dir = scratch("batch");
+    let mut w = ShardWriter::create(&dir, &mapper, &opts, 7).unwrap();
+    w.push(&graphs.batch(&(0..30).collect::<Vec<_>>()).unwrap())
+        .unwrap();
+    let meta = w.finish().unwrap();
+    assert_eq!((meta.n_frames, meta.shards.len()), (30, 5));
+    let ds = ShardDataset::open(&dir).unwrap();
+    for i in 0..30 {
+        assert_eq!(ds.graph(i).unwrap(), graphs.graph(i).unwrap());
+    }
+    let mut broken = graphs.graph(0).unwrap();
+    broken.edge_neighbor[0] = 10_000;
+    let mut w = ShardWriter::create(&dir, &mapper, &opts, 7).unwrap();
+    assert!(matches!(w.push(&broken), Err(Error::InvalidArgument(_))));
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -204,6 +204,15 @@ pub fn neighbor_lists(
     types: Option<&[Vec<u32>]>,
     options: &NeighborOptions,
 ) -> Result<Vec<NeighborList>> {
+    if let Some(t) = types
+        && t.len() != structures.len()
+    {
+        return Err(Error::InvalidArgument(format!(
+            "{} type lists for {} structures",
+            t.len(),
+            structures.len()
+        )));
+    }
     structures
         .par_iter()
         .enumerate()

@@ -62,14 +62,34 @@ impl ShardWriter {
     }
 
     /// Appends a graph; a batch is split into its frames.
+    /// The graph must be consistent (as built by this crate): edge indices, `batch` and
+    /// `frame_ptr` in range, else an [`Error::InvalidArgument`].
     pub fn push(&mut self, g: &AtomicGraph) -> Result<()> {
-        for f in 0..g.n_frames() {
-            self.push_frame(g, f)?;
+        let n = g.n_atoms();
+        let consistent = g.batch.len() == n
+            && g.frame_ptr.last() == Some(&n)
+            && g.batch.iter().all(|&b| (b as usize) < g.n_frames())
+            && g.edge_center
+                .iter()
+                .chain(&g.edge_neighbor)
+                .all(|&i| (i as usize) < n);
+        if !consistent {
+            return Err(Error::InvalidArgument(
+                "inconsistent graph pushed to a shard writer".into(),
+            ));
+        }
+        // One pass to group edges by frame (a batch may hold thousands of frames).
+        let mut per_frame: Vec<Vec<usize>> = vec![Vec::new(); g.n_frames()];
+        for z in 0..g.n_edges() {
+            per_frame[g.batch[g.edge_center[z] as usize] as usize].push(z);
+        }
+        for (f, edges) in per_frame.iter().enumerate() {
+            self.push_frame(g, f, edges)?;
         }
         Ok(())
     }
 
-    fn push_frame(&mut self, g: &AtomicGraph, f: usize) -> Result<()> {
+    fn push_frame(&mut self, g: &AtomicGraph, f: usize, edges: &[usize]) -> Result<()> {
         if self.current.is_none() {
             let name = format!("shard-{:05}.bin", self.meta.shards.len());
             let path = self.dir.join(&name);
@@ -84,9 +104,6 @@ impl ShardWriter {
         }
         let atoms = g.frame_ptr[f]..g.frame_ptr[f + 1];
         let a0 = atoms.start as u32;
-        let edges: Vec<usize> = (0..g.n_edges())
-            .filter(|&z| atoms.contains(&(g.edge_center[z] as usize)))
-            .collect();
         let l = &g.labels;
         let forces: Option<Vec<[f64; 3]>> = atoms.clone().map(|i| l.forces[i]).collect();
         let atomic: Option<Vec<f64>> = atoms.clone().map(|i| l.atomic_energies[i]).collect();
