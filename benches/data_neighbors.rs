@@ -23,7 +23,9 @@ fn bench(c: &mut Criterion) {
     let frames = read_extxyz(&path, &opts).expect("read water-23559.xyz");
     let s = &frames[0];
     let nl_opts = NeighborOptions::new(6.0);
-    let edges = neighbor_list(&FrameView::of(s, None), &nl_opts).expect("neighbor list").len();
+    let edges = neighbor_list(&FrameView::of(s, None), &nl_opts)
+        .expect("neighbor list")
+        .len();
     eprintln!("water-23559: {} atoms, {edges} edges at 6 Å", s.n_atoms());
 
     let mut g = c.benchmark_group("data");
@@ -31,7 +33,9 @@ fn bench(c: &mut Criterion) {
     g.bench_function("neighbor_list_water23559_r6", |b| {
         b.iter(|| neighbor_list(&FrameView::of(s, None), &nl_opts).expect("neighbor list"))
     });
-    g.bench_function("read_extxyz_water23559", |b| b.iter(|| read_extxyz(&path, &opts).expect("read")));
+    g.bench_function("read_extxyz_water23559", |b| {
+        b.iter(|| read_extxyz(&path, &opts).expect("read"))
+    });
     g.finish();
 }
 

@@ -23,7 +23,13 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--cutoff" => cutoff = Some(args.next().ok_or("--cutoff needs a value")?.parse::<f64>()?),
+            "--cutoff" => {
+                cutoff = Some(
+                    args.next()
+                        .ok_or("--cutoff needs a value")?
+                        .parse::<f64>()?,
+                )
+            }
             "--threads" => threads = args.next().ok_or("--threads needs a value")?.parse()?,
             _ => file = Some(a),
         }
@@ -31,7 +37,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let usage = "usage: neighbors FILE.xyz --cutoff R [--threads T]";
     let (file, cutoff) = (file.ok_or(usage)?, cutoff.ok_or(usage)?);
     if threads > 0 {
-        rayon::ThreadPoolBuilder::new().num_threads(threads).build_global()?;
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global()?;
     }
     let start = Instant::now();
     let frames = open_extxyz(&file, &ReadOptions::default())?.collect::<Result<Vec<_>, _>>()?;
@@ -40,7 +48,14 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let seconds = start.elapsed().as_secs_f64();
     let atoms: usize = frames.iter().map(|s| s.n_atoms()).sum();
     let edges: usize = lists.iter().map(|l| l.len()).sum();
-    eprintln!("read {read:.3} s, neighbor lists {:.3} s ({} threads)", seconds - read, rayon::current_num_threads());
-    println!("{{\"frames\": {}, \"atoms\": {atoms}, \"edges\": {edges}, \"seconds\": {seconds:.4}}}", frames.len());
+    eprintln!(
+        "read {read:.3} s, neighbor lists {:.3} s ({} threads)",
+        seconds - read,
+        rayon::current_num_threads()
+    );
+    println!(
+        "{{\"frames\": {}, \"atoms\": {atoms}, \"edges\": {edges}, \"seconds\": {seconds:.4}}}",
+        frames.len()
+    );
     Ok(())
 }

@@ -1,1 +1,32 @@
-//! allegro-nn
+//! # allegro-nn
+//!
+//! The Allegro model (Musaelian et al. 2023) as nequip-allegro 0.8.3 computes it:
+//! `spec/allegro.md` gives every formula, the reference fixtures pin them.
+//!
+//! - [`AllegroConfig`]: hyper-parameters with nequip's key names.
+//! - [`AllegroModel`]: the architecture (embeddings, layers, readout, scale/shift, ZBL);
+//!   weights are a separate [`Parameters`] set named as the reference's `state_dict`.
+//! - [`Predictor`]: energies, forces, virial and stress of structures.
+//! - [`import`]: reference weights from a fixture-layout JSON.
+
+pub mod config;
+pub mod embedding;
+pub mod error;
+pub mod import;
+pub mod inputs;
+pub mod layer;
+pub mod mlp;
+pub mod model;
+pub mod nonlinearity;
+pub mod pair;
+pub mod parameters;
+pub mod predictor;
+pub mod scale_shift;
+pub mod tensor_product;
+
+pub use config::AllegroConfig;
+pub use error::{Error, Result};
+pub use inputs::ModelInputs;
+pub use model::AllegroModel;
+pub use parameters::Parameters;
+pub use predictor::{Outputs, Prediction, Predictor};

@@ -1,0 +1,14 @@
+//! Two-body embeddings: scalar features from distances and types, tensor features from
+//! spherical harmonics.
+
+mod bessel;
+mod radial_chemical;
+mod spline;
+mod tensor;
+mod weighted;
+
+pub use bessel::BesselEmbedding;
+pub use radial_chemical::{RadialChemicalEmbed, RadialChemicalEmbedding};
+pub use spline::SplineEmbedding;
+pub use tensor::TensorEmbedding;
+pub use weighted::WeightedChannels;

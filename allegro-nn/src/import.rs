@@ -1,0 +1,165 @@
+//! Reference weights: nequip `state_dict` entries (as nested JSON lists) to
+//! [`Parameters`], checked against the model built from the same config.
+
+use std::path::Path;
+
+use allegro_core::{Backend, DType, Tensor};
+use serde_json::Value;
+
+use crate::config::AllegroConfig;
+use crate::error::{Error, Result};
+use crate::model::AllegroModel;
+use crate::parameters::Parameters;
+
+/// Prefix of model weights in a nequip `state_dict`.
+pub const STATE_DICT_PREFIX: &str = "model.func.";
+
+/// Flattens a nested JSON list into values and a shape.
+pub fn flatten(value: &Value, name: &str) -> Result<(Vec<f64>, Vec<usize>)> {
+    fn walk(
+        v: &Value,
+        depth: usize,
+        shape: &mut Vec<usize>,
+        out: &mut Vec<f64>,
+        name: &str,
+    ) -> Result<()> {
+        match v {
+            Value::Number(n) => {
+                if depth != shape.len() {
+                    return Err(Error::Weights(format!("`{name}` is ragged")));
+                }
+                out.push(
+                    n.as_f64()
+                        .ok_or_else(|| Error::Weights(format!("`{name}`: {n} is not a float")))?,
+                );
+                Ok(())
+            }
+            Value::Array(items) => {
+                if depth == shape.len() {
+                    if !out.is_empty() {
+                        return Err(Error::Weights(format!("`{name}` is ragged")));
+                    }
+                    shape.push(items.len());
+                } else if shape.get(depth) != Some(&items.len()) {
+                    return Err(Error::Weights(format!("`{name}` is ragged")));
+                }
+                items
+                    .iter()
+                    .try_for_each(|i| walk(i, depth + 1, shape, out, name))
+            }
+            other => Err(Error::Weights(format!(
+                "`{name}`: {other} is not a number or list"
+            ))),
+        }
+    }
+    let (mut shape, mut out) = (Vec::new(), Vec::new());
+    walk(value, 0, &mut shape, &mut out, name)?;
+    Ok((out, shape))
+}
+
+/// Parameters of `model` read from a `state_dict` (names with the `model.func.` prefix).
+///
+/// Every parameter the model expects must be present with its shape; buffers the model
+/// computes itself (the tensor-product `w3j` coefficients, `1/r_max`) are compared with
+/// the file's, so a config that does not match the weights is an error, not a silently
+/// different model.
+pub fn parameters_from_state_dict<B: Backend>(
+    model: &AllegroModel,
+    state_dict: &serde_json::Map<String, Value>,
+    device: &B::Device,
+) -> Result<Parameters<B>> {
+    let expected = model.init_parameters::<B>(device);
+    let mut params = Parameters::new();
+    for (name, entry) in expected.iter() {
+        let key = format!("{STATE_DICT_PREFIX}{name}");
+        let value = state_dict
+            .get(&key)
+            .ok_or_else(|| Error::Weights(format!("`{key}` is missing from the state dict")))?;
+        let (data, shape) = flatten(value, &key)?;
+        if shape != entry.tensor.shape() {
+            return Err(Error::Weights(format!(
+                "`{key}` has shape {shape:?}, the config gives {:?}",
+                entry.tensor.shape()
+            )));
+        }
+        let dtype = if AllegroModel::is_float64_parameter(name) {
+            DType::F64
+        } else {
+            model.dtype()
+        };
+        params.insert(
+            name,
+            Tensor::from_f64(&data, &shape, dtype, device)?,
+            entry.trainable,
+        );
+    }
+    check_buffers(model, state_dict)?;
+    Ok(params)
+}
+
+fn check_buffers(model: &AllegroModel, state_dict: &serde_json::Map<String, Value>) -> Result<()> {
+    for (k, layer) in model.layers().iter().enumerate() {
+        let key = format!("{STATE_DICT_PREFIX}allegro.tps.{k}.w3j");
+        if let Some(v) = state_dict.get(&key) {
+            let (data, shape) = flatten(v, &key)?;
+            let ours = layer.tensor_product().w3j_buffer();
+            let same = shape == ours.shape
+                && data
+                    .iter()
+                    .zip(&ours.data)
+                    .all(|(a, b)| (a - b).abs() < 1e-10);
+            if !same {
+                return Err(Error::Weights(format!(
+                    "`{key}` (shape {shape:?}) differs from the coupling coefficients of this config (shape {:?}): l_max, parity or layers do not match the weights",
+                    ours.shape
+                )));
+            }
+        }
+    }
+    let key = format!("{STATE_DICT_PREFIX}edge_norm._rmax_recip");
+    if let Some(v) = state_dict.get(&key) {
+        let (data, _) = flatten(v, &key)?;
+        let ours = model.cutoffs();
+        let matches = if data.len() == 1 {
+            ours.iter().all(|c| (1.0 / c - data[0]).abs() < 1e-12)
+        } else {
+            data.len() == ours.len()
+                && data
+                    .iter()
+                    .zip(&ours)
+                    .all(|(a, c)| (1.0 / c - a).abs() < 1e-12)
+        };
+        if !matches {
+            return Err(Error::Weights(format!(
+                "`{key}` does not match r_max / per_edge_type_cutoff of the config"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Config and parameters from a JSON file in the fixture layout (`config` and
+/// `state_dict` keys), e.g. written by `tools/export_nequip.py`.
+pub fn load_reference_json<B: Backend>(
+    path: &Path,
+    device: &B::Device,
+) -> Result<(AllegroModel, Parameters<B>, Value)> {
+    let file_error = |m: String| Error::ModelFile {
+        path: path.display().to_string(),
+        message: m,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
+    let json: Value = serde_json::from_str(&text).map_err(|e| file_error(e.to_string()))?;
+    let config_value = json
+        .get("config")
+        .ok_or_else(|| file_error("no `config` key".into()))?;
+    let config: AllegroConfig = serde_json::from_value(config_value.clone())
+        .map_err(|e| file_error(format!("config: {e}")))?;
+    let model = AllegroModel::new(&config)?;
+    let state_dict = json
+        .get("state_dict")
+        .and_then(Value::as_object)
+        .ok_or_else(|| file_error("no `state_dict` object".into()))?;
+    let params = parameters_from_state_dict(&model, state_dict, device)?;
+    Ok((model, params, json))
+}

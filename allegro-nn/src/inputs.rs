@@ -1,0 +1,156 @@
+//! What the model reads: a batch of structures as one disjoint graph, on a backend.
+
+use allegro_core::{Backend, DType, Indices, Tensor};
+
+use crate::error::{Error, Result};
+
+/// Atoms and edges of a batch, ready for the model.
+///
+/// Edge `z` joins center `edge_center[z]` to neighbor `edge_neighbor[z]`; its vector
+/// `edge_vectors[z] = pos[j] − pos[i] + shift·cell` is float64 (spec §1).
+#[derive(Clone, Debug)]
+pub struct ModelInputs<B: Backend> {
+    /// Number of atoms.
+    pub n_atoms: usize,
+    /// Number of structures.
+    pub n_frames: usize,
+    /// Type of each atom, `[N]`.
+    pub atom_types: Indices<B>,
+    /// Type of each atom, on the host.
+    pub atom_types_host: Vec<u32>,
+    /// Structure of each atom, `[N]`.
+    pub batch: Indices<B>,
+    /// Structure of each atom, on the host.
+    pub batch_host: Vec<u32>,
+    /// Center atom of each edge, `[E]`.
+    pub edge_center: Indices<B>,
+    /// Neighbor atom of each edge, `[E]`.
+    pub edge_neighbor: Indices<B>,
+    /// Type of each edge's center, `[E]`.
+    pub center_types: Indices<B>,
+    /// Type of each edge's neighbor, `[E]`.
+    pub neighbor_types: Indices<B>,
+    /// Edge type `t_i·T + t_j`, `[E]`.
+    pub edge_types: Indices<B>,
+    /// Structure of each edge (that of its center), `[E]`.
+    pub edge_batch: Indices<B>,
+    /// Edge vectors, `[E, 3]`, float64.
+    pub edge_vectors: Tensor<B>,
+}
+
+impl<B: Backend> ModelInputs<B> {
+    /// Checks and uploads a batch given as host arrays. `batch` gives each atom's
+    /// structure (`0..n_frames`); `num_types` is the model's number of types.
+    pub fn new(
+        num_types: usize,
+        atom_types: &[u32],
+        batch: &[u32],
+        n_frames: usize,
+        edge_center: &[u32],
+        edge_neighbor: &[u32],
+        edge_vectors: &[[f64; 3]],
+        device: &B::Device,
+    ) -> Result<Self> {
+        let n = atom_types.len();
+        let e = edge_center.len();
+        if batch.len() != n {
+            return Err(Error::Input(format!(
+                "{} batch entries for {n} atoms",
+                batch.len()
+            )));
+        }
+        if edge_neighbor.len() != e || edge_vectors.len() != e {
+            return Err(Error::Input(format!(
+                "edge arrays differ in length: {e} centers, {} neighbors, {} vectors",
+                edge_neighbor.len(),
+                edge_vectors.len()
+            )));
+        }
+        if let Some((i, t)) = atom_types
+            .iter()
+            .enumerate()
+            .find(|(_, t)| **t as usize >= num_types)
+        {
+            return Err(Error::Input(format!(
+                "atom {i} has type {t}, the model has {num_types} types"
+            )));
+        }
+        if let Some((i, f)) = batch
+            .iter()
+            .enumerate()
+            .find(|(_, f)| **f as usize >= n_frames)
+        {
+            return Err(Error::Input(format!(
+                "atom {i} is in structure {f} of {n_frames}"
+            )));
+        }
+        for (z, (&i, &j)) in edge_center.iter().zip(edge_neighbor).enumerate() {
+            if i as usize >= n || j as usize >= n {
+                return Err(Error::Input(format!(
+                    "edge {z} joins atoms {i} and {j}, there are {n}"
+                )));
+            }
+        }
+        if let Some((z, v)) = edge_vectors
+            .iter()
+            .enumerate()
+            .find(|(_, v)| v.iter().any(|c| !c.is_finite()))
+        {
+            return Err(Error::Input(format!(
+                "edge {z} has a non-finite vector {v:?} (NaN positions?)"
+            )));
+        }
+        if let Some((z, _)) = edge_vectors
+            .iter()
+            .enumerate()
+            .find(|(_, v)| v.iter().all(|c| *c == 0.0))
+        {
+            return Err(Error::Input(format!(
+                "edge {z} has zero length: two atoms at the same place"
+            )));
+        }
+        let ct: Vec<u32> = edge_center
+            .iter()
+            .map(|&i| atom_types[i as usize])
+            .collect();
+        let nt: Vec<u32> = edge_neighbor
+            .iter()
+            .map(|&j| atom_types[j as usize])
+            .collect();
+        let et: Vec<u32> = ct
+            .iter()
+            .zip(&nt)
+            .map(|(&a, &b)| a * num_types as u32 + b)
+            .collect();
+        let eb: Vec<u32> = edge_center.iter().map(|&i| batch[i as usize]).collect();
+        let flat: Vec<f64> = edge_vectors.iter().flatten().copied().collect();
+        Ok(ModelInputs {
+            n_atoms: n,
+            n_frames,
+            atom_types: Indices::new(atom_types, device),
+            atom_types_host: atom_types.to_vec(),
+            batch: Indices::new(batch, device),
+            batch_host: batch.to_vec(),
+            edge_center: Indices::new(edge_center, device),
+            edge_neighbor: Indices::new(edge_neighbor, device),
+            center_types: Indices::new(&ct, device),
+            neighbor_types: Indices::new(&nt, device),
+            edge_types: Indices::new(&et, device),
+            edge_batch: Indices::new(&eb, device),
+            edge_vectors: Tensor::from_f64(&flat, &[e, 3], DType::F64, device)?,
+        })
+    }
+
+    /// Number of edges.
+    pub fn n_edges(&self) -> usize {
+        self.edge_vectors.dim(0)
+    }
+
+    /// The same inputs with other edge vectors (e.g. tracked ones for forces).
+    pub fn with_edge_vectors(&self, edge_vectors: Tensor<B>) -> Self {
+        ModelInputs {
+            edge_vectors,
+            ..self.clone()
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! Energies, forces, virial and stress (spec §8).
+
+use allegro_core::{Backend, DType, Tensor, grad};
+use allegro_data::AtomicGraph;
+
+use crate::error::Result;
+use crate::inputs::ModelInputs;
+use crate::model::AllegroModel;
+use crate::parameters::Parameters;
+
+/// Model outputs as tensors (float64), differentiable with respect to the parameters
+/// when computed with `create_graph` (training on forces).
+#[derive(Clone, Debug)]
+pub struct Outputs<B: Backend> {
+    /// Per-atom energies `[N]`.
+    pub atomic_energies: Tensor<B>,
+    /// Energy of each structure `[F]`.
+    pub total_energy: Tensor<B>,
+    /// Forces `[N, 3]`.
+    pub forces: Tensor<B>,
+    /// `G = ∂E/∂ε` per structure `[F, 3, 3]` (virial = −G, stress = G/volume).
+    pub strain_derivative: Tensor<B>,
+}
+
+impl AllegroModel {
+    /// Energies, forces and strain derivatives of a batch.
+    ///
+    /// Forces come from `g = ∂E/∂v` on edge vectors: `F_n = Σ_{center=n} g − Σ_{neighbor=n} g`
+    /// (since `v = r_j − r_i + …`), and `G = sym(Σ_z v_z ⊗ g_z)` per structure. With
+    /// `create_graph` the results are differentiable with respect to tracked parameters.
+    pub fn outputs<B: Backend>(
+        &self,
+        params: &Parameters<B>,
+        inputs: &ModelInputs<B>,
+        create_graph: bool,
+    ) -> Outputs<B> {
+        let v = inputs.edge_vectors.tracked();
+        let inputs = inputs.with_edge_vectors(v.clone());
+        let atomic_energies = self.atomic_energies(params, &inputs);
+        let total_energy = atomic_energies.index_add(0, &inputs.batch, inputs.n_frames);
+        let g = grad(&[&total_energy.sum_all()], None, &[&v], create_graph).remove(0);
+        let n = inputs.n_atoms;
+        let forces =
+            g.index_add(0, &inputs.edge_center, n)
+                .sub(&g.index_add(0, &inputs.edge_neighbor, n));
+        let outer = v.detach().unsqueeze(2).mul(&g.unsqueeze(1));
+        let total = outer.index_add(0, &inputs.edge_batch, inputs.n_frames);
+        let strain_derivative = total.add(&total.permute(&[0, 2, 1])).mul_scalar(0.5);
+        Outputs {
+            atomic_energies,
+            total_energy,
+            forces,
+            strain_derivative,
+        }
+    }
+}
+
+/// Host-side results for a batch of structures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prediction {
+    /// Energy of each structure (eV).
+    pub total_energy: Vec<f64>,
+    /// Energy of each atom (eV).
+    pub atomic_energies: Vec<f64>,
+    /// Force on each atom (eV/Å).
+    pub forces: Vec<[f64; 3]>,
+    /// Virial `−∂E/∂ε` of each structure (eV).
+    pub virial: Vec<[[f64; 3]; 3]>,
+    /// Stress `∂E/∂ε / volume` (eV/Å³, ASE sign) of each periodic structure.
+    pub stress: Vec<Option<[[f64; 3]; 3]>>,
+}
+
+/// A model with its weights on a device: the inference entry point.
+#[derive(Clone, Debug)]
+pub struct Predictor<B: Backend> {
+    model: AllegroModel,
+    params: Parameters<B>,
+    device: B::Device,
+}
+
+fn det3(m: &[[f64; 3]; 3]) -> f64 {
+    m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+        - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+        + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+}
+
+impl<B: Backend> Predictor<B> {
+    /// A predictor of `model` with `params` (cast to the model dtype, scales and shifts
+    /// kept in float64).
+    pub fn new(model: AllegroModel, params: &Parameters<B>, device: B::Device) -> Self {
+        let params = params.cast(model.dtype(), AllegroModel::is_float64_parameter);
+        Predictor {
+            model,
+            params,
+            device,
+        }
+    }
+
+    /// The same model evaluated in another feature dtype.
+    pub fn with_dtype(&self, dtype: DType) -> Self {
+        let mut model = self.model.clone();
+        model.set_dtype(dtype);
+        Predictor::new(model, &self.params, self.device.clone())
+    }
+
+    /// The model.
+    pub fn model(&self) -> &AllegroModel {
+        &self.model
+    }
+
+    /// The weights.
+    pub fn parameters(&self) -> &Parameters<B> {
+        &self.params
+    }
+
+    /// Model inputs for a batched graph: edge vectors `pos[j] − pos[i] + shift·cell`.
+    pub fn inputs(&self, graph: &AtomicGraph) -> Result<ModelInputs<B>> {
+        inputs_from_graph(graph, self.model.num_types(), &self.device)
+    }
+
+    /// Energies, forces, virial and stress of every structure in `graph`.
+    pub fn predict(&self, graph: &AtomicGraph) -> Result<Prediction> {
+        let inputs = self.inputs(graph)?;
+        let out = self.model.outputs(&self.params, &inputs, false);
+        let g = out.strain_derivative.to_vec_f64();
+        let forces = out
+            .forces
+            .to_vec_f64()
+            .chunks(3)
+            .map(|c| [c[0], c[1], c[2]])
+            .collect();
+        let mut virial = Vec::new();
+        let mut stress = Vec::new();
+        for f in 0..inputs.n_frames {
+            let m: [[f64; 3]; 3] =
+                std::array::from_fn(|a| std::array::from_fn(|b| g[f * 9 + a * 3 + b]));
+            virial.push(m.map(|row| row.map(|x| -x)));
+            let periodic = graph.pbc[f].iter().any(|&p| p);
+            let volume = det3(&graph.cells[f]).abs();
+            stress.push(periodic.then(|| {
+                m.map(|row| row.map(|x| if volume > 0.0 { x / volume } else { f64::NAN }))
+            }));
+        }
+        Ok(Prediction {
+            total_energy: out.total_energy.to_vec_f64(),
+            atomic_energies: out.atomic_energies.to_vec_f64(),
+            forces,
+            virial,
+            stress,
+        })
+    }
+}
+
+/// Uploads a batched graph: edge vectors are computed on the host in float64.
+pub fn inputs_from_graph<B: Backend>(
+    graph: &AtomicGraph,
+    num_types: usize,
+    device: &B::Device,
+) -> Result<ModelInputs<B>> {
+    let vectors: Vec<[f64; 3]> = graph
+        .edge_center
+        .iter()
+        .zip(&graph.edge_neighbor)
+        .zip(&graph.edge_cell_shift)
+        .map(|((&i, &j), s)| {
+            let (pi, pj) = (graph.positions[i as usize], graph.positions[j as usize]);
+            let cell = &graph.cells[graph.batch[i as usize] as usize];
+            std::array::from_fn(|d| {
+                pj[d] - pi[d] + (0..3).map(|k| s[k] as f64 * cell[k][d]).sum::<f64>()
+            })
+        })
+        .collect();
+    ModelInputs::new(
+        num_types,
+        &graph.atom_types,
+        &graph.batch,
+        graph.n_frames(),
+        &graph.edge_center,
+        &graph.edge_neighbor,
+        &vectors,
+        device,
+    )
+}
