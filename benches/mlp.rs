@@ -35,7 +35,8 @@ impl Mlp {
     fn step(&self) -> Vec<Tensor<Cpu>> {
         let mut h = self.x.clone();
         for (k, w) in self.weights.iter().enumerate() {
-            h = h.matmul(w).mul_scalar(1.0 / (WIDTH as f64).sqrt());
+            // Forward normalisation as in ScalarMlp: scale the weight, not the activations.
+            h = h.matmul(&w.mul_scalar(1.0 / (WIDTH as f64).sqrt()));
             if k + 1 < LAYERS {
                 h = h.silu();
             }

@@ -23,6 +23,7 @@ pub fn unary_name(op: UnaryOp) -> &'static str {
         UnaryOp::Tanh => "tanh",
         UnaryOp::Sigmoid => "sigmoid",
         UnaryOp::Silu => "silu",
+        UnaryOp::SiluGrad => "silu_grad",
         UnaryOp::Softplus => "softplus",
         UnaryOp::Erf => "erf",
         UnaryOp::Powf(_) => "powf",
@@ -63,11 +64,13 @@ pub fn unary_rule<B: Backend>(op: UnaryOp) -> impl BackwardOp<B> {
             UnaryOp::Tanh => Some(g.mul(&y.square().neg().add_scalar(1.0))),
             // σ(1 − σ)
             UnaryOp::Sigmoid => Some(g.mul(&y.mul(&y.neg().add_scalar(1.0)))),
-            // d/dx x·σ(x) = σ(x)·(1 + x·(1 − σ(x)))
-            UnaryOp::Silu => {
+            UnaryOp::Silu => Some(g.mul(&x.unary(UnaryOp::SiluGrad))),
+            // d²/dx² silu = σ(1 − σ)·(2 + x·(1 − 2σ))
+            UnaryOp::SiluGrad => {
                 let s = x.sigmoid();
-                let inner = x.mul(&s.neg().add_scalar(1.0)).add_scalar(1.0);
-                Some(g.mul(&s.mul(&inner)))
+                let a = s.mul(&s.neg().add_scalar(1.0));
+                let b = x.mul(&s.mul_scalar(-2.0).add_scalar(1.0)).add_scalar(2.0);
+                Some(g.mul(&a.mul(&b)))
             }
             UnaryOp::Softplus => Some(g.mul(&x.sigmoid())),
             UnaryOp::Erf => Some(g.mul(&x.square().neg().exp()).mul_scalar(TWO_OVER_SQRT_PI)),

@@ -53,6 +53,10 @@ fn unary_slice<T: CpuElement>(op: UnaryOp, x: &[T]) -> Vec<T> {
         UnaryOp::Tanh => map_slice(x, |v| v.tanh()),
         UnaryOp::Sigmoid => map_slice(x, sigmoid),
         UnaryOp::Silu => map_slice(x, |v| v * sigmoid(v)),
+        UnaryOp::SiluGrad => map_slice(x, |v| {
+            let s = sigmoid(v);
+            s * (one + v * (one - s))
+        }),
         // ln(1 + e^x) = max(x, 0) + ln(1 + e^{-|x|}) never overflows.
         UnaryOp::Softplus => map_slice(x, |v| v.max(zero) + (-v.abs()).exp().ln_1p()),
         UnaryOp::Erf => map_slice(x, |v| v.erf()),

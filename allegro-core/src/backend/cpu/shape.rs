@@ -63,13 +63,42 @@ fn permute_slice<T: CpuElement>(x: &[T], shape: &[usize], perm: &[usize]) -> Vec
     permuted.as_standard_layout().iter().copied().collect()
 }
 
+/// Broadcast by output rows (last axis): each row copies one source row or repeats
+/// one source element; rows are filled in parallel for large outputs.
 fn broadcast_slice<T: CpuElement>(x: &[T], in_shape: &[usize], out_shape: &[usize]) -> Vec<T> {
-    let view =
-        ArrayView::from_shape(IxDyn(in_shape), x).expect("cpu broadcast: shape and length agree");
-    let b = view
-        .broadcast(IxDyn(out_shape))
-        .expect("cpu broadcast: shapes are compatible");
-    b.iter().copied().collect()
+    let n = crate::shape::numel(out_shape);
+    if x.len() == 1 {
+        return vec![x[0]; n];
+    }
+    let rank = out_shape.len();
+    let row = out_shape[rank - 1];
+    let mut strides = crate::shape::contiguous_strides(in_shape);
+    for (s, &d) in strides.iter_mut().zip(in_shape) {
+        if d == 1 {
+            *s = 0;
+        }
+    }
+    let last = strides[rank - 1];
+    let mut out = vec![T::zero(); n];
+    let fill = |r: usize, dst: &mut [T]| {
+        let (mut off, mut rem) = (0, r);
+        for d in (0..rank - 1).rev() {
+            off += (rem % out_shape[d]) * strides[d];
+            rem /= out_shape[d];
+        }
+        if last == 0 {
+            dst.fill(x[off]);
+        } else {
+            dst.copy_from_slice(&x[off..off + row]);
+        }
+    };
+    if n < super::PAR_MIN_LEN || row == 0 {
+        out.chunks_mut(row.max(1)).enumerate().for_each(|(r, d)| fill(r, d));
+    } else {
+        let min_rows = (super::PAR_MIN_LEN / 4 / row).max(1);
+        out.par_chunks_mut(row).enumerate().with_min_len(min_rows).for_each(|(r, d)| fill(r, d));
+    }
+    out
 }
 
 fn narrow_slice<T: CpuElement>(

@@ -41,6 +41,18 @@ pub fn broadcast<B: Backend>(device: &B::Device) {
     assert_values("broadcast_to", &f, &[x.clone()], &want);
     let g = |xs: &[Tensor<B>]| xs[0].broadcast_to(&[2, 3, 4]).sin();
     assert_gradients("broadcast_to", &g, &[x]);
+    // Large enough for the threaded path: rows copied and elements repeated.
+    let col = random::<B>(&[1000, 1], -1.0, 1.0, &mut rng, device);
+    let row = random::<B>(&[1, 40], -1.0, 1.0, &mut rng, device);
+    let (cv, rv) = (col.to_vec_f64(), row.to_vec_f64());
+    let bc = col.broadcast_to(&[3, 1000, 40]).to_vec_f64();
+    let br = row.broadcast_to(&[1000, 40]).to_vec_f64();
+    for k in (0..bc.len()).step_by(997) {
+        assert_eq!(bc[k], cv[(k / 40) % 1000], "column broadcast at {k}");
+    }
+    for k in (0..br.len()).step_by(991) {
+        assert_eq!(br[k], rv[k % 40], "row broadcast at {k}");
+    }
 }
 
 /// `concat` along axes 0 and 1 and `narrow`, as inverse operations.
