@@ -7,6 +7,9 @@
 //! - [`nn`]: the Allegro model, energies, forces and stress, model files.
 //! - [`data`]: structures, extxyz, neighbor lists, datasets, statistics.
 //! - [`train`]: losses, metrics, optimizers, schedulers, checkpoints, the trainer.
+//! - [`md`]: velocity-Verlet molecular dynamics with a trained model.
+
+pub mod md;
 
 pub use allegro_core as core;
 pub use allegro_data as data;

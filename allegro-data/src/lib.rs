@@ -43,6 +43,7 @@ pub mod dataset;
 pub mod error;
 pub mod extxyz;
 pub mod graph;
+pub mod masses;
 pub mod neighbor;
 pub mod rng;
 pub mod shard;
@@ -55,6 +56,7 @@ pub mod type_mapper;
 pub use dataset::{Batches, GraphDataset, GraphSource, InMemoryDataset};
 pub use error::{Error, Origin, Result};
 pub use graph::{AtomicGraph, BatchLabels};
+pub use masses::atomic_mass;
 pub use neighbor::{
     CutoffTable, FrameView, NeighborList, NeighborOptions, brute_force, neighbor_list,
     neighbor_lists,

@@ -30,6 +30,13 @@ impl SplitMix64 {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
+    /// A standard normal sample (Box–Muller), e.g. for Maxwell–Boltzmann velocities.
+    pub fn normal(&mut self) -> f64 {
+        let u1 = self.next_f64().max(f64::MIN_POSITIVE);
+        let u2 = self.next_f64();
+        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    }
+
     /// Uniform integer in `0..n` (Lemire's multiply-shift with rejection; no modulo bias).
     /// `n` must be positive.
     pub fn below(&mut self, n: u64) -> u64 {

@@ -31,6 +31,9 @@ pub enum Error {
     /// An error of the E(3) bookkeeping.
     #[error(transparent)]
     E3(#[from] allegro_core::e3::E3Error),
+    /// An error reading or preparing structures.
+    #[error(transparent)]
+    Data(#[from] allegro_data::Error),
     /// An I/O error.
     #[error("{0}")]
     Io(#[from] std::io::Error),

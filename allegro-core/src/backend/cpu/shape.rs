@@ -93,10 +93,15 @@ fn broadcast_slice<T: CpuElement>(x: &[T], in_shape: &[usize], out_shape: &[usiz
         }
     };
     if n < super::PAR_MIN_LEN || row == 0 {
-        out.chunks_mut(row.max(1)).enumerate().for_each(|(r, d)| fill(r, d));
+        out.chunks_mut(row.max(1))
+            .enumerate()
+            .for_each(|(r, d)| fill(r, d));
     } else {
         let min_rows = (super::PAR_MIN_LEN / 4 / row).max(1);
-        out.par_chunks_mut(row).enumerate().with_min_len(min_rows).for_each(|(r, d)| fill(r, d));
+        out.par_chunks_mut(row)
+            .enumerate()
+            .with_min_len(min_rows)
+            .for_each(|(r, d)| fill(r, d));
     }
     out
 }

@@ -29,7 +29,12 @@ pub fn unary_ops<B: Backend>(device: &B::Device) {
         (UnaryOp::Tanh, f64::tanh, -2.0, 2.0),
         (UnaryOp::Sigmoid, sigmoid, -4.0, 4.0),
         (UnaryOp::Silu, |x| x * sigmoid(x), -4.0, 4.0),
-        (UnaryOp::SiluGrad, |x| sigmoid(x) * (1.0 + x * (1.0 - sigmoid(x))), -4.0, 4.0),
+        (
+            UnaryOp::SiluGrad,
+            |x| sigmoid(x) * (1.0 + x * (1.0 - sigmoid(x))),
+            -4.0,
+            4.0,
+        ),
         (UnaryOp::Softplus, softplus, -4.0, 4.0),
         (UnaryOp::Erf, libm::erf, -2.0, 2.0),
         (UnaryOp::Powf(2.5), |x| x.powf(2.5), 0.5, 2.0),
