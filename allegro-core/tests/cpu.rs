@@ -33,6 +33,7 @@ cpu_tests! {
     shape::concat_narrow,
     shape::cast,
     shape::transpose_tiled,
+    shape::block_permute_and_last_axis_gather,
     autodiff::no_graph_without_tracking,
     autodiff::third_order,
     autodiff::unused_intermediate_and_reuse,

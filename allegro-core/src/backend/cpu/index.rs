@@ -17,7 +17,23 @@ fn index_select_slice<T: CpuElement>(
 ) -> Vec<T> {
     let m = idx.len();
     let mut out = vec![T::zero(); outer * m * inner];
-    if inner == 0 {
+    if inner == 0 || m == 0 {
+        return out;
+    }
+    if inner == 1 {
+        // Gathering along the last axis: one output row of m elements per outer index.
+        let gather = |o: usize, dst: &mut [T]| {
+            let src = &x[o * n..(o + 1) * n];
+            for (d, &i) in dst.iter_mut().zip(idx) {
+                *d = src[i as usize];
+            }
+        };
+        if out.len() < PAR_MIN_LEN {
+            out.chunks_mut(m).enumerate().for_each(|(o, d)| gather(o, d));
+        } else {
+            let min_rows = (PAR_MIN_LEN / 4 / m).max(1);
+            out.par_chunks_mut(m).enumerate().with_min_len(min_rows).for_each(|(o, d)| gather(o, d));
+        }
         return out;
     }
     let copy_row = |r: usize, dst: &mut [T]| {

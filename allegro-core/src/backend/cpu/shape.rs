@@ -48,6 +48,35 @@ fn transpose_last_two<T: CpuElement>(x: &[T], batch: usize, rows: usize, cols: u
     out
 }
 
+/// Permutes the leading `lead` axes of `x`, moving blocks of the trailing (fixed) axes
+/// whole; output blocks are written in parallel for large tensors.
+fn permute_blocks<T: CpuElement>(x: &[T], shape: &[usize], perm: &[usize], lead: usize) -> Vec<T> {
+    let block = crate::shape::numel(&shape[lead..]);
+    let in_strides = crate::shape::contiguous_strides(&shape[..lead]);
+    let out_shape: Vec<usize> = perm[..lead].iter().map(|&p| shape[p]).collect();
+    // Stride in the input (in blocks) of each output axis.
+    let strides: Vec<usize> = perm[..lead].iter().map(|&p| in_strides[p]).collect();
+    let mut out = vec![T::zero(); x.len()];
+    if block == 0 {
+        return out;
+    }
+    let copy = |o: usize, dst: &mut [T]| {
+        let (mut src, mut rem) = (0, o);
+        for d in (0..lead).rev() {
+            src += (rem % out_shape[d]) * strides[d];
+            rem /= out_shape[d];
+        }
+        dst.copy_from_slice(&x[src * block..(src + 1) * block]);
+    };
+    if x.len() < super::PAR_MIN_LEN {
+        out.chunks_mut(block).enumerate().for_each(|(o, d)| copy(o, d));
+    } else {
+        let min = (super::PAR_MIN_LEN / 4 / block).max(1);
+        out.par_chunks_mut(block).enumerate().with_min_len(min).for_each(|(o, d)| copy(o, d));
+    }
+    out
+}
+
 fn permute_slice<T: CpuElement>(x: &[T], shape: &[usize], perm: &[usize]) -> Vec<T> {
     let r = shape.len();
     let swaps_last_two = r >= 2
@@ -57,6 +86,11 @@ fn permute_slice<T: CpuElement>(x: &[T], shape: &[usize], perm: &[usize]) -> Vec
     if swaps_last_two {
         let batch = crate::shape::numel(&shape[..r - 2]);
         return transpose_last_two(x, batch, shape[r - 2], shape[r - 1]);
+    }
+    // Axes that stay in place at the end form contiguous blocks: move whole blocks.
+    let kept = (0..r).rev().take_while(|&k| perm[k] == k).count();
+    if kept > 0 && kept < r {
+        return permute_blocks(x, shape, perm, r - kept);
     }
     let view = ArrayView::from_shape(IxDyn(shape), x).expect("cpu permute: shape and length agree");
     let permuted = view.permuted_axes(IxDyn(perm));

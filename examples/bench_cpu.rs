@@ -1,0 +1,94 @@
+//! CPU timing of the seed architecture (l_max 2, parity, 2 layers, 64/64 features,
+//! MLP 2×256, ZBL; float32) on the shared water boxes: energy + forces, and one
+//! training gradient (E + F loss, create_graph), next to the reference's CPU times.
+//!
+//! `cargo run --release --example bench_cpu -- [../shared/data/water-192.xyz ...]`
+
+use std::time::Instant;
+
+use allegro::core::backend::cpu::{Cpu, CpuDevice};
+use allegro::core::grad;
+use allegro::data::{AtomicGraph, NeighborOptions, TypeMapper, extxyz};
+use allegro::nn::{AllegroConfig, AllegroModel, Predictor};
+
+/// The model block of `shared/reference/nequip-xtb.yaml`, for water.
+const SEED_MODEL: &str = r#"{
+  "seed": 1024, "model_dtype": "float32", "type_names": ["H", "O"], "r_max": 6.0,
+  "radial_chemical_embed": {"_target_": "allegro.nn.TwoBodyBesselScalarEmbed",
+    "num_bessels": 8, "bessel_trainable": false, "polynomial_cutoff_p": 6},
+  "radial_chemical_embed_dim": 32,
+  "scalar_embed_mlp_hidden_layers_depth": 2, "scalar_embed_mlp_hidden_layers_width": 64,
+  "scalar_embed_mlp_nonlinearity": "silu",
+  "l_max": 2, "parity": true, "tp_path_channel_coupling": true, "forward_normalize": true,
+  "num_layers": 2, "num_scalar_features": 64, "num_tensor_features": 64,
+  "allegro_mlp_hidden_layers_depth": 2, "allegro_mlp_hidden_layers_width": 256,
+  "allegro_mlp_nonlinearity": "silu",
+  "readout_mlp_hidden_layers_depth": 1, "readout_mlp_hidden_layers_width": 128,
+  "readout_mlp_nonlinearity": null,
+  "avg_num_neighbors": 85.0, "per_type_energy_shifts": 0.0, "per_type_energy_scales": 1.0,
+  "pair_potential": {"_target_": "nequip.nn.pair_potential.ZBL", "units": "metal",
+    "chemical_species": ["H", "O"]}
+}"#;
+
+/// Reference (nequip-allegro 0.8.3, PyTorch, 2 CPU cores), `shared/reference/README.md`.
+const REFERENCE_192_SECONDS: f64 = 3.99;
+const REFERENCE_TRAIN_STEP_192_SECONDS: f64 = 10.6;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut files: Vec<String> = std::env::args().skip(1).collect();
+    if files.is_empty() {
+        files.push(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/water-192.xyz").to_string());
+    }
+    let config = AllegroConfig::from_json(SEED_MODEL)?;
+    let model = AllegroModel::new(&config)?;
+    let params = model.init_parameters::<Cpu>(&CpuDevice);
+    let predictor = Predictor::new(model.clone(), &params, CpuDevice);
+    let mapper = TypeMapper::new(&config.type_names)?;
+    println!("{:<28} {:>7} {:>9} {:>12} {:>14} {:>12}", "file", "atoms", "edges", "E+F (s)", "train step (s)", "atom-steps/s");
+    for file in files {
+        let frames = extxyz::read_extxyz(&file, &extxyz::ReadOptions::default())?;
+        let graph = AtomicGraph::from_structure(&frames[0], &mapper, &NeighborOptions::new(config.r_max))?;
+        let inputs = predictor.inputs(&graph)?;
+        let reps = if graph.n_atoms() > 1000 { 2 } else { 4 };
+        let mut ef = Vec::new();
+        for _ in 0..reps {
+            let t = Instant::now();
+            std::hint::black_box(predictor.predict(&graph)?);
+            ef.push(t.elapsed().as_secs_f64());
+        }
+        let mut train = Vec::new();
+        for _ in 0..reps.min(2) {
+            let t = Instant::now();
+            let tracked = predictor.parameters().tracked();
+            let out = model.outputs(&tracked, &inputs, true);
+            let loss = out.forces.square().mean_all().add(&out.total_energy.square().sum_all());
+            let names = tracked.trainable_names();
+            let refs: Vec<_> = names.iter().map(|n| tracked.get(n)).collect();
+            std::hint::black_box(grad(&[&loss], None, &refs, false));
+            train.push(t.elapsed().as_secs_f64());
+        }
+        let (e, tr) = (median(ef), median(train));
+        let name = std::path::Path::new(&file).file_name().unwrap().to_string_lossy().to_string();
+        println!(
+            "{name:<28} {:>7} {:>9} {:>12.3} {:>14.3} {:>12.0}",
+            graph.n_atoms(),
+            graph.n_edges(),
+            e,
+            tr,
+            graph.n_atoms() as f64 / e
+        );
+        if graph.n_atoms() == 192 {
+            println!(
+                "  vs reference on 2 CPU cores: E+F {:.2}x faster ({REFERENCE_192_SECONDS} s), train step {:.2}x faster ({REFERENCE_TRAIN_STEP_192_SECONDS} s)",
+                REFERENCE_192_SECONDS / e,
+                REFERENCE_TRAIN_STEP_192_SECONDS / tr
+            );
+        }
+    }
+    Ok(())
+}
