@@ -1,1 +1,21 @@
-//! allegro-train
+//! # allegro-train
+//!
+//! Everything about fitting an Allegro model, as parts a training loop is made of
+//! (nequip 0.19.1 semantics, spec §11):
+//!
+//! - [`metrics`]: [`Metric`] and [`Loss`] traits; MSE, RMSE, MAE, max-abs.
+//! - [`field`]: which output is compared with which label; the per-atom modifier.
+//! - [`MetricsManager`]: named metrics with normalised coefficients whose weighted sum
+//!   is the loss (a tensor) or the monitored validation value (pooled over an epoch);
+//!   [`loss`] has nequip's ready-made managers.
+pub mod error;
+pub mod field;
+pub mod loss;
+pub mod manager;
+pub mod metrics;
+
+pub use error::{Error, Result};
+pub use field::Field;
+pub use loss::{LossCoeffs, energy_force_loss, energy_force_metrics};
+pub use manager::{BatchMetrics, EpochMetrics, MetricEntry, MetricValues, MetricsManager};
+pub use metrics::{ErrorStats, Loss, Mae, MaxAbs, Metric, Mse, Rmse};
