@@ -8,14 +8,21 @@
 //! - [`MetricsManager`]: named metrics with normalised coefficients whose weighted sum
 //!   is the loss (a tensor) or the monitored validation value (pooled over an epoch);
 //!   [`loss`] has nequip's ready-made managers.
+//! - [`gradients`] of a loss by parameter name, [`clip`]ping by global norm or value.
+//! - [`AdamW`] (torch semantics), [`ReduceLROnPlateau`], [`Ema`] of the weights,
+//!   [`EarlyStopping`].
 pub mod error;
 pub mod field;
+pub mod grads;
 pub mod loss;
 pub mod manager;
 pub mod metrics;
+pub mod optim;
 
 pub use error::{Error, Result};
 pub use field::Field;
+pub use grads::{Gradients, gradients};
 pub use loss::{LossCoeffs, energy_force_loss, energy_force_metrics};
 pub use manager::{BatchMetrics, EpochMetrics, MetricEntry, MetricValues, MetricsManager};
 pub use metrics::{ErrorStats, Loss, Mae, MaxAbs, Metric, Mse, Rmse};
+pub use optim::{AdamW, AdamWConfig, AdamWState};
