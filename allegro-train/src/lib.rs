@@ -18,6 +18,7 @@ pub mod loss;
 pub mod manager;
 pub mod metrics;
 pub mod optim;
+pub mod schedule;
 
 pub use error::{Error, Result};
 pub use field::Field;
@@ -26,3 +27,4 @@ pub use loss::{LossCoeffs, energy_force_loss, energy_force_metrics};
 pub use manager::{BatchMetrics, EpochMetrics, MetricEntry, MetricValues, MetricsManager};
 pub use metrics::{ErrorStats, Loss, Mae, MaxAbs, Metric, Mse, Rmse};
 pub use optim::{AdamW, AdamWConfig, AdamWState};
+pub use schedule::{PlateauConfig, ReduceLROnPlateau, ThresholdMode};
