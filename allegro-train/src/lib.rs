@@ -11,6 +11,7 @@
 //! - [`gradients`] of a loss by parameter name, [`clip`]ping by global norm or value.
 //! - [`AdamW`] (torch semantics), [`ReduceLROnPlateau`], [`Ema`] of the weights,
 //!   [`EarlyStopping`].
+pub mod ema;
 pub mod error;
 pub mod field;
 pub mod grads;
@@ -20,6 +21,7 @@ pub mod metrics;
 pub mod optim;
 pub mod schedule;
 
+pub use ema::{Ema, EmaState};
 pub use error::{Error, Result};
 pub use field::Field;
 pub use grads::{Gradients, gradients};
