@@ -11,6 +11,8 @@
 //! - [`gradients`] of a loss by parameter name, [`clip`]ping by global norm or value.
 //! - [`AdamW`] (torch semantics), [`ReduceLROnPlateau`], [`Ema`] of the weights,
 //!   [`EarlyStopping`].
+pub mod clip;
+pub mod early_stopping;
 pub mod ema;
 pub mod error;
 pub mod field;
@@ -21,6 +23,8 @@ pub mod metrics;
 pub mod optim;
 pub mod schedule;
 
+pub use clip::{GradClip, clip_grad_norm, clip_grad_value, global_norm};
+pub use early_stopping::{EarlyStopping, EarlyStoppingConfig, StopReason};
 pub use ema::{Ema, EmaState};
 pub use error::{Error, Result};
 pub use field::Field;
