@@ -11,6 +11,8 @@
 //! - [`gradients`] of a loss by parameter name, [`clip`]ping by global norm or value.
 //! - [`AdamW`] (torch semantics), [`ReduceLROnPlateau`], [`Ema`] of the weights,
 //!   [`EarlyStopping`].
+//! - [`Checkpoint`]: the whole training state, written atomically.
+pub mod checkpoint;
 pub mod clip;
 pub mod early_stopping;
 pub mod ema;
@@ -23,6 +25,9 @@ pub mod metrics;
 pub mod optim;
 pub mod schedule;
 
+pub use checkpoint::{
+    Checkpoint, EpochRecord, ParamRecord, params_from_records, params_to_records, write_atomic,
+};
 pub use clip::{GradClip, clip_grad_norm, clip_grad_value, global_norm};
 pub use early_stopping::{EarlyStopping, EarlyStoppingConfig, StopReason};
 pub use ema::{Ema, EmaState};
