@@ -12,6 +12,8 @@
 //! - [`AdamW`] (torch semantics), [`ReduceLROnPlateau`], [`Ema`] of the weights,
 //!   [`EarlyStopping`].
 //! - [`Checkpoint`]: the whole training state, written atomically.
+//! - [`Trainer`]: the seed's loop (train, validate with EMA weights, schedule, checkpoint,
+//!   stop early, resume), built from the parts above.
 pub mod checkpoint;
 pub mod clip;
 pub mod early_stopping;
@@ -24,6 +26,7 @@ pub mod manager;
 pub mod metrics;
 pub mod optim;
 pub mod schedule;
+pub mod trainer;
 
 pub use checkpoint::{
     Checkpoint, EpochRecord, ParamRecord, params_from_records, params_to_records, write_atomic,
@@ -39,3 +42,4 @@ pub use manager::{BatchMetrics, EpochMetrics, MetricEntry, MetricValues, Metrics
 pub use metrics::{ErrorStats, Loss, Mae, MaxAbs, Metric, Mse, Rmse};
 pub use optim::{AdamW, AdamWConfig, AdamWState};
 pub use schedule::{PlateauConfig, ReduceLROnPlateau, ThresholdMode};
+pub use trainer::{FitConfig, FitSummary, Progress, Trainer, epoch_order, metrics_csv};

@@ -316,8 +316,8 @@ impl<B: Backend> MetricsManager<B> {
     ) -> Result<BatchMetrics<B>> {
         let mut fields: HashMap<Field, FieldValues<B>> = HashMap::new();
         for e in &self.entries {
-            if !fields.contains_key(&e.field) {
-                fields.insert(e.field, field_values(e.field, outputs, graph)?);
+            if let std::collections::hash_map::Entry::Vacant(v) = fields.entry(e.field) {
+                v.insert(field_values(e.field, outputs, graph)?);
             }
         }
         let n_types = self.type_names.len();

@@ -87,7 +87,7 @@ impl ReduceLROnPlateau {
                 format!("{} must be in [0, 1)", config.factor),
             ));
         }
-        if !(config.min_lr >= 0.0) {
+        if config.min_lr.is_nan() || config.min_lr < 0.0 {
             return Err(config_error(
                 "lr_scheduler.min_lr",
                 format!("{} must be ≥ 0", config.min_lr),
