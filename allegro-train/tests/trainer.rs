@@ -214,3 +214,69 @@ fn loss_decreases_on_a_tiny_model() {
     assert!(last < 0.7 * first, "train loss {first} → {last}");
     assert!(fv[5] < fv[0], "val forces RMSE {fv:?}");
 }
+
+/// Float32 features (the default training dtype) and a stress term on periodic EMT
+/// frames: training runs, stress labels are used, and the stress RMSE goes down.
+#[test]
+fn float32_with_stress_on_periodic_frames() {
+    let path = data_path().with_file_name("emt-cuagau.xyz");
+    let all = InMemoryDataset::from_extxyz(&path, &ReadOptions::default()).unwrap();
+    let frames = InMemoryDataset {
+        structures: all.structures.into_iter().take(6).collect(),
+    };
+    let mapper = TypeMapper::from_structures(&frames.structures).unwrap();
+    let data = frames
+        .to_graphs(&mapper, &NeighborOptions::new(3.5))
+        .unwrap();
+    let stats = data.statistics(None).unwrap();
+    let config = serde_json::json!({
+        "model_dtype": "float32",
+        "type_names": data.type_names,
+        "r_max": 3.5,
+        "radial_chemical_embed": {"_target_": "allegro.nn.TwoBodyBesselScalarEmbed", "num_bessels": 4},
+        "radial_chemical_embed_dim": 8,
+        "scalar_embed_mlp_hidden_layers_width": 8,
+        "l_max": 1, "num_layers": 1, "num_scalar_features": 8, "num_tensor_features": 4,
+        "allegro_mlp_hidden_layers_width": 8, "readout_mlp_hidden_layers_width": 8,
+        "avg_num_neighbors": stats.avg_num_neighbors,
+        "per_type_energy_shifts": stats.per_atom_energy_mean.unwrap(),
+        "per_type_energy_scales": stats.forces_rms.unwrap(),
+    });
+    let model = AllegroModel::new(&AllegroConfig::from_json(&config.to_string()).unwrap()).unwrap();
+    let names = model.config().type_names.clone();
+    let coeffs = LossCoeffs {
+        energy: 1.0,
+        forces: 1.0,
+        stress: Some(100.0),
+    };
+    let loss = energy_force_loss(coeffs, true, &names, vec![]).unwrap();
+    let val = energy_force_metrics(
+        &[("forces_rmse", 1.0), ("stress_rmse", 1.0)],
+        true,
+        &names,
+        vec![],
+    )
+    .unwrap();
+    let opt = AdamW::new(AdamWConfig {
+        lr: 2e-2,
+        ..Default::default()
+    })
+    .unwrap();
+    let params = model.init_parameters::<Cpu>(&CpuDevice);
+    let mut t = Trainer::new(model, params, opt, loss, val, CpuDevice).unwrap();
+    let idx: Vec<usize> = (0..6).collect();
+    let cfg = FitConfig {
+        max_epochs: 5,
+        batch_size: 2,
+        ..Default::default()
+    };
+    t.fit(&data, &idx, &data, &idx, &cfg, &mut |_| {}).unwrap();
+    let s: Vec<f64> = t
+        .history
+        .iter()
+        .map(|r| r.val.get("stress_rmse").unwrap())
+        .collect();
+    eprintln!("val stress RMSE {s:.5?}");
+    assert!(t.history[0].train.get("stress_mse").unwrap().is_finite());
+    assert!(s[4] < s[0], "stress RMSE {s:?}");
+}
