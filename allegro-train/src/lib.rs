@@ -1,1 +1,45 @@
-//! allegro-train
+//! # allegro-train
+//!
+//! Everything about fitting an Allegro model, as parts a training loop is made of
+//! (nequip 0.19.1 semantics, spec §11):
+//!
+//! - [`metrics`]: [`Metric`] and [`Loss`] traits; MSE, RMSE, MAE, max-abs.
+//! - [`field`]: which output is compared with which label; the per-atom modifier.
+//! - [`MetricsManager`]: named metrics with normalised coefficients whose weighted sum
+//!   is the loss (a tensor) or the monitored validation value (pooled over an epoch);
+//!   [`loss`] has nequip's ready-made managers.
+//! - [`gradients`] of a loss by parameter name, [`clip`]ping by global norm or value.
+//! - [`AdamW`] (torch semantics), [`ReduceLROnPlateau`], [`Ema`] of the weights,
+//!   [`EarlyStopping`].
+//! - [`Checkpoint`]: the whole training state, written atomically.
+//! - [`Trainer`]: the seed's loop (train, validate with EMA weights, schedule, checkpoint,
+//!   stop early, resume), built from the parts above.
+pub mod checkpoint;
+pub mod clip;
+pub mod early_stopping;
+pub mod ema;
+pub mod error;
+pub mod field;
+pub mod grads;
+pub mod loss;
+pub mod manager;
+pub mod metrics;
+pub mod optim;
+pub mod schedule;
+pub mod trainer;
+
+pub use checkpoint::{
+    Checkpoint, EpochRecord, ParamRecord, params_from_records, params_to_records, write_atomic,
+};
+pub use clip::{GradClip, clip_grad_norm, clip_grad_value, global_norm};
+pub use early_stopping::{EarlyStopping, EarlyStoppingConfig, StopReason};
+pub use ema::{Ema, EmaState};
+pub use error::{Error, Result};
+pub use field::Field;
+pub use grads::{Gradients, gradients};
+pub use loss::{LossCoeffs, energy_force_loss, energy_force_metrics};
+pub use manager::{BatchMetrics, EpochMetrics, MetricEntry, MetricValues, MetricsManager};
+pub use metrics::{ErrorStats, Loss, Mae, MaxAbs, Metric, Mse, Rmse};
+pub use optim::{AdamW, AdamWConfig, AdamWState};
+pub use schedule::{PlateauConfig, ReduceLROnPlateau, ThresholdMode};
+pub use trainer::{FitConfig, FitSummary, Progress, Trainer, epoch_order, metrics_csv};

@@ -1,0 +1,64 @@
+//! Errors of training: bad settings, unusable labels, unreadable checkpoints.
+
+/// Errors returned by `allegro-train`.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A setting has a value training cannot use.
+    #[error("config `{key}`: {message}")]
+    Config {
+        /// The offending setting.
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// Labels a loss or metric needs are missing or inconsistent.
+    #[error("labels: {0}")]
+    Labels(String),
+    /// A state (optimizer, EMA, scheduler, parameters) does not fit what it is loaded into.
+    #[error("state: {0}")]
+    State(String),
+    /// A checkpoint file is not readable.
+    #[error("checkpoint {path}: {message}")]
+    Checkpoint {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// An I/O error on a named file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// An error of the model.
+    #[error(transparent)]
+    Nn(#[from] allegro_nn::Error),
+    /// An error of the data pipeline.
+    #[error(transparent)]
+    Data(#[from] allegro_data::Error),
+    /// An error of the tensor engine.
+    #[error(transparent)]
+    Core(#[from] allegro_core::Error),
+}
+
+/// `Result` with [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Shorthand for an [`Error::Config`].
+pub(crate) fn config_error(key: &str, message: impl Into<String>) -> Error {
+    Error::Config {
+        key: key.to_string(),
+        message: message.into(),
+    }
+}
+
+/// Shorthand for an [`Error::Io`].
+pub(crate) fn io_error(path: &std::path::Path, source: std::io::Error) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}

@@ -1,0 +1,435 @@
+//! `MetricsManager`: named metrics with coefficients; their weighted sum is the training
+//! loss (a differentiable tensor per batch) or the monitored validation value (pooled
+//! over an epoch). Semantics of nequip 0.19.1 `nequip.train.MetricsManager`.
+//!
+//! - Coefficients of the entries that have one are normalised to sum 1:
+//!   `{energy: 3, forces: 1}` → `{0.75, 0.25}`; entries without one are computed and
+//!   reported but left out of `weighted_sum`.
+//! - Labels that are `None` or NaN are masked out when the entry has `ignore_nan`, and are
+//!   an error otherwise (nequip would silently turn the loss into NaN).
+//! - A per-type entry computes the metric for each atom type separately and averages over
+//!   the types present (in the batch, or in the epoch; nequip's epoch average includes
+//!   types never seen, which makes it NaN, so we leave those out). Optional per-type
+//!   coefficients make it the weighted mean `Σ c_t m_t / Σ c_t` over the same types.
+//! - An entry with no valid entries in a batch (say, no stress labels) adds nothing to
+//!   that batch's loss.
+
+use std::collections::HashMap;
+
+use allegro_core::{Backend, DType, Indices, Tensor};
+use allegro_data::AtomicGraph;
+use allegro_nn::Outputs;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result, config_error};
+use crate::field::{Field, FieldValues, field_values};
+use crate::metrics::{ErrorStats, Loss};
+
+/// One named metric of a [`MetricsManager`].
+#[derive(Debug)]
+pub struct MetricEntry<B: Backend> {
+    /// Unique name, `"{field}_{metric}"` unless set (e.g. `forces_rmse`).
+    pub name: String,
+    /// The compared quantity.
+    pub field: Field,
+    /// The reduction.
+    pub metric: Box<dyn Loss<B>>,
+    /// Weight in `weighted_sum` (normalised by the manager), or `None` for report only.
+    pub coeff: Option<f64>,
+    /// Whether to compute the metric per atom type and average (per-atom fields only).
+    pub per_type: bool,
+    /// Per-type weights of the average, one per type name, all positive.
+    pub per_type_coeffs: Option<Vec<f64>>,
+    /// Whether missing (NaN or `None`) labels are skipped instead of being an error.
+    pub ignore_nan: bool,
+}
+
+impl<B: Backend> MetricEntry<B> {
+    /// An entry named `"{field}_{metric}"`, no coefficient, not per type; missing labels
+    /// are skipped only for stress (frames without a cell have none).
+    pub fn new(field: Field, metric: impl Loss<B> + 'static) -> Self {
+        let name = format!("{}_{}", field.name(), metric.name());
+        MetricEntry {
+            name,
+            field,
+            metric: Box::new(metric),
+            coeff: None,
+            per_type: false,
+            per_type_coeffs: None,
+            ignore_nan: field == Field::Stress,
+        }
+    }
+
+    /// Sets the name.
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Sets the coefficient (`None`: reported only).
+    pub fn coeff(mut self, coeff: impl Into<Option<f64>>) -> Self {
+        self.coeff = coeff.into();
+        self
+    }
+
+    /// Makes the metric a mean over atom types.
+    pub fn per_type(mut self) -> Self {
+        self.per_type = true;
+        self
+    }
+
+    /// Weights of the per-type mean, in type order.
+    pub fn per_type_coeffs(mut self, coeffs: Vec<f64>) -> Self {
+        self.per_type = true;
+        self.per_type_coeffs = Some(coeffs);
+        self
+    }
+
+    /// Sets whether missing labels are skipped.
+    pub fn ignore_nan(mut self, ignore: bool) -> Self {
+        self.ignore_nan = ignore;
+        self
+    }
+}
+
+/// Named metric values in the manager's order (per-type values follow their entry as
+/// `"{name}_{type}"`), then `weighted_sum` when any entry has a coefficient.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MetricValues {
+    /// `(name, value)` pairs.
+    pub values: Vec<(String, f64)>,
+}
+
+/// Metrics of a whole epoch.
+pub type EpochMetrics = MetricValues;
+
+impl MetricValues {
+    /// The value called `name`.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.values.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
+    }
+
+    /// The weighted sum, if the manager has coefficients.
+    pub fn weighted_sum(&self) -> Option<f64> {
+        self.get("weighted_sum")
+    }
+
+    /// The names in order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.values.iter().map(|(n, _)| n.as_str())
+    }
+}
+
+/// The metrics of one batch: host values, and the loss tensor when asked for.
+#[derive(Clone, Debug)]
+pub struct BatchMetrics<B: Backend> {
+    /// `Σ c_k m_k` as a scalar tensor, differentiable with respect to what the outputs
+    /// track; `None` without coefficients or when not asked for.
+    pub loss: Option<Tensor<B>>,
+    /// Batch values of every metric (and `weighted_sum`).
+    pub values: MetricValues,
+}
+
+/// Named metrics with normalised coefficients, accumulating over an epoch.
+#[derive(Debug)]
+pub struct MetricsManager<B: Backend> {
+    entries: Vec<MetricEntry<B>>,
+    type_names: Vec<String>,
+    /// Pooled errors per entry: one, or one per type.
+    stats: Vec<Vec<ErrorStats>>,
+}
+
+/// Mean of `(value, type)` pairs, weighted by per-type coefficients when given.
+fn type_mean(values: &[(f64, usize)], coeffs: Option<&[f64]>) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    match coeffs {
+        None => values.iter().map(|(v, _)| v).sum::<f64>() / values.len() as f64,
+        Some(c) => {
+            let total: f64 = values.iter().map(|(_, t)| c[*t]).sum();
+            values.iter().map(|(v, t)| c[*t] * v).sum::<f64>() / total
+        }
+    }
+}
+
+impl<B: Backend> MetricsManager<B> {
+    /// A manager of `entries`; `type_names` name the model's types (needed by per-type
+    /// entries, and used to name their per-type values). Coefficients are normalised.
+    pub fn new(entries: Vec<MetricEntry<B>>, type_names: &[String]) -> Result<Self> {
+        let mut seen = std::collections::HashSet::new();
+        for e in &entries {
+            let key = format!("metrics.{}", e.name);
+            if e.name == "weighted_sum" {
+                return Err(config_error(&key, "`weighted_sum` is a reserved name"));
+            }
+            if !seen.insert(e.name.clone()) {
+                return Err(config_error(&key, "repeated metric name"));
+            }
+            if let Some(c) = e.coeff
+                && !(c.is_finite() && c >= 0.0)
+            {
+                return Err(config_error(&key, format!("coefficient {c} must be ≥ 0")));
+            }
+            if e.per_type {
+                if !e.field.is_per_atom() {
+                    return Err(config_error(
+                        &key,
+                        format!("per-type metrics need a per-atom field, not `{}`", e.field),
+                    ));
+                }
+                if type_names.is_empty() {
+                    return Err(config_error(&key, "per-type metrics need type names"));
+                }
+            }
+            if let Some(c) = &e.per_type_coeffs {
+                if c.len() != type_names.len() {
+                    return Err(config_error(
+                        &key,
+                        format!(
+                            "{} per-type coefficients for {} types",
+                            c.len(),
+                            type_names.len()
+                        ),
+                    ));
+                }
+                if let Some(bad) = c.iter().find(|x| !(x.is_finite() && **x > 0.0)) {
+                    return Err(config_error(
+                        &key,
+                        format!("per-type coefficient {bad} must be positive"),
+                    ));
+                }
+            }
+        }
+        let stats = entries
+            .iter()
+            .map(|e| vec![ErrorStats::default(); if e.per_type { type_names.len() } else { 1 }])
+            .collect();
+        let mut m = MetricsManager {
+            entries,
+            type_names: type_names.to_vec(),
+            stats,
+        };
+        let coeffs: Vec<Option<f64>> = m.entries.iter().map(|e| e.coeff).collect();
+        m.set_coeffs(&coeffs)?;
+        Ok(m)
+    }
+
+    /// Sets the coefficients (one per entry, in order) and normalises those given to sum 1.
+    /// If none is positive there is no weighted sum.
+    pub fn set_coeffs(&mut self, coeffs: &[Option<f64>]) -> Result<()> {
+        if coeffs.len() != self.entries.len() {
+            return Err(config_error(
+                "coeffs",
+                format!(
+                    "{} coefficients for {} metrics",
+                    coeffs.len(),
+                    self.entries.len()
+                ),
+            ));
+        }
+        let total: f64 = coeffs.iter().flatten().sum();
+        for (e, c) in self.entries.iter_mut().zip(coeffs) {
+            e.coeff = if total > 0.0 {
+                c.map(|c| c / total)
+            } else {
+                None
+            };
+        }
+        Ok(())
+    }
+
+    /// The entries (with normalised coefficients).
+    pub fn entries(&self) -> &[MetricEntry<B>] {
+        &self.entries
+    }
+
+    /// The type names.
+    pub fn type_names(&self) -> &[String] {
+        &self.type_names
+    }
+
+    /// Whether there is a weighted sum (some coefficient is positive).
+    pub fn has_weighted_sum(&self) -> bool {
+        self.entries.iter().any(|e| e.coeff.is_some())
+    }
+
+    /// Forgets the errors accumulated so far (start of an epoch).
+    pub fn reset(&mut self) {
+        for s in self.stats.iter_mut().flatten() {
+            *s = ErrorStats::default();
+        }
+    }
+
+    /// The differentiable loss of a batch (the weighted sum) and its metric values; the
+    /// errors are also accumulated for [`compute`](Self::compute).
+    ///
+    /// # Errors
+    /// Without coefficients, or when labels are missing where `ignore_nan` is off.
+    pub fn loss(&mut self, outputs: &Outputs<B>, graph: &AtomicGraph) -> Result<BatchMetrics<B>> {
+        if !self.has_weighted_sum() {
+            return Err(config_error("loss", "no metric has a coefficient"));
+        }
+        self.batch(outputs, graph, true)
+    }
+
+    /// Accumulates the errors of a batch for [`compute`](Self::compute) and returns the
+    /// batch's metric values (no tensors are built beyond the predictions).
+    pub fn update(&mut self, outputs: &Outputs<B>, graph: &AtomicGraph) -> Result<MetricValues> {
+        Ok(self.batch(outputs, graph, false)?.values)
+    }
+
+    /// The metrics over everything accumulated since the last [`reset`](Self::reset).
+    pub fn compute(&self) -> MetricValues {
+        let mut out = Vec::new();
+        let mut weighted = 0.0;
+        for (e, stats) in self.entries.iter().zip(&self.stats) {
+            let v = if e.per_type {
+                let mut present = Vec::new();
+                for (t, s) in stats.iter().enumerate() {
+                    let v = e.metric.compute(s);
+                    out.push((format!("{}_{}", e.name, self.type_names[t]), v));
+                    if !s.is_empty() {
+                        present.push((v, t));
+                    }
+                }
+                type_mean(&present, e.per_type_coeffs.as_deref())
+            } else {
+                e.metric.compute(&stats[0])
+            };
+            out.push((e.name.clone(), v));
+            if let Some(c) = e.coeff {
+                weighted += c * v;
+            }
+        }
+        if self.has_weighted_sum() {
+            out.push(("weighted_sum".into(), weighted));
+        }
+        MetricValues { values: out }
+    }
+
+    fn batch(
+        &mut self,
+        outputs: &Outputs<B>,
+        graph: &AtomicGraph,
+        with_loss: bool,
+    ) -> Result<BatchMetrics<B>> {
+        let mut fields: HashMap<Field, FieldValues<B>> = HashMap::new();
+        for e in &self.entries {
+            if let std::collections::hash_map::Entry::Vacant(v) = fields.entry(e.field) {
+                v.insert(field_values(e.field, outputs, graph)?);
+            }
+        }
+        let n_types = self.type_names.len();
+        let mut values = Vec::new();
+        let mut loss: Option<Tensor<B>> = None;
+        let mut weighted = 0.0;
+        for (e, stats) in self.entries.iter().zip(self.stats.iter_mut()) {
+            let fv = &fields[&e.field];
+            let mut valid = Vec::with_capacity(fv.target.len());
+            for (k, t) in fv.target.iter().enumerate() {
+                if t.is_finite() {
+                    valid.push(k);
+                } else if !e.ignore_nan {
+                    return Err(Error::Labels(format!(
+                        "metric `{}`: entry {k} of `{}` has no label (set ignore_nan to skip \
+                         missing labels)",
+                        e.name, e.field
+                    )));
+                }
+            }
+            // Groups of entries: all, or one per type present.
+            let groups: Vec<(Option<usize>, Vec<usize>)> = if e.per_type {
+                let types = fv.atom_types.as_ref().expect("per-atom field has types");
+                let mut by_type = vec![Vec::new(); n_types];
+                for &k in &valid {
+                    let t = types[k] as usize;
+                    if t >= n_types {
+                        return Err(Error::Labels(format!(
+                            "atom type {t} but the metrics know {n_types} types"
+                        )));
+                    }
+                    by_type[t].push(k);
+                }
+                by_type
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(_, v)| !v.is_empty())
+                    .map(|(t, v)| (Some(t), v))
+                    .collect()
+            } else {
+                vec![(None, valid)]
+            };
+            let mut host_parts = Vec::new();
+            let mut tensor_parts: Vec<(Tensor<B>, usize)> = Vec::new();
+            for (t, idx) in &groups {
+                if idx.is_empty() {
+                    continue;
+                }
+                let errors: Vec<f64> = idx
+                    .iter()
+                    .map(|&k| fv.pred_host[k] - fv.target[k])
+                    .collect();
+                stats[t.unwrap_or(0)].extend(&errors);
+                let v = e.metric.evaluate(&errors);
+                if let Some(t) = t {
+                    values.push((format!("{}_{}", e.name, self.type_names[*t]), v));
+                }
+                host_parts.push((v, t.unwrap_or(0)));
+                if with_loss && e.coeff.is_some() {
+                    let device = fv.pred.device();
+                    let sel: Vec<u32> = idx.iter().map(|&k| k as u32).collect();
+                    let target: Vec<f64> = idx.iter().map(|&k| fv.target[k]).collect();
+                    let target = Tensor::from_f64(&target, &[idx.len()], DType::F64, &device)?;
+                    let err = fv
+                        .pred
+                        .index_select(0, &Indices::new(&sel, &device))
+                        .sub(&target);
+                    tensor_parts.push((e.metric.loss(&err), t.unwrap_or(0)));
+                }
+            }
+            let v = type_mean(&host_parts, e.per_type_coeffs.as_deref());
+            values.push((e.name.clone(), v));
+            if let Some(c) = e.coeff
+                && !host_parts.is_empty()
+            {
+                weighted += c * v;
+                if with_loss {
+                    let term = match &e.per_type_coeffs {
+                        None => {
+                            let k = tensor_parts.len() as f64;
+                            let mut it = tensor_parts.iter();
+                            let first = it.next().expect("non-empty").0.clone();
+                            it.fold(first, |a, (b, _)| a.add(b)).mul_scalar(c / k)
+                        }
+                        Some(pc) => {
+                            let total: f64 = tensor_parts.iter().map(|(_, t)| pc[*t]).sum();
+                            let mut it = tensor_parts.iter();
+                            let (first, t0) = it.next().expect("non-empty");
+                            it.fold(first.mul_scalar(pc[*t0]), |a, (b, t)| {
+                                a.add(&b.mul_scalar(pc[*t]))
+                            })
+                            .mul_scalar(c / total)
+                        }
+                    };
+                    loss = Some(match loss {
+                        None => term,
+                        Some(l) => l.add(&term),
+                    });
+                }
+            }
+        }
+        if self.has_weighted_sum() {
+            values.push(("weighted_sum".into(), weighted));
+        }
+        if with_loss && loss.is_none() {
+            return Err(Error::Labels(
+                "no loss term has a label in this batch".to_string(),
+            ));
+        }
+        Ok(BatchMetrics {
+            loss,
+            values: MetricValues { values },
+        })
+    }
+}

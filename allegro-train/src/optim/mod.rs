@@ -1,0 +1,4 @@
+//! Optimizers over [`Parameters`](allegro_nn::Parameters).
+pub mod adamw;
+
+pub use adamw::{AdamW, AdamWConfig, AdamWState, MomentRecord};

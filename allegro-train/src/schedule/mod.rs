@@ -1,0 +1,4 @@
+//! Learning-rate schedules.
+pub mod plateau;
+
+pub use plateau::{PlateauConfig, ReduceLROnPlateau, ThresholdMode};

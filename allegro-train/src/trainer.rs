@@ -1,0 +1,497 @@
+//! `Trainer`: the seed's training loop (nequip's `EMALightningModule` under Lightning),
+//! made of parts a user can also assemble by hand.
+//!
+//! One training step: `tracked = params.tracked()`, `outputs(tracked, create_graph)`,
+//! loss = weighted sum of the loss manager, gradients, optional clipping, AdamW step,
+//! EMA update. One epoch of [`Trainer::fit`]: training batches in an order fixed by the
+//! seed and the epoch number, validation with the EMA weights, scheduler step on the
+//! monitored validation value, history and CSV log, `best.ckpt` when the monitored value
+//! improved, `last.ckpt` always, then early stopping. A checkpoint holds the state at the
+//! end of an epoch, so a resumed run repeats the uninterrupted one.
+
+use std::borrow::Borrow;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use allegro_core::Backend;
+use allegro_data::{AtomicGraph, GraphSource, SplitMix64, shuffled_indices};
+use allegro_nn::predictor::inputs_from_graph;
+use allegro_nn::{AllegroModel, Parameters};
+
+use crate::checkpoint::{
+    Checkpoint, EpochRecord, params_from_records, params_to_records, write_atomic,
+};
+use crate::clip::GradClip;
+use crate::early_stopping::{EarlyStopping, StopReason};
+use crate::ema::Ema;
+use crate::error::{Error, Result, config_error};
+use crate::grads::gradients;
+use crate::manager::{EpochMetrics, MetricValues, MetricsManager};
+use crate::optim::AdamW;
+use crate::schedule::ReduceLROnPlateau;
+
+/// Settings of [`Trainer::fit`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct FitConfig {
+    /// Epochs in total (a resumed run continues up to this).
+    pub max_epochs: u64,
+    /// Training frames per batch.
+    pub batch_size: usize,
+    /// Validation frames per batch.
+    pub val_batch_size: usize,
+    /// Reshuffle the training frames every epoch (torch `DataLoader(shuffle=True)`).
+    pub shuffle: bool,
+    /// Seed of the shuffles.
+    pub seed: u64,
+    /// Validation value that drives the scheduler, early stopping and `best.ckpt`
+    /// (default `weighted_sum`).
+    pub monitor: String,
+    /// Directory for `best.ckpt`, `last.ckpt` and `metrics.csv` (none: write nothing).
+    pub out_dir: Option<PathBuf>,
+}
+
+impl Default for FitConfig {
+    fn default() -> Self {
+        FitConfig {
+            max_epochs: 1,
+            batch_size: 8,
+            val_batch_size: 8,
+            shuffle: true,
+            seed: 0,
+            monitor: "weighted_sum".into(),
+            out_dir: None,
+        }
+    }
+}
+
+/// What [`Trainer::fit`] reports while it runs.
+#[derive(Debug)]
+pub enum Progress<'a> {
+    /// A training batch is done.
+    Batch {
+        /// Epoch index.
+        epoch: u64,
+        /// Batch index in the epoch.
+        batch: usize,
+        /// Batches in the epoch.
+        n_batches: usize,
+        /// The batch's loss metrics (`weighted_sum` is the loss).
+        values: &'a MetricValues,
+    },
+    /// Validation is about to start.
+    Validating {
+        /// Epoch index.
+        epoch: u64,
+    },
+    /// An epoch is done (and checkpoints are written).
+    Epoch(&'a EpochRecord),
+}
+
+/// How a [`Trainer::fit`] call ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FitSummary {
+    /// Epochs finished in total (including those before a resume).
+    pub epochs: u64,
+    /// Why it stopped before `max_epochs`, if it did.
+    pub stopped_early: Option<StopReason>,
+    /// Best monitored value.
+    pub best_metric: Option<f64>,
+}
+
+/// A model, its weights and everything that trains them.
+#[derive(Debug)]
+pub struct Trainer<B: Backend> {
+    /// The architecture.
+    pub model: AllegroModel,
+    /// The raw (optimised) weights.
+    pub params: Parameters<B>,
+    /// The optimizer.
+    pub optimizer: AdamW<B>,
+    /// LR schedule stepped once per epoch on the monitored value.
+    pub scheduler: Option<ReduceLROnPlateau>,
+    /// EMA of the weights, used for validation and saved models.
+    pub ema: Option<Ema<B>>,
+    /// The training loss (`weighted_sum` of its metrics).
+    pub loss: MetricsManager<B>,
+    /// Validation metrics.
+    pub val_metrics: MetricsManager<B>,
+    /// Gradient clipping.
+    pub clip: Option<GradClip>,
+    /// Early stopping.
+    pub early_stopping: Option<EarlyStopping>,
+    /// The device the tensors live on.
+    pub device: B::Device,
+    /// Epochs finished.
+    pub epoch: u64,
+    /// Optimizer steps taken.
+    pub global_step: u64,
+    /// One record per finished epoch.
+    pub history: Vec<EpochRecord>,
+    /// Best monitored validation value.
+    pub best_metric: Option<f64>,
+}
+
+/// The shuffling seed of an epoch: a SplitMix64 draw from `seed` and `epoch`.
+pub fn epoch_seed(seed: u64, epoch: u64) -> u64 {
+    SplitMix64::new(seed ^ epoch.wrapping_mul(0xD1B5_4A32_D192_ED03)).next_u64()
+}
+
+/// `indices` in the order of epoch `epoch`.
+pub fn epoch_order(indices: &[usize], seed: u64, epoch: u64) -> Vec<usize> {
+    shuffled_indices(indices.len(), epoch_seed(seed, epoch))
+        .into_iter()
+        .map(|k| indices[k])
+        .collect()
+}
+
+impl<B: Backend> Trainer<B> {
+    /// A trainer with no scheduler, EMA, clipping or early stopping (add them with the
+    /// `with_*` methods or by setting the fields).
+    pub fn new(
+        model: AllegroModel,
+        params: Parameters<B>,
+        optimizer: AdamW<B>,
+        loss: MetricsManager<B>,
+        val_metrics: MetricsManager<B>,
+        device: B::Device,
+    ) -> Result<Self> {
+        if !loss.has_weighted_sum() {
+            return Err(config_error("loss", "no loss term has a coefficient"));
+        }
+        Ok(Trainer {
+            model,
+            params,
+            optimizer,
+            scheduler: None,
+            ema: None,
+            loss,
+            val_metrics,
+            clip: None,
+            early_stopping: None,
+            device,
+            epoch: 0,
+            global_step: 0,
+            history: Vec::new(),
+            best_metric: None,
+        })
+    }
+
+    /// Adds an LR scheduler.
+    pub fn with_scheduler(mut self, s: ReduceLROnPlateau) -> Self {
+        self.scheduler = Some(s);
+        self
+    }
+
+    /// Adds an EMA of the weights with `decay`; like nequip, it starts as a copy of the
+    /// current weights.
+    pub fn with_ema(mut self, decay: f64) -> Result<Self> {
+        let mut ema = Ema::new(decay)?;
+        ema.update(&self.params)?;
+        self.ema = Some(ema);
+        Ok(self)
+    }
+
+    /// Adds gradient clipping.
+    pub fn with_clip(mut self, clip: GradClip) -> Self {
+        self.clip = Some(clip);
+        self
+    }
+
+    /// Adds early stopping.
+    pub fn with_early_stopping(mut self, e: EarlyStopping) -> Self {
+        self.early_stopping = Some(e);
+        self
+    }
+
+    /// The weights for evaluation and saved models: the EMA when there is one.
+    pub fn eval_params(&self) -> &Parameters<B> {
+        match &self.ema {
+            Some(e) => e.weights_or(&self.params),
+            None => &self.params,
+        }
+    }
+
+    /// One optimisation step on a batch; returns the batch's loss metrics.
+    pub fn train_step(&mut self, batch: &AtomicGraph) -> Result<MetricValues> {
+        let inputs = inputs_from_graph::<B>(batch, self.model.num_types(), &self.device)?;
+        let tracked = self.params.tracked();
+        let outputs = self.model.outputs(&tracked, &inputs, true);
+        let b = self.loss.loss(&outputs, batch)?;
+        let loss = b.loss.expect("loss() returns a loss tensor");
+        if !loss.item().is_finite() {
+            return Err(Error::State(format!(
+                "the loss is {} at step {}",
+                loss.item(),
+                self.global_step
+            )));
+        }
+        let mut grads = gradients(&loss, &tracked);
+        drop((outputs, tracked, loss));
+        if let Some(c) = &self.clip {
+            c.apply(&mut grads);
+        }
+        self.optimizer.step(&mut self.params, &grads)?;
+        if let Some(ema) = &mut self.ema {
+            ema.update(&self.params)?;
+        }
+        self.global_step += 1;
+        Ok(b.values)
+    }
+
+    /// Trains on every batch in order; returns the loss metrics pooled over them.
+    pub fn train_epoch<G: Borrow<AtomicGraph>>(
+        &mut self,
+        batches: impl IntoIterator<Item = G>,
+    ) -> Result<EpochMetrics> {
+        self.loss.reset();
+        for b in batches {
+            self.train_step(b.borrow())?;
+        }
+        Ok(self.loss.compute())
+    }
+
+    /// Validation metrics over `batches` with the evaluation (EMA) weights, pooled.
+    pub fn validate<G: Borrow<AtomicGraph>>(
+        &mut self,
+        batches: impl IntoIterator<Item = G>,
+    ) -> Result<EpochMetrics> {
+        self.val_metrics.reset();
+        for b in batches {
+            self.validate_batch(b.borrow())?;
+        }
+        Ok(self.val_metrics.compute())
+    }
+
+    fn validate_batch(&mut self, batch: &AtomicGraph) -> Result<MetricValues> {
+        let inputs = inputs_from_graph::<B>(batch, self.model.num_types(), &self.device)?;
+        let weights = match &self.ema {
+            Some(e) => e.weights_or(&self.params),
+            None => &self.params,
+        };
+        let outputs = self.model.outputs(weights, &inputs, false);
+        self.val_metrics.update(&outputs, batch)
+    }
+
+    /// The whole state as a checkpoint.
+    pub fn checkpoint(&self, seed: u64) -> Checkpoint {
+        Checkpoint {
+            model_config: Some(model_config_json(&self.model)),
+            params: params_to_records(&self.params),
+            optimizer: self.optimizer.state(),
+            scheduler: self.scheduler.clone(),
+            ema: self.ema.as_ref().map(Ema::state),
+            early_stopping: self.early_stopping.clone(),
+            rng: vec![seed],
+            epoch: self.epoch,
+            global_step: self.global_step,
+            history: self.history.clone(),
+            best_metric: self.best_metric,
+        }
+    }
+
+    /// Loads a checkpoint into this trainer (built as for the original run: same model,
+    /// loss, metrics and kinds of scheduler/EMA/early stopping). Settings of the scheduler
+    /// and early stopping come from the checkpoint; the EMA keeps this trainer's decay.
+    pub fn resume(&mut self, ckpt: &Checkpoint) -> Result<()> {
+        if let Some(cfg) = &ckpt.model_config
+            && *cfg != model_config_json(&self.model)
+        {
+            return Err(Error::State(
+                "the checkpoint was written for a different model config".into(),
+            ));
+        }
+        let params = params_from_records::<B>(&ckpt.params, &self.device)?;
+        let mine: Vec<(&str, Vec<usize>)> = self
+            .params
+            .iter()
+            .map(|(n, p)| (n, p.tensor.shape().to_vec()))
+            .collect();
+        let theirs: Vec<(&str, Vec<usize>)> = params
+            .iter()
+            .map(|(n, p)| (n, p.tensor.shape().to_vec()))
+            .collect();
+        if mine != theirs {
+            return Err(Error::State(
+                "the checkpoint's parameters differ from the model's (names or shapes)".into(),
+            ));
+        }
+        self.optimizer.load_state(&ckpt.optimizer, &params)?;
+        match (&mut self.ema, &ckpt.ema) {
+            (Some(e), Some(s)) => e.load_state(s, &params)?,
+            (None, None) => {}
+            (mine, _) => {
+                return Err(Error::State(format!(
+                    "the checkpoint {} an EMA, this trainer {}",
+                    if ckpt.ema.is_some() { "has" } else { "has no" },
+                    if mine.is_some() {
+                        "has one"
+                    } else {
+                        "has none"
+                    }
+                )));
+            }
+        }
+        if self.scheduler.is_some() != ckpt.scheduler.is_some() {
+            return Err(Error::State(
+                "the checkpoint and this trainer differ in having an LR scheduler".into(),
+            ));
+        }
+        self.scheduler = ckpt.scheduler.clone();
+        if self.early_stopping.is_some() && ckpt.early_stopping.is_some() {
+            self.early_stopping = ckpt.early_stopping.clone();
+        }
+        self.params = params;
+        self.epoch = ckpt.epoch;
+        self.global_step = ckpt.global_step;
+        self.history = ckpt.history.clone();
+        self.best_metric = ckpt.best_metric;
+        Ok(())
+    }
+
+    /// Trains from the current epoch up to `config.max_epochs` (see the module docs);
+    /// `progress` hears of every batch and epoch.
+    pub fn fit<S: GraphSource>(
+        &mut self,
+        train: &S,
+        train_indices: &[usize],
+        val: &S,
+        val_indices: &[usize],
+        config: &FitConfig,
+        progress: &mut dyn FnMut(Progress<'_>),
+    ) -> Result<FitSummary> {
+        if train_indices.is_empty() || val_indices.is_empty() {
+            return Err(config_error(
+                "split",
+                "training and validation sets must not be empty",
+            ));
+        }
+        if config.batch_size == 0 || config.val_batch_size == 0 {
+            return Err(config_error("batch_size", "must be positive"));
+        }
+        if let Some(dir) = &config.out_dir {
+            std::fs::create_dir_all(dir).map_err(|e| crate::error::io_error(dir, e))?;
+        }
+        let mut stopped = None;
+        while self.epoch < config.max_epochs {
+            let epoch = self.epoch;
+            let start = Instant::now();
+            let lr = self.optimizer.lr();
+            let order = if config.shuffle {
+                epoch_order(train_indices, config.seed, epoch)
+            } else {
+                train_indices.to_vec()
+            };
+            let chunks: Vec<&[usize]> = order.chunks(config.batch_size).collect();
+            self.loss.reset();
+            for (k, idx) in chunks.iter().enumerate() {
+                let batch = train.batch(idx)?;
+                let values = self.train_step(&batch)?;
+                progress(Progress::Batch {
+                    epoch,
+                    batch: k,
+                    n_batches: chunks.len(),
+                    values: &values,
+                });
+            }
+            let train_metrics = self.loss.compute();
+            progress(Progress::Validating { epoch });
+            self.val_metrics.reset();
+            for idx in val_indices.chunks(config.val_batch_size) {
+                let batch = val.batch(idx)?;
+                self.validate_batch(&batch)?;
+            }
+            let val_metrics = self.val_metrics.compute();
+            let monitored = val_metrics.get(&config.monitor).ok_or_else(|| {
+                config_error(
+                    "monitor",
+                    format!(
+                        "`{}` is not a validation metric (have: {})",
+                        config.monitor,
+                        val_metrics.names().collect::<Vec<_>>().join(", ")
+                    ),
+                )
+            })?;
+            if let Some(s) = &mut self.scheduler {
+                let new_lr = s.step(monitored, lr);
+                self.optimizer.set_lr(new_lr);
+            }
+            let improved = self.best_metric.is_none_or(|b| monitored < b);
+            if improved && !monitored.is_nan() {
+                self.best_metric = Some(monitored);
+            }
+            let record = EpochRecord {
+                epoch,
+                lr,
+                train: train_metrics,
+                val: val_metrics,
+                seconds: start.elapsed().as_secs_f64(),
+            };
+            self.history.push(record.clone());
+            self.epoch += 1;
+            if let Some(e) = &mut self.early_stopping {
+                stopped = e.check(monitored, self.optimizer.lr());
+            }
+            if let Some(dir) = &config.out_dir {
+                write_atomic(
+                    &dir.join("metrics.csv"),
+                    metrics_csv(&self.history).as_bytes(),
+                )?;
+                let ckpt = self.checkpoint(config.seed);
+                if improved && !monitored.is_nan() {
+                    ckpt.save(dir.join("best.ckpt"))?;
+                }
+                ckpt.save(dir.join("last.ckpt"))?;
+            }
+            progress(Progress::Epoch(&record));
+            if stopped.is_some() {
+                break;
+            }
+        }
+        Ok(FitSummary {
+            epochs: self.epoch,
+            stopped_early: stopped,
+            best_metric: self.best_metric,
+        })
+    }
+
+    /// Loads `dir/last.ckpt` if it exists (then returns true).
+    pub fn resume_from_dir(&mut self, dir: &Path) -> Result<bool> {
+        let path = dir.join("last.ckpt");
+        if !path.exists() {
+            return Ok(false);
+        }
+        self.resume(&Checkpoint::load(&path)?)?;
+        Ok(true)
+    }
+}
+
+fn model_config_json(model: &AllegroModel) -> String {
+    serde_json::to_string(model.config()).expect("configs serialise")
+}
+
+/// The history as CSV: `epoch,lr,seconds,train_<metric>…,val_<metric>…` (columns from
+/// the first record; values in full precision).
+pub fn metrics_csv(history: &[EpochRecord]) -> String {
+    let Some(first) = history.first() else {
+        return String::new();
+    };
+    let mut out = String::from("epoch,lr,seconds");
+    for n in first.train.names() {
+        out.push_str(&format!(",train_{n}"));
+    }
+    for n in first.val.names() {
+        out.push_str(&format!(",val_{n}"));
+    }
+    out.push('\n');
+    for r in history {
+        out.push_str(&format!("{},{},{}", r.epoch, r.lr, r.seconds));
+        for n in first.train.names() {
+            out.push_str(&format!(",{}", r.train.get(n).unwrap_or(f64::NAN)));
+        }
+        for n in first.val.names() {
+            out.push_str(&format!(",{}", r.val.get(n).unwrap_or(f64::NAN)));
+        }
+        out.push('\n');
+    }
+    out
+}
