@@ -131,6 +131,11 @@ fn check(name: &str) -> Deviation {
     let d = compare(&got_all, &want_all);
     eprintln!("f32 vs f64: {name}, all frames: {d:?}");
     assert!(
+        d.forces > 1e-10,
+        "{name}: float32 forces equal float64 to {:e}: the float32 path did not run",
+        d.forces
+    );
+    assert!(
         d.max() <= F32_RTOL,
         "{name}: float32 off float64 by {d:?} (tolerance {F32_RTOL:e})"
     );
