@@ -23,6 +23,7 @@ pub mod parameters;
 pub mod predictor;
 pub mod scale_shift;
 pub mod tensor_product;
+pub mod testing;
 
 pub use config::AllegroConfig;
 pub use error::{Error, Result};
