@@ -42,17 +42,22 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut files: Vec<String> = std::env::args().skip(1).collect();
     if files.is_empty() {
-        files.push(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/water-192.xyz").to_string());
+        files
+            .push(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/water-192.xyz").to_string());
     }
     let config = AllegroConfig::from_json(SEED_MODEL)?;
     let model = AllegroModel::new(&config)?;
     let params = model.init_parameters::<Cpu>(&CpuDevice);
     let predictor = Predictor::new(model.clone(), &params, CpuDevice);
     let mapper = TypeMapper::new(&config.type_names)?;
-    println!("{:<28} {:>7} {:>9} {:>12} {:>14} {:>12}", "file", "atoms", "edges", "E+F (s)", "train step (s)", "atom-steps/s");
+    println!(
+        "{:<28} {:>7} {:>9} {:>12} {:>14} {:>12}",
+        "file", "atoms", "edges", "E+F (s)", "train step (s)", "atom-steps/s"
+    );
     for file in files {
         let frames = extxyz::read_extxyz(&file, &extxyz::ReadOptions::default())?;
-        let graph = AtomicGraph::from_structure(&frames[0], &mapper, &NeighborOptions::new(config.r_max))?;
+        let graph =
+            AtomicGraph::from_structure(&frames[0], &mapper, &NeighborOptions::new(config.r_max))?;
         let inputs = predictor.inputs(&graph)?;
         let reps = if graph.n_atoms() > 1000 { 2 } else { 4 };
         let mut ef = Vec::new();
@@ -66,14 +71,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let t = Instant::now();
             let tracked = predictor.parameters().tracked();
             let out = model.outputs(&tracked, &inputs, true);
-            let loss = out.forces.square().mean_all().add(&out.total_energy.square().sum_all());
+            let loss = out
+                .forces
+                .square()
+                .mean_all()
+                .add(&out.total_energy.square().sum_all());
             let names = tracked.trainable_names();
             let refs: Vec<_> = names.iter().map(|n| tracked.get(n)).collect();
             std::hint::black_box(grad(&[&loss], None, &refs, false));
             train.push(t.elapsed().as_secs_f64());
         }
         let (e, tr) = (median(ef), median(train));
-        let name = std::path::Path::new(&file).file_name().unwrap().to_string_lossy().to_string();
+        let name = std::path::Path::new(&file)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
         println!(
             "{name:<28} {:>7} {:>9} {:>12.3} {:>14.3} {:>12.0}",
             graph.n_atoms(),

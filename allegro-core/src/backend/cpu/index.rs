@@ -29,10 +29,15 @@ fn index_select_slice<T: CpuElement>(
             }
         };
         if out.len() < PAR_MIN_LEN {
-            out.chunks_mut(m).enumerate().for_each(|(o, d)| gather(o, d));
+            out.chunks_mut(m)
+                .enumerate()
+                .for_each(|(o, d)| gather(o, d));
         } else {
             let min_rows = (PAR_MIN_LEN / 4 / m).max(1);
-            out.par_chunks_mut(m).enumerate().with_min_len(min_rows).for_each(|(o, d)| gather(o, d));
+            out.par_chunks_mut(m)
+                .enumerate()
+                .with_min_len(min_rows)
+                .for_each(|(o, d)| gather(o, d));
         }
         return out;
     }

@@ -69,10 +69,15 @@ fn permute_blocks<T: CpuElement>(x: &[T], shape: &[usize], perm: &[usize], lead:
         dst.copy_from_slice(&x[src * block..(src + 1) * block]);
     };
     if x.len() < super::PAR_MIN_LEN {
-        out.chunks_mut(block).enumerate().for_each(|(o, d)| copy(o, d));
+        out.chunks_mut(block)
+            .enumerate()
+            .for_each(|(o, d)| copy(o, d));
     } else {
         let min = (super::PAR_MIN_LEN / 4 / block).max(1);
-        out.par_chunks_mut(block).enumerate().with_min_len(min).for_each(|(o, d)| copy(o, d));
+        out.par_chunks_mut(block)
+            .enumerate()
+            .with_min_len(min)
+            .for_each(|(o, d)| copy(o, d));
     }
     out
 }

@@ -125,13 +125,29 @@ pub fn block_permute_and_last_axis_gather<B: Backend>(device: &B::Device) {
         let x = random::<B>(&shape, -1.0, 1.0, &mut rng, device);
         let xv = x.to_vec_f64();
         let p = x.permute(&[1, 0, 2]).to_vec_f64();
-        for (k, idx) in multi_indices(&[shape[1], shape[0], shape[2]]).iter().enumerate() {
-            assert_eq!(p[k], xv[offset(&[idx[1], idx[0], idx[2]], &shape)], "permute [1,0,2] of {shape:?}");
+        for (k, idx) in multi_indices(&[shape[1], shape[0], shape[2]])
+            .iter()
+            .enumerate()
+        {
+            assert_eq!(
+                p[k],
+                xv[offset(&[idx[1], idx[0], idx[2]], &shape)],
+                "permute [1,0,2] of {shape:?}"
+            );
         }
         let cols: Vec<u32> = vec![4, 0, 0, 2, 1];
-        let g = x.index_select(2, &crate::tensor::Indices::new(&cols, device)).to_vec_f64();
-        for (k, idx) in multi_indices(&[shape[0], shape[1], cols.len()]).iter().enumerate() {
-            assert_eq!(g[k], xv[offset(&[idx[0], idx[1], cols[idx[2]] as usize], &shape)], "gather {shape:?}");
+        let g = x
+            .index_select(2, &crate::tensor::Indices::new(&cols, device))
+            .to_vec_f64();
+        for (k, idx) in multi_indices(&[shape[0], shape[1], cols.len()])
+            .iter()
+            .enumerate()
+        {
+            assert_eq!(
+                g[k],
+                xv[offset(&[idx[0], idx[1], cols[idx[2]] as usize], &shape)],
+                "gather {shape:?}"
+            );
         }
     }
     let mut rng = SplitMix64::new(57);
