@@ -16,6 +16,7 @@ use allegro::data::{
     TypeMapper, split,
 };
 use allegro::md::VelocityVerlet;
+use allegro::nn::model_file::ModelFile;
 use allegro::nn::{AllegroConfig, AllegroModel, Predictor};
 use allegro::train::{
     AdamW, AdamWConfig, EarlyStopping, EarlyStoppingConfig, FitConfig, GradClip, LossCoeffs,
@@ -399,6 +400,17 @@ fn run(config_path: &Path) -> Result<(), Error> {
             a / b
         );
     }
+
+    // The model file holds the EMA weights (what validation saw).
+    let mut meta = std::collections::BTreeMap::new();
+    meta.insert(
+        "training_config".to_string(),
+        config_path.display().to_string(),
+    );
+    meta.insert("epochs".to_string(), trainer.history.len().to_string());
+    let model_path = out_dir.join("model.allegro");
+    ModelFile::from_model(&model, trainer.eval_params(), meta)?.save(&model_path)?;
+    println!("model file: {}", model_path.display());
 
     // Test with the EMA weights: table and predictions next to labels.
     let predictor = Predictor::new(model, trainer.eval_params(), CpuDevice);

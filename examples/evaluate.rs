@@ -1,0 +1,94 @@
+//! Metrics of a saved model on any extxyz file.
+//!
+//! `cargo run --release --example evaluate -- MODEL.allegro DATA.xyz`
+//!
+//! Prints one JSON line as its last output: frames, force RMSE/MAE, per-atom energy
+//! RMSE/MAE and, when the labels have stress, stress RMSE.
+
+use allegro::core::backend::cpu::{Cpu, CpuDevice};
+use allegro::data::extxyz::{ReadOptions, read_extxyz};
+use allegro::data::{AtomicGraph, NeighborOptions, TypeMapper};
+use allegro::nn::model_file::ModelFile;
+
+type Error = Box<dyn std::error::Error>;
+
+#[derive(Default)]
+struct Errors {
+    sum_sq: f64,
+    sum_abs: f64,
+    n: usize,
+}
+
+impl Errors {
+    fn add(&mut self, d: f64) {
+        self.sum_sq += d * d;
+        self.sum_abs += d.abs();
+        self.n += 1;
+    }
+    fn rmse(&self) -> Option<f64> {
+        (self.n > 0).then(|| (self.sum_sq / self.n as f64).sqrt())
+    }
+    fn mae(&self) -> Option<f64> {
+        (self.n > 0).then(|| self.sum_abs / self.n as f64)
+    }
+}
+
+fn json(v: Option<f64>) -> String {
+    v.map_or("null".to_string(), |x| format!("{x}"))
+}
+
+fn run(model_path: &str, data_path: &str) -> Result<String, Error> {
+    let predictor = ModelFile::load(model_path)?.into_predictor::<Cpu>(CpuDevice)?;
+    let config = predictor.model().config();
+    let mapper = TypeMapper::new(&config.type_names)?;
+    let options = NeighborOptions::new(config.r_max);
+    let frames = read_extxyz(data_path, &ReadOptions::default())?;
+    let (mut forces, mut energy, mut stress) =
+        (Errors::default(), Errors::default(), Errors::default());
+    for s in &frames {
+        let graph = AtomicGraph::from_structure(s, &mapper, &options)?;
+        let p = predictor.predict(&graph)?;
+        if let Some(f) = &s.labels.forces {
+            for (a, b) in f.iter().zip(&p.forces) {
+                (0..3).for_each(|d| forces.add(b[d] - a[d]));
+            }
+        }
+        if let Some(e) = s.labels.energy {
+            energy.add((p.total_energy[0] - e) / s.n_atoms() as f64);
+        }
+        if let (Some(label), Some(Some(pred))) = (&s.labels.stress, p.stress.first()) {
+            for a in 0..3 {
+                for b in 0..3 {
+                    stress.add(pred[a][b] - label[a][b]);
+                }
+            }
+        }
+    }
+    let mut line = format!(
+        "{{\"frames\": {}, \"forces_rmse\": {}, \"forces_mae\": {}, \"per_atom_energy_rmse\": {}, \"per_atom_energy_mae\": {}",
+        frames.len(),
+        json(forces.rmse()),
+        json(forces.mae()),
+        json(energy.rmse()),
+        json(energy.mae())
+    );
+    if stress.n > 0 {
+        line += &format!(", \"stress_rmse\": {}", json(stress.rmse()));
+    }
+    Ok(line + "}")
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.len() != 2 {
+        eprintln!("usage: evaluate MODEL.allegro DATA.xyz");
+        std::process::exit(2);
+    }
+    match run(&args[0], &args[1]) {
+        Ok(line) => println!("{line}"),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    }
+}
