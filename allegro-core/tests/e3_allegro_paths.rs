@@ -5,6 +5,8 @@
 //! path weights (`tps.{k}.weights`).
 
 mod e3_common;
+#[allow(unused_imports)]
+use e3_common::RandomGeometry;
 
 use allegro_core::e3::AllegroTensorTrack;
 
@@ -80,7 +82,7 @@ fn seed_lmax2_w3j_buffers() {
 #[test]
 fn contractions_are_equivariant_for_all_configs() {
     use allegro_core::e3::{irreps_d, tensor_product::StridedContraction};
-    let mut rng = e3_common::SplitMix64(5);
+    let mut rng = e3_common::SplitMix64::new(5);
     let matvec = |a: &[f64], x: &[f64]| -> Vec<f64> {
         let n = x.len();
         (0..n)

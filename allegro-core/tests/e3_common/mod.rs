@@ -71,31 +71,22 @@ pub fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
         .fold(0.0, f64::max)
 }
 
-/// SplitMix64: a tiny seeded generator for reproducible test inputs.
-pub struct SplitMix64(pub u64);
+pub use allegro_core::testing::SplitMix64;
 
-impl SplitMix64 {
-    /// Next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[0, 1)`.
-    pub fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
+/// Random vectors and rotations from the crate's test generator.
+pub trait RandomGeometry {
     /// Uniform in `[-1, 1)^3`.
-    pub fn vec3(&mut self) -> [f64; 3] {
+    fn vec3(&mut self) -> [f64; 3];
+    /// A Haar-random rotation.
+    fn rotation(&mut self) -> allegro_core::e3::Matrix3;
+}
+
+impl RandomGeometry for SplitMix64 {
+    fn vec3(&mut self) -> [f64; 3] {
         [0, 1, 2].map(|_| 2.0 * self.uniform() - 1.0)
     }
 
-    /// A Haar-random rotation.
-    pub fn rotation(&mut self) -> allegro_core::e3::Matrix3 {
+    fn rotation(&mut self) -> allegro_core::e3::Matrix3 {
         allegro_core::e3::rotation_from_uniform([self.uniform(), self.uniform(), self.uniform()])
     }
 }
