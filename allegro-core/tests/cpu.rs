@@ -38,4 +38,7 @@ cpu_tests! {
     autodiff::third_order,
     autodiff::unused_intermediate_and_reuse,
     autodiff::custom_op,
+    fused::channel_contract,
+    fused::channel_contract_weight_grad,
+    fused::channel_contract_large,
 }

@@ -8,6 +8,7 @@ use crate::inputs::ModelInputs;
 use crate::mlp::ScalarMlp;
 use crate::parameters::Parameters;
 use crate::tensor_product::{ComposedTensorProduct, TensorProduct};
+use crate::tensor_product_fused::FusedTensorProduct;
 
 /// The state carried from layer to layer along each edge.
 #[derive(Clone, Debug)]
@@ -28,8 +29,10 @@ pub struct AllegroLayer {
     scalar_dim: usize,
     /// Components of the previous features this layer reads (None: all of them).
     input_components: Option<Vec<u32>>,
-    tp: ComposedTensorProduct,
+    tp: FusedTensorProduct,
     latent: ScalarMlp,
+    /// Evaluate the composed oracle instead of the fused op (tests, debugging).
+    use_composed: bool,
 }
 
 impl AllegroLayer {
@@ -39,7 +42,7 @@ impl AllegroLayer {
         last: bool,
         scalar_dim: usize,
         input_components: Option<Vec<u32>>,
-        tp: ComposedTensorProduct,
+        tp: FusedTensorProduct,
         latent: ScalarMlp,
     ) -> Self {
         AllegroLayer {
@@ -48,12 +51,18 @@ impl AllegroLayer {
             input_components,
             tp,
             latent,
+            use_composed: false,
         }
     }
 
-    /// The tensor product.
+    /// The tensor product (composed form: weights, buffers).
     pub fn tensor_product(&self) -> &ComposedTensorProduct {
-        &self.tp
+        self.tp.composed()
+    }
+
+    /// Switches between the fused contraction (default) and the composed oracle.
+    pub fn set_use_composed(&mut self, composed: bool) {
+        self.use_composed = composed;
     }
 
     /// The latent MLP.
@@ -94,7 +103,11 @@ impl AllegroLayer {
             Some(c) => state.tensors.index_select(2, &Indices::new(c, &y.device())),
             None => state.tensors,
         };
-        let tensors = self.tp.forward(params, &x, &env_edges);
+        let tensors = if self.use_composed {
+            self.tp.composed().forward(params, &x, &env_edges)
+        } else {
+            self.tp.forward(params, &x, &env_edges)
+        };
         let (e, u) = (tensors.dim(0), tensors.dim(1));
         let invariants = tensors.narrow(2, 0, 1).reshape(&[e, u]);
         let mut parts: Vec<&Tensor<B>> = state.scalars.iter().collect();

@@ -24,6 +24,7 @@ pub mod parameters;
 pub mod predictor;
 pub mod scale_shift;
 pub mod tensor_product;
+pub mod tensor_product_fused;
 pub mod testing;
 
 pub use config::AllegroConfig;

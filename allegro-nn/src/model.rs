@@ -18,7 +18,7 @@ use crate::nonlinearity::Nonlinearity;
 use crate::pair::{PairPotential, Zbl};
 use crate::parameters::Parameters;
 use crate::scale_shift::{SCALES, SHIFTS, ScaleShift};
-use crate::tensor_product::ComposedTensorProduct;
+use crate::tensor_product_fused::FusedTensorProduct;
 
 /// An Allegro model's architecture and constants (no weights: those are a
 /// [`Parameters`] set, so one model runs with trained, EMA or tracked weights).
@@ -120,7 +120,7 @@ impl AllegroModel {
         for k in 0..layers_n {
             let last = k + 1 == layers_n;
             let contraction = track.contraction(k)?;
-            let tp = ComposedTensorProduct::new(
+            let tp = FusedTensorProduct::new(
                 &format!("allegro.tps.{k}"),
                 &contraction,
                 u,
@@ -261,6 +261,13 @@ impl AllegroModel {
     pub fn set_dtype(&mut self, dtype: DType) {
         self.dtype = dtype;
         self.config.model_dtype = dtype.name().to_string();
+    }
+
+    /// Evaluates tensor products with the composed oracle (`true`) or the fused op.
+    pub fn set_use_composed_tensor_product(&mut self, composed: bool) {
+        for layer in &mut self.layers {
+            layer.set_use_composed(composed);
+        }
     }
 
     /// Number of atom types.

@@ -118,3 +118,44 @@ fn small_noparity_loss_gradient() {
 fn seed_lmax2_loss_gradient() {
     check_loss_gradient("seed_lmax2.json");
 }
+
+/// The fused tensor product (default) and the composed oracle give the same energies,
+/// forces and weight gradients of a force loss (second order through the product).
+#[test]
+fn fused_tensor_product_matches_composed() {
+    let (model, params, fixture) = load("seed_lmax2.json");
+    let mut composed = model.clone();
+    composed.set_use_composed_tensor_product(true);
+    let frame = &fixture["frames"].as_array().unwrap()[1];
+    let inputs = frame_inputs(&model, frame);
+    let tracked = params.tracked();
+    let names = tracked.trainable_names();
+    let refs: Vec<_> = names.iter().map(|n| tracked.get(n)).collect();
+    let run = |m: &allegro_nn::AllegroModel| {
+        let out = m.outputs(&tracked, &inputs, true);
+        let loss = out
+            .forces
+            .square()
+            .mean_all()
+            .add(&out.total_energy.square().sum_all());
+        let grads: Vec<f64> = grad(&[&loss], None, &refs, false)
+            .iter()
+            .flat_map(|g| g.to_vec_f64())
+            .collect();
+        (out.total_energy.item(), out.forces.to_vec_f64(), grads)
+    };
+    let (e1, f1, g1) = run(&model);
+    let (e2, f2, g2) = run(&composed);
+    assert!(((e1 - e2) / e2).abs() < 1e-12, "energy {e1} vs {e2}");
+    assert!(
+        max_abs_diff(&f1, &f2) < 1e-11,
+        "forces differ by {:e}",
+        max_abs_diff(&f1, &f2)
+    );
+    let scale = g2.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    assert!(
+        max_abs_diff(&g1, &g2) < 1e-10 * scale,
+        "loss gradients differ by {:e}",
+        max_abs_diff(&g1, &g2)
+    );
+}

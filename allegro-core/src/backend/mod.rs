@@ -11,17 +11,17 @@ pub mod cpu;
 pub mod ops;
 
 pub use ops::{
-    BackendTypes, BinaryOp, CompareOp, ElementwiseOps, IndexOps, MatmulOps, MatmulSpec, ReduceOps,
-    ShapeOps, StorageOps, UnaryOp,
+    BackendTypes, BinaryOp, CompareOp, ContractEntry, ContractionSpec, ElementwiseOps, FusedOps,
+    IndexOps, MatmulOps, MatmulSpec, ReduceOps, ShapeOps, StorageOps, UnaryOp,
 };
 
 /// Everything a tensor needs from a backend.
 pub trait Backend:
-    StorageOps + ElementwiseOps + MatmulOps + ReduceOps + IndexOps + ShapeOps
+    StorageOps + ElementwiseOps + MatmulOps + ReduceOps + IndexOps + ShapeOps + FusedOps
 {
 }
 
 impl<B> Backend for B where
-    B: StorageOps + ElementwiseOps + MatmulOps + ReduceOps + IndexOps + ShapeOps
+    B: StorageOps + ElementwiseOps + MatmulOps + ReduceOps + IndexOps + ShapeOps + FusedOps
 {
 }

@@ -7,6 +7,7 @@
 
 mod activation;
 mod arithmetic;
+mod fused;
 mod index;
 mod indices;
 mod linalg;

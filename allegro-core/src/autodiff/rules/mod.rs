@@ -3,6 +3,7 @@
 //! again.
 
 pub mod elementwise;
+pub mod fused;
 pub mod index;
 pub mod matmul;
 pub mod reduce;

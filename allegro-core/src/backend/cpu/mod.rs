@@ -6,6 +6,7 @@
 
 mod element;
 mod elementwise;
+mod fused;
 mod index;
 mod matmul;
 mod reduce;

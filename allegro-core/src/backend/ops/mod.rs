@@ -5,6 +5,7 @@
 //! consistent arguments. All float storages of one call have the same dtype.
 
 pub mod elementwise;
+pub mod fused;
 pub mod index;
 pub mod matmul;
 pub mod reduce;
@@ -12,6 +13,7 @@ pub mod shape;
 pub mod storage;
 
 pub use elementwise::{BinaryOp, CompareOp, ElementwiseOps, UnaryOp};
+pub use fused::{ContractEntry, ContractionSpec, FusedOps};
 pub use index::IndexOps;
 pub use matmul::{MatmulOps, MatmulSpec};
 pub use reduce::ReduceOps;

@@ -8,6 +8,7 @@
 
 pub mod autodiff;
 pub mod elementwise;
+pub mod fused;
 pub mod index;
 pub mod matmul;
 pub mod reduce;
