@@ -41,11 +41,7 @@ fn contract<T: CpuElement>(
     let [dx, dy, dout] = spec.dims;
     let n = spec.entries.len();
     let wc = entry_weights(w, channels, spec, per_channel);
-    let edges = if dx * channels == 0 {
-        0
-    } else {
-        x.len() / (dx * channels)
-    };
+    let edges = x.len().checked_div(dx * channels).unwrap_or(0);
     let mut out = vec![T::zero(); edges * channels * dout];
     if dout == 0 {
         return out;
@@ -79,11 +75,7 @@ fn weight_grad<T: CpuElement>(
     let [dx, dy, dout] = spec.dims;
     let p = spec.num_paths;
     let rows = if per_channel { channels } else { 1 };
-    let edges = if dx * channels == 0 {
-        0
-    } else {
-        x.len() / (dx * channels)
-    };
+    let edges = x.len().checked_div(dx * channels).unwrap_or(0);
     let block_sum = |block: usize| {
         let mut acc = vec![T::zero(); rows * p];
         for z in block * EDGE_BLOCK..((block + 1) * EDGE_BLOCK).min(edges) {
