@@ -1,0 +1,145 @@
+//! Opening a model file and reading its metadata.
+
+use std::ffi::{CStr, c_char};
+
+use allegro_core::backend::cpu::{Cpu, CpuDevice};
+use allegro_nn::Predictor;
+use allegro_nn::model_file::ModelFile;
+
+use crate::error::{ALLEGRO_ERR_MODEL_FILE, FfiError, guard};
+
+/// An opened model (opaque to C). One handle may be used from one thread at a time;
+/// open one handle per thread for parallel use.
+pub struct AllegroModel {
+    pub(crate) predictor: Predictor<Cpu>,
+    pub(crate) type_names: Vec<String>,
+}
+
+/// Opens the `.allegro` file at `path` (UTF-8, NUL-terminated) into `*out`.
+///
+/// # Safety
+/// `path` must be a valid C string; `out` must point to writable storage.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn allegro_model_open(
+    path: *const c_char,
+    out: *mut *mut AllegroModel,
+) -> i32 {
+    guard(|| {
+        if path.is_null() {
+            return Err(FfiError::null("path"));
+        }
+        if out.is_null() {
+            return Err(FfiError::null("out"));
+        }
+        // SAFETY: checked non-null; the caller promises a NUL-terminated string.
+        let path = unsafe { CStr::from_ptr(path) }
+            .to_str()
+            .map_err(|_| FfiError::invalid("path is not UTF-8"))?;
+        let file =
+            ModelFile::load(path).map_err(|e| FfiError(ALLEGRO_ERR_MODEL_FILE, e.to_string()))?;
+        let type_names = file.type_names.clone();
+        let predictor = file
+            .into_predictor::<Cpu>(CpuDevice)
+            .map_err(|e| FfiError(ALLEGRO_ERR_MODEL_FILE, e.to_string()))?;
+        let handle = Box::new(AllegroModel {
+            predictor,
+            type_names,
+        });
+        // SAFETY: checked non-null.
+        unsafe { *out = Box::into_raw(handle) };
+        Ok(())
+    })
+}
+
+/// Frees a model opened by [`allegro_model_open`]; null is ignored.
+///
+/// # Safety
+/// `model` must come from `allegro_model_open` and not be used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn allegro_model_free(model: *mut AllegroModel) {
+    if !model.is_null() {
+        // SAFETY: the pointer came from Box::into_raw in allegro_model_open.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            drop(unsafe { Box::from_raw(model) })
+        }));
+    }
+}
+
+/// Borrows a handle, or reports a null pointer.
+pub(crate) fn model_ref<'a>(model: *const AllegroModel) -> Result<&'a AllegroModel, FfiError> {
+    // SAFETY: non-null handles come from allegro_model_open (documented contract).
+    unsafe { model.as_ref() }.ok_or_else(|| FfiError::null("model"))
+}
+
+/// Writes the model's cutoff radius (Å) to `*r_max`.
+///
+/// # Safety
+/// `model` from `allegro_model_open`; `r_max` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn allegro_model_r_max(model: *const AllegroModel, r_max: *mut f64) -> i32 {
+    guard(|| {
+        let m = model_ref(model)?;
+        if r_max.is_null() {
+            return Err(FfiError::null("r_max"));
+        }
+        // SAFETY: checked non-null.
+        unsafe { *r_max = m.predictor.model().config().r_max };
+        Ok(())
+    })
+}
+
+/// Writes the number of atom types to `*n`.
+///
+/// # Safety
+/// `model` from `allegro_model_open`; `n` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn allegro_model_num_types(model: *const AllegroModel, n: *mut i32) -> i32 {
+    guard(|| {
+        let m = model_ref(model)?;
+        if n.is_null() {
+            return Err(FfiError::null("n"));
+        }
+        // SAFETY: checked non-null.
+        unsafe { *n = m.type_names.len() as i32 };
+        Ok(())
+    })
+}
+
+/// Copies the name of type `index` (NUL-terminated) into `buffer` of `len` bytes.
+///
+/// # Safety
+/// `model` from `allegro_model_open`; `buffer` writable for `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn allegro_model_type_name(
+    model: *const AllegroModel,
+    index: i32,
+    buffer: *mut c_char,
+    len: usize,
+) -> i32 {
+    guard(|| {
+        let m = model_ref(model)?;
+        if buffer.is_null() {
+            return Err(FfiError::null("buffer"));
+        }
+        let name = usize::try_from(index)
+            .ok()
+            .and_then(|i| m.type_names.get(i))
+            .ok_or_else(|| {
+                FfiError::invalid(format!(
+                    "type index {index} out of range 0..{}",
+                    m.type_names.len()
+                ))
+            })?;
+        if name.len() + 1 > len {
+            return Err(FfiError::invalid(format!(
+                "buffer of {len} bytes is too small for `{name}`"
+            )));
+        }
+        // SAFETY: buffer has at least name.len() + 1 writable bytes (checked above).
+        unsafe {
+            std::ptr::copy_nonoverlapping(name.as_ptr(), buffer as *mut u8, name.len());
+            *buffer.add(name.len()) = 0;
+        }
+        Ok(())
+    })
+}
