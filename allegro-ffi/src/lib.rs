@@ -11,6 +11,7 @@
 
 mod compute;
 mod error;
+mod lammps;
 mod model;
 
 pub use compute::allegro_compute;
@@ -18,6 +19,7 @@ pub use error::{
     ALLEGRO_ERR_COMPUTE, ALLEGRO_ERR_INVALID, ALLEGRO_ERR_MODEL_FILE, ALLEGRO_ERR_NULL,
     ALLEGRO_ERR_PANIC, ALLEGRO_OK, allegro_last_error,
 };
+pub use lammps::allegro_compute_lammps;
 pub use model::{
     AllegroModel, allegro_model_free, allegro_model_num_types, allegro_model_open,
     allegro_model_r_max, allegro_model_type_name,
