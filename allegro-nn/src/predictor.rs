@@ -78,12 +78,6 @@ pub struct Predictor<B: Backend> {
     device: B::Device,
 }
 
-fn det3(m: &[[f64; 3]; 3]) -> f64 {
-    m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
-        - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
-        + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
-}
-
 impl<B: Backend> Predictor<B> {
     /// A predictor of `model` with `params` (cast to the model dtype, scales and shifts
     /// kept in float64).
@@ -136,7 +130,7 @@ impl<B: Backend> Predictor<B> {
                 std::array::from_fn(|a| std::array::from_fn(|b| g[f * 9 + a * 3 + b]));
             virial.push(m.map(|row| row.map(|x| -x)));
             let periodic = graph.pbc[f].iter().any(|&p| p);
-            let volume = det3(&graph.cells[f]).abs();
+            let volume = allegro_data::structure::det3(&graph.cells[f]).abs();
             stress.push(periodic.then(|| {
                 m.map(|row| row.map(|x| if volume > 0.0 { x / volume } else { f64::NAN }))
             }));

@@ -76,6 +76,8 @@ fn weight_grad<T: CpuElement>(
     let p = spec.num_paths;
     let rows = if per_channel { channels } else { 1 };
     let edges = x.len().checked_div(dx * channels).unwrap_or(0);
+    // Coefficients converted once, not in the innermost loop.
+    let coeffs: Vec<T> = spec.entries.iter().map(|e| T::from_f64(e.coeff)).collect();
     let block_sum = |block: usize| {
         let mut acc = vec![T::zero(); rows * p];
         for z in block * EDGE_BLOCK..((block + 1) * EDGE_BLOCK).min(edges) {
@@ -85,9 +87,9 @@ fn weight_grad<T: CpuElement>(
                 let gs = &g[(z * channels + u) * dout..][..dout];
                 let row = if per_channel { u } else { 0 };
                 let a = &mut acc[row * p..][..p];
-                for e in &spec.entries {
+                for (e, &c) in spec.entries.iter().zip(&coeffs) {
                     let [i, j, k] = e.slots;
-                    let v = xs[i as usize] * ys[j as usize] * gs[k as usize] * T::from_f64(e.coeff);
+                    let v = xs[i as usize] * ys[j as usize] * gs[k as usize] * c;
                     a[e.path as usize] = a[e.path as usize] + v;
                 }
             }
