@@ -112,6 +112,26 @@ impl<B: Backend> Parameters<B> {
         })
     }
 
+    /// A copy of every tensor on `device` of backend `B2` (same names, dtypes and
+    /// trainable flags): how weights loaded on the CPU move to a GPU.
+    pub fn to_backend<B2: Backend>(&self, device: &B2::Device) -> Parameters<B2> {
+        Parameters {
+            entries: self
+                .entries
+                .iter()
+                .map(|(k, p)| {
+                    (
+                        k.clone(),
+                        Parameter {
+                            tensor: p.tensor.to_backend::<B2>(device),
+                            trainable: p.trainable,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
     /// A copy with each tensor replaced by `f(name, entry)`.
     pub fn map(&self, mut f: impl FnMut(&str, &Parameter<B>) -> Tensor<B>) -> Self {
         Parameters {

@@ -8,7 +8,7 @@ use allegro_core::backend::cpu::CpuDevice;
 use allegro_data::AtomicGraph;
 use allegro_nn::testing::{Deviation, compare, magnitudes};
 use allegro_nn::{Prediction, Predictor};
-use common::{load, numbers};
+use common::{frame_graph, load, numbers};
 use serde_json::Value;
 
 /// float32 features against float64 (issue 2): each total energy relative to its |E|;
@@ -16,39 +16,6 @@ use serde_json::Value;
 /// fixture's frames. float32 rounding is 6e-8 per operation; a few hundred
 /// edges per atom and two layers keep the error near 1e-6.
 const F32_RTOL: f64 = 1e-5;
-
-/// A fixture frame with its own edge list as a one-frame graph.
-fn frame_graph(frame: &Value) -> AtomicGraph {
-    let types: Vec<u32> = numbers(&frame["atom_types"])
-        .iter()
-        .map(|&t| t as u32)
-        .collect();
-    let n = types.len();
-    let pos = numbers(&frame["positions"]);
-    let cell = numbers(&frame["cell"]);
-    let pbc = numbers(&frame["pbc"]);
-    let ei = numbers(&frame["edge_index"]);
-    let shifts = numbers(&frame["edge_cell_shift"]);
-    let e = ei.len() / 2;
-    AtomicGraph {
-        positions: (0..n)
-            .map(|i| std::array::from_fn(|d| pos[3 * i + d]))
-            .collect(),
-        atom_types: types,
-        batch: vec![0; n],
-        frame_ptr: vec![0, n],
-        cells: vec![std::array::from_fn(|a| {
-            std::array::from_fn(|b| cell[3 * a + b])
-        })],
-        pbc: vec![std::array::from_fn(|d| pbc[d] != 0.0)],
-        edge_center: ei[..e].iter().map(|&x| x as u32).collect(),
-        edge_neighbor: ei[e..].iter().map(|&x| x as u32).collect(),
-        edge_cell_shift: (0..e)
-            .map(|z| std::array::from_fn(|d| shifts[3 * z + d] as i32))
-            .collect(),
-        ..AtomicGraph::default()
-    }
-}
 
 /// Frame `f` of a batched prediction.
 fn frame_of(p: &Prediction, batch: &AtomicGraph, f: usize) -> Prediction {

@@ -8,6 +8,8 @@
 //!   other backend is tested against.
 
 pub mod cpu;
+#[cfg(feature = "gpu")]
+pub mod gpu;
 pub mod ops;
 
 pub use ops::{

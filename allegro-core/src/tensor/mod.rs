@@ -256,6 +256,12 @@ impl<B: Backend> Tensor<B> {
         B::to_host(&self.0.storage)
     }
 
+    /// A copy of this tensor's values on `device` of backend `B2` (through host
+    /// memory), in the same dtype and shape, untracked.
+    pub fn to_backend<B2: Backend>(&self, device: &B2::Device) -> Tensor<B2> {
+        Tensor::from_storage(B2::from_host(device, self.to_host()), self.shape())
+    }
+
     /// Copies the elements to the host as `f64`.
     pub fn to_vec_f64(&self) -> Vec<f64> {
         self.to_host().to_f64()

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use allegro_core::backend::cpu::{Cpu, CpuDevice};
+use allegro_data::AtomicGraph;
 use allegro_nn::import::load_reference_json;
 use allegro_nn::{AllegroModel, ModelInputs, Parameters};
 use serde_json::Value;
@@ -91,4 +92,37 @@ pub fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
         .zip(b)
         .map(|(x, y)| (x - y).abs())
         .fold(0.0, f64::max)
+}
+
+/// A fixture frame with its own edge list as a one-frame graph.
+fn frame_graph(frame: &Value) -> AtomicGraph {
+    let types: Vec<u32> = numbers(&frame["atom_types"])
+        .iter()
+        .map(|&t| t as u32)
+        .collect();
+    let n = types.len();
+    let pos = numbers(&frame["positions"]);
+    let cell = numbers(&frame["cell"]);
+    let pbc = numbers(&frame["pbc"]);
+    let ei = numbers(&frame["edge_index"]);
+    let shifts = numbers(&frame["edge_cell_shift"]);
+    let e = ei.len() / 2;
+    AtomicGraph {
+        positions: (0..n)
+            .map(|i| std::array::from_fn(|d| pos[3 * i + d]))
+            .collect(),
+        atom_types: types,
+        batch: vec![0; n],
+        frame_ptr: vec![0, n],
+        cells: vec![std::array::from_fn(|a| {
+            std::array::from_fn(|b| cell[3 * a + b])
+        })],
+        pbc: vec![std::array::from_fn(|d| pbc[d] != 0.0)],
+        edge_center: ei[..e].iter().map(|&x| x as u32).collect(),
+        edge_neighbor: ei[e..].iter().map(|&x| x as u32).collect(),
+        edge_cell_shift: (0..e)
+            .map(|z| std::array::from_fn(|d| shifts[3 * z + d] as i32))
+            .collect(),
+        ..AtomicGraph::default()
+    }
 }

@@ -1,0 +1,95 @@
+//! A GPU device: the runtime's device id and its compute client.
+
+use cubecl::prelude::ComputeClient;
+
+use super::GpuRuntime;
+use crate::error::{Error, Result};
+
+/// A device of runtime `R` with its client (the queue kernels are launched on).
+pub struct GpuDevice<R: GpuRuntime> {
+    pub(crate) device: R::Device,
+    pub(crate) client: ComputeClient<R>,
+    pub(crate) spec_cache: super::fused::SpecCache,
+}
+
+impl<R: GpuRuntime> GpuDevice<R> {
+    /// The device `device` of runtime `R`.
+    ///
+    /// cubecl panics (in its own thread, then in ours) when the driver library is
+    /// missing; this turns that into an error, so tests and the C ABI can fall back or
+    /// report instead of aborting.
+    pub fn try_new(device: R::Device) -> Result<Self> {
+        let probe = device.clone();
+        let client = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            R::client(&probe)
+        }))
+        .map_err(|_| {
+            Error::Backend(format!(
+                "no usable {} device: the runtime could not start (driver library missing?)",
+                R::NAME
+            ))
+        })?;
+        Ok(GpuDevice {
+            device,
+            client,
+            spec_cache: Default::default(),
+        })
+    }
+
+    /// The runtime's default device (the first GPU).
+    pub fn try_default() -> Result<Self> {
+        Self::try_new(R::Device::default())
+    }
+
+    /// The compute client, for launching kernels.
+    pub fn client(&self) -> &ComputeClient<R> {
+        &self.client
+    }
+
+    /// Waits until every kernel launched so far has finished (for timing).
+    pub fn synchronize(&self) -> Result<()> {
+        cubecl::future::block_on(self.client.sync())
+            .map_err(|e| Error::Backend(format!("{} synchronize failed: {e:?}", R::NAME)))
+    }
+
+    /// Device memory in bytes: `(in use by live buffers, reserved by the pools)`.
+    /// Pools grow and are not returned while the process runs, so the reserved figure
+    /// after a computation is its peak footprint.
+    pub fn memory_usage(&self) -> Option<(u64, u64)> {
+        self.client
+            .memory_usage()
+            .ok()
+            .map(|u| (u.bytes_in_use, u.bytes_reserved))
+    }
+}
+
+impl<R: GpuRuntime> GpuDevice<R> {
+    /// Returns the pools' unused memory to the device, so that the next
+    /// [`GpuDevice::memory_usage`] reports the footprint of what runs after.
+    pub fn release_unused_memory(&self) {
+        self.client.memory_cleanup();
+    }
+}
+
+impl<R: GpuRuntime> Clone for GpuDevice<R> {
+    fn clone(&self) -> Self {
+        GpuDevice {
+            device: self.device.clone(),
+            client: self.client.clone(),
+            spec_cache: self.spec_cache.clone(),
+        }
+    }
+}
+
+impl<R: GpuRuntime> PartialEq for GpuDevice<R> {
+    fn eq(&self, other: &Self) -> bool {
+        use cubecl::device::Device;
+        self.device.to_id() == other.device.to_id()
+    }
+}
+
+impl<R: GpuRuntime> std::fmt::Debug for GpuDevice<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GpuDevice<{}>({:?})", R::NAME, self.device)
+    }
+}

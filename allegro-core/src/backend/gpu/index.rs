@@ -1,0 +1,195 @@
+//! Gather and scatter-add along an axis.
+//!
+//! Scatter-add is deterministic without atomics: an index buffer keeps, next to the
+//! indices, their positions sorted by destination (a stable counting sort, built once
+//! on the host the first time the indices are scattered). One thread per output element
+//! then adds its sources in increasing source order, the order the CPU backend uses.
+
+use std::sync::{Arc, OnceLock};
+
+use cubecl::prelude::*;
+use cubecl::server::Handle;
+
+use super::launch::{arg, grid, u32_of, upload_u32, with_float};
+use super::{Gpu, GpuDevice, GpuRuntime, GpuStorage};
+use crate::backend::IndexOps;
+
+/// Sources grouped by destination: `order[offsets[d]..offsets[d + 1]]` are the
+/// positions `m` with `idx[m] = d`, increasing.
+struct Segments {
+    offsets: Handle,
+    order: Handle,
+    /// Destinations with a segment (`max(idx) + 1`); larger ones receive nothing.
+    num_segments: usize,
+}
+
+/// A `u32` index buffer on a GPU, with a host copy (indices are small next to the float
+/// data and are read back for checks and for building [`Segments`]).
+pub struct GpuIndices<R: GpuRuntime> {
+    pub(crate) handle: Handle,
+    pub(crate) host: Arc<Vec<u32>>,
+    segments: Arc<OnceLock<Segments>>,
+    device: GpuDevice<R>,
+}
+
+impl<R: GpuRuntime> GpuIndices<R> {
+    pub(crate) fn from_host(device: &GpuDevice<R>, indices: &[u32]) -> Self {
+        GpuIndices {
+            handle: upload_u32(&device.client, indices),
+            host: Arc::new(indices.to_vec()),
+            segments: Arc::new(OnceLock::new()),
+            device: device.clone(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.host.len()
+    }
+
+    fn segments(&self) -> &Segments {
+        self.segments.get_or_init(|| {
+            let num_segments = self.host.iter().map(|&d| d as usize + 1).max().unwrap_or(0);
+            let mut offsets = vec![0u32; num_segments + 1];
+            for &d in self.host.iter() {
+                offsets[d as usize + 1] += 1;
+            }
+            for d in 0..num_segments {
+                offsets[d + 1] += offsets[d];
+            }
+            let mut next = offsets.clone();
+            let mut order = vec![0u32; self.len()];
+            for (m, &d) in self.host.iter().enumerate() {
+                order[next[d as usize] as usize] = m as u32;
+                next[d as usize] += 1;
+            }
+            Segments {
+                offsets: upload_u32(&self.device.client, &offsets),
+                order: upload_u32(&self.device.client, &order),
+                num_segments,
+            }
+        })
+    }
+}
+
+impl<R: GpuRuntime> Clone for GpuIndices<R> {
+    fn clone(&self) -> Self {
+        GpuIndices {
+            handle: self.handle.clone(),
+            host: self.host.clone(),
+            segments: self.segments.clone(),
+            device: self.device.clone(),
+        }
+    }
+}
+
+impl<R: GpuRuntime> std::fmt::Debug for GpuIndices<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GpuIndices<{}>({})", R::NAME, self.len())
+    }
+}
+
+#[cube(launch_unchecked)]
+fn index_select_kernel<F: Float>(
+    x: &Array<F>,
+    idx: &Array<u32>,
+    out: &mut Array<F>,
+    total: u32,
+    n: u32,
+    idx_len: u32,
+    inner: u32,
+) {
+    let t = ABSOLUTE_POS;
+    if t < total as usize {
+        let inner = inner as usize;
+        let idx_len = idx_len as usize;
+        let i = t % inner;
+        let m = (t / inner) % idx_len;
+        let o = t / (inner * idx_len);
+        let src = idx[m] as usize;
+        out[t] = x[(o * n as usize + src) * inner + i];
+    }
+}
+
+#[cube(launch_unchecked)]
+fn index_add_kernel<F: Float>(
+    src: &Array<F>,
+    offsets: &Array<u32>,
+    order: &Array<u32>,
+    out: &mut Array<F>,
+    total: u32,
+    n: u32,
+    idx_len: u32,
+    inner: u32,
+    num_segments: u32,
+) {
+    let t = ABSOLUTE_POS;
+    if t < total as usize {
+        let inner = inner as usize;
+        let n = n as usize;
+        let i = t % inner;
+        let d = (t / inner) % n;
+        let o = t / (inner * n);
+        let mut acc = F::new(0.0);
+        if d < num_segments as usize {
+            let base = o * idx_len as usize;
+            for j in offsets[d] as usize..offsets[d + 1] as usize {
+                let m = order[j] as usize;
+                acc += src[(base + m) * inner + i];
+            }
+        }
+        out[t] = acc;
+    }
+}
+
+impl<R: GpuRuntime> IndexOps for Gpu<R> {
+    fn index_select(
+        x: &GpuStorage<R>,
+        outer: usize,
+        n: usize,
+        inner: usize,
+        idx: &GpuIndices<R>,
+        idx_len: usize,
+    ) -> GpuStorage<R> {
+        let total = outer * idx_len * inner;
+        let out = x.uninit_like(total);
+        if total > 0 {
+            let (count, dim) = grid(x.client(), total);
+            with_float!(x.dtype, F => unsafe {
+                index_select_kernel::launch_unchecked::<F, R>(
+                    x.client(), count, dim,
+                    x.arg(), arg(&idx.handle, idx_len), out.arg(),
+                    u32_of(total), u32_of(n), u32_of(idx_len), u32_of(inner),
+                )
+            });
+        }
+        out
+    }
+
+    fn index_add(
+        src: &GpuStorage<R>,
+        outer: usize,
+        idx: &GpuIndices<R>,
+        idx_len: usize,
+        inner: usize,
+        n: usize,
+    ) -> GpuStorage<R> {
+        let total = outer * n * inner;
+        let out = src.uninit_like(total);
+        if total > 0 {
+            let seg = idx.segments();
+            let (count, dim) = grid(src.client(), total);
+            with_float!(src.dtype, F => unsafe {
+                index_add_kernel::launch_unchecked::<F, R>(
+                    src.client(), count, dim,
+                    src.arg(),
+                    arg(&seg.offsets, seg.num_segments + 1),
+                    arg(&seg.order, idx_len),
+                    out.arg(),
+                    u32_of(total), u32_of(n), u32_of(idx_len), u32_of(inner),
+                    u32_of(seg.num_segments),
+                )
+            });
+        }
+        out
+    }
+}

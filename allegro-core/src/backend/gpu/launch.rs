@@ -1,0 +1,66 @@
+//! Launch helpers shared by the kernels: grid sizes, dtype dispatch, buffer allocation.
+
+use cubecl::prelude::*;
+use cubecl::server::Handle;
+
+use super::GpuRuntime;
+
+/// Threads per cube for one-thread-per-element kernels.
+pub(crate) const BLOCK: u32 = 256;
+
+/// Grid and block for `n` independent threads (kernels guard `ABSOLUTE_POS < n`, since
+/// the grid may be rounded up).
+pub(crate) fn grid<R: GpuRuntime>(client: &ComputeClient<R>, n: usize) -> (CubeCount, CubeDim) {
+    let dim = CubeDim::new_1d(BLOCK);
+    (cubecl::calculate_cube_count_elemwise(client, n, dim), dim)
+}
+
+/// An uninitialised buffer for `len` elements of `elem_size` bytes (at least one, since
+/// a zero-sized allocation is not allowed everywhere).
+pub(crate) fn alloc<R: GpuRuntime>(
+    client: &ComputeClient<R>,
+    len: usize,
+    elem_size: usize,
+) -> Handle {
+    client.empty(len.max(1) * elem_size)
+}
+
+/// A kernel argument for the `len` elements of `handle`.
+pub(crate) fn arg<R: GpuRuntime>(handle: &Handle, len: usize) -> ArrayArg<R> {
+    // SAFETY: every buffer this backend creates holds at least `len` elements of the
+    // kernel's element type (lengths travel with the storage), and kernels guard their
+    // indices against the lengths they are given.
+    unsafe { ArrayArg::from_raw_parts(handle.clone(), len.max(1)) }
+}
+
+/// A small `u32` table (shapes, strides, offsets) uploaded for one launch.
+pub(crate) fn upload_u32<R: GpuRuntime>(client: &ComputeClient<R>, values: &[u32]) -> Handle {
+    if values.is_empty() {
+        client.create_from_slice(u32::as_bytes(&[0]))
+    } else {
+        client.create_from_slice(u32::as_bytes(values))
+    }
+}
+
+/// Runs `$body` with `$F` bound to the Rust float type of `$dtype`.
+macro_rules! with_float {
+    ($dtype:expr, $F:ident => $body:expr) => {
+        match $dtype {
+            $crate::dtype::DType::F32 => {
+                type $F = f32;
+                $body
+            }
+            $crate::dtype::DType::F64 => {
+                type $F = f64;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_float;
+
+/// Converts a length or index to the `u32` kernels take, with a clear message if a
+/// tensor outgrows 32-bit indexing.
+pub(crate) fn u32_of(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or_else(|_| panic!("gpu backend: size {n} exceeds 32-bit indexing"))
+}

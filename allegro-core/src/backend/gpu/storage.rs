@@ -1,0 +1,168 @@
+//! GPU buffers, host transfer, fill and dtype conversion.
+
+use cubecl::prelude::*;
+use cubecl::server::Handle;
+
+use super::launch::{alloc, arg, grid, u32_of, with_float};
+use super::{Gpu, GpuDevice, GpuIndices, GpuRuntime};
+use crate::backend::StorageOps;
+use crate::dtype::{DType, HostData};
+
+/// A float buffer on a GPU. Cloning shares the device allocation (cubecl handles are
+/// reference counted and return to the memory pool when the last one drops).
+pub struct GpuStorage<R: GpuRuntime> {
+    pub(crate) handle: Handle,
+    pub(crate) len: usize,
+    pub(crate) dtype: DType,
+    pub(crate) device: GpuDevice<R>,
+}
+
+impl<R: GpuRuntime> GpuStorage<R> {
+    /// A new, uninitialised buffer of `len` elements of `dtype` on `device`.
+    pub(crate) fn uninit(device: &GpuDevice<R>, len: usize, dtype: DType) -> Self {
+        GpuStorage {
+            handle: alloc(&device.client, len, dtype.size_in_bytes()),
+            len,
+            dtype,
+            device: device.clone(),
+        }
+    }
+
+    /// A new buffer like `self` (same device and dtype) of `len` elements.
+    pub(crate) fn uninit_like(&self, len: usize) -> Self {
+        Self::uninit(&self.device, len, self.dtype)
+    }
+
+    /// The kernel argument for this buffer.
+    pub(crate) fn arg(&self) -> ArrayArg<R> {
+        arg(&self.handle, self.len)
+    }
+
+    /// The compute client of this buffer's device.
+    pub(crate) fn client(&self) -> &ComputeClient<R> {
+        &self.device.client
+    }
+}
+
+impl<R: GpuRuntime> Clone for GpuStorage<R> {
+    fn clone(&self) -> Self {
+        GpuStorage {
+            handle: self.handle.clone(),
+            len: self.len,
+            dtype: self.dtype,
+            device: self.device.clone(),
+        }
+    }
+}
+
+impl<R: GpuRuntime> std::fmt::Debug for GpuStorage<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GpuStorage<{}>({} × {})", R::NAME, self.len, self.dtype)
+    }
+}
+
+#[cube(launch_unchecked)]
+fn fill_kernel<F: Float + CubeElement>(out: &mut Array<F>, n: u32, value: F) {
+    if ABSOLUTE_POS < n as usize {
+        out[ABSOLUTE_POS] = value;
+    }
+}
+
+#[cube(launch_unchecked)]
+fn cast_kernel<F: Float, G: Float>(x: &Array<F>, out: &mut Array<G>, n: u32) {
+    if ABSOLUTE_POS < n as usize {
+        out[ABSOLUTE_POS] = G::cast_from(x[ABSOLUTE_POS]);
+    }
+}
+
+fn cast_into<R: GpuRuntime, F: Float + CubeElement>(
+    x: &GpuStorage<R>,
+    dtype: DType,
+) -> GpuStorage<R> {
+    let out = GpuStorage::uninit(&x.device, x.len, dtype);
+    if x.len > 0 {
+        let (count, dim) = grid(x.client(), x.len);
+        with_float!(dtype, G => unsafe {
+            cast_kernel::launch_unchecked::<F, G, R>(
+                x.client(), count, dim, x.arg(), out.arg(), u32_of(x.len),
+            )
+        });
+    }
+    out
+}
+
+impl<R: GpuRuntime> StorageOps for Gpu<R> {
+    fn from_host(device: &GpuDevice<R>, data: HostData) -> GpuStorage<R> {
+        let (handle, len, dtype) = match &data {
+            HostData::F32(v) if v.is_empty() => (alloc(&device.client, 0, 4), 0, DType::F32),
+            HostData::F64(v) if v.is_empty() => (alloc(&device.client, 0, 8), 0, DType::F64),
+            HostData::F32(v) => (
+                device.client.create_from_slice(f32::as_bytes(v)),
+                v.len(),
+                DType::F32,
+            ),
+            HostData::F64(v) => (
+                device.client.create_from_slice(f64::as_bytes(v)),
+                v.len(),
+                DType::F64,
+            ),
+        };
+        GpuStorage {
+            handle,
+            len,
+            dtype,
+            device: device.clone(),
+        }
+    }
+
+    fn to_host(storage: &GpuStorage<R>) -> HostData {
+        if storage.len == 0 {
+            return match storage.dtype {
+                DType::F32 => HostData::F32(Vec::new()),
+                DType::F64 => HostData::F64(Vec::new()),
+            };
+        }
+        let bytes = storage.client().read_one_unchecked(storage.handle.clone());
+        match storage.dtype {
+            DType::F32 => HostData::F32(f32::from_bytes(&bytes)[..storage.len].to_vec()),
+            DType::F64 => HostData::F64(f64::from_bytes(&bytes)[..storage.len].to_vec()),
+        }
+    }
+
+    fn storage_dtype(storage: &GpuStorage<R>) -> DType {
+        storage.dtype
+    }
+
+    fn storage_len(storage: &GpuStorage<R>) -> usize {
+        storage.len
+    }
+
+    fn storage_device(storage: &GpuStorage<R>) -> GpuDevice<R> {
+        storage.device.clone()
+    }
+
+    fn full(device: &GpuDevice<R>, len: usize, value: f64, dtype: DType) -> GpuStorage<R> {
+        let out = GpuStorage::uninit(device, len, dtype);
+        if len > 0 {
+            let (count, dim) = grid(&device.client, len);
+            with_float!(dtype, F => unsafe {
+                fill_kernel::launch_unchecked::<F, R>(
+                    &device.client, count, dim, out.arg(), u32_of(len), value as F,
+                )
+            });
+        }
+        out
+    }
+
+    fn cast(storage: &GpuStorage<R>, dtype: DType) -> GpuStorage<R> {
+        with_float!(storage.dtype, F => cast_into::<R, F>(storage, dtype))
+    }
+
+    fn indices_from_host(device: &GpuDevice<R>, indices: &[u32]) -> GpuIndices<R> {
+        GpuIndices::from_host(device, indices)
+    }
+
+    fn indices_to_host(indices: &GpuIndices<R>) -> Vec<u32> {
+        indices.host.as_ref().clone()
+    }
+}

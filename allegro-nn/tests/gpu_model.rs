@@ -1,0 +1,186 @@
+//! The model on the GPU backend (features `vulkan`, `cuda`, `hip`): the reference
+//! fixtures in float64 to the CPU test's tolerances, float32 within 1e-5 of float64, and
+//! the gradient of an energy + force loss equal to the CPU's.
+//!
+//! Without a device the tests print that they were skipped, unless
+//! `ALLEGRO_REQUIRE_GPU=1` is set, when they fail.
+
+#![cfg(feature = "gpu")]
+
+mod common;
+
+use allegro_core::backend::Backend;
+use allegro_core::backend::cpu::{Cpu, CpuDevice};
+use allegro_core::backend::gpu::{Gpu, GpuDevice, GpuRuntime};
+use allegro_core::{DType, Tensor, grad};
+use allegro_nn::testing::compare;
+use allegro_nn::{AllegroModel, Parameters, Predictor};
+use common::{frame_graph, load, max_abs_diff, numbers};
+use serde_json::Value;
+
+fn device<R: GpuRuntime>() -> Option<GpuDevice<R>> {
+    match GpuDevice::<R>::try_default() {
+        Ok(d) => Some(d),
+        Err(e) if std::env::var("ALLEGRO_REQUIRE_GPU").is_ok_and(|v| v == "1") => {
+            panic!("ALLEGRO_REQUIRE_GPU=1 but {e}")
+        }
+        Err(e) => {
+            eprintln!("skipped: {e}");
+            None
+        }
+    }
+}
+
+/// Every frame of fixture `name`, float64 on the GPU, against the reference's values.
+fn fixture_frames<R: GpuRuntime>(name: &str, dev: &GpuDevice<R>) {
+    let (model, params, fixture) = load(name);
+    let gpu = Predictor::new(model, &params.to_backend::<Gpu<R>>(dev), dev.clone());
+    for frame in fixture["frames"].as_array().unwrap() {
+        let label = format!("{name} / {} on {}", frame["name"], R::NAME);
+        let p = gpu.predict(&frame_graph(frame)).unwrap();
+        let e_ref = numbers(&frame["total_energy"])[0];
+        let de = ((p.total_energy[0] - e_ref) / e_ref).abs();
+        assert!(
+            de <= 1e-10,
+            "{label}: E = {}, reference {e_ref}",
+            p.total_energy[0]
+        );
+        let ea = max_abs_diff(&p.atomic_energies, &numbers(&frame["atomic_energy"]));
+        assert!(ea <= 1e-9, "{label}: per-atom energies off by {ea:e}");
+        let forces: Vec<f64> = p.forces.iter().flatten().copied().collect();
+        let fa = max_abs_diff(&forces, &numbers(&frame["forces"]));
+        assert!(fa <= 1e-8, "{label}: forces off by {fa:e}");
+        if frame.get("virial").is_some_and(|v| !v.is_null()) {
+            let virial: Vec<f64> = p.virial[0].iter().flatten().copied().collect();
+            let va = max_abs_diff(&virial, &numbers(&frame["virial"]));
+            assert!(va <= 1e-8, "{label}: virial off by {va:e}");
+        }
+        eprintln!("{label}: |ΔE/E| {de:.1e}, per-atom {ea:.1e}, forces {fa:.1e}");
+    }
+}
+
+/// float32 on the GPU against float64 on the GPU, all frames of `name` in one batch.
+fn float32_vs_float64<R: GpuRuntime>(name: &str, dev: &GpuDevice<R>) {
+    let (model, params, fixture) = load(name);
+    let f64_predictor = Predictor::new(model, &params.to_backend::<Gpu<R>>(dev), dev.clone());
+    let f32_predictor = f64_predictor.with_dtype(DType::F32);
+    let graphs: Vec<_> = fixture["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(frame_graph)
+        .collect();
+    let batch = allegro_data::AtomicGraph::batch(&graphs);
+    let want = f64_predictor.predict(&batch).unwrap();
+    let got = f32_predictor.predict(&batch).unwrap();
+    let d = compare(&got, &want);
+    eprintln!("{name} on {}: float32 vs float64 {d:?}", R::NAME);
+    assert!(d.forces > 1e-10, "{name}: the float32 path did not run");
+    // Energies relative to |E|; forces, per-atom energies and stress relative to their
+    // largest magnitude, as tests/precision.rs does on the CPU.
+    assert!(
+        d.energy <= 1e-5 && d.forces <= 1e-5 && d.stress <= 1e-5,
+        "{name}: {d:?}"
+    );
+}
+
+/// Gradient of `mean |F|² + Σ (E/N)²` with respect to every trainable parameter.
+fn loss_gradient<B: Backend>(
+    model: &AllegroModel,
+    params: &Parameters<B>,
+    frame: &Value,
+    device: &B::Device,
+) -> Vec<Vec<f64>> {
+    let predictor = Predictor::new(model.clone(), params, device.clone());
+    let inputs = predictor.inputs(&frame_graph(frame)).unwrap();
+    let tracked = params.tracked();
+    let out = model.outputs(&tracked, &inputs, true);
+    let n = inputs.n_atoms as f64;
+    let f_label = Tensor::<B>::from_f64(
+        &numbers(&frame["forces"]),
+        &[inputs.n_atoms, 3],
+        DType::F64,
+        device,
+    )
+    .unwrap();
+    let loss = out
+        .forces
+        .sub(&f_label)
+        .square()
+        .mean_all()
+        .add(&out.total_energy.mul_scalar(1.0 / n).square().sum_all());
+    let names = tracked.trainable_names();
+    let refs: Vec<_> = names.iter().map(|k| tracked.get(k)).collect();
+    grad(&[&loss], None, &refs, false)
+        .iter()
+        .map(|g| g.to_vec_f64())
+        .collect()
+}
+
+fn loss_gradient_matches_cpu<R: GpuRuntime>(name: &str, dev: &GpuDevice<R>) {
+    let (model, params, fixture) = load(name);
+    let frame = &fixture["frames"][0];
+    let want = loss_gradient::<Cpu>(&model, &params, frame, &CpuDevice);
+    let got = loss_gradient::<Gpu<R>>(&model, &params.to_backend::<Gpu<R>>(dev), frame, dev);
+    let mut worst = 0.0f64;
+    for (g, w) in got.iter().zip(&want) {
+        let scale = w.iter().fold(1e-12f64, |m, x| m.max(x.abs()));
+        worst = worst.max(max_abs_diff(g, w) / scale);
+    }
+    eprintln!(
+        "{name} on {}: loss gradient vs CPU, max relative {worst:.1e}",
+        R::NAME
+    );
+    assert!(
+        worst <= 1e-10,
+        "{name}: GPU loss gradient off the CPU's by {worst:e}"
+    );
+}
+
+macro_rules! gpu_model_tests {
+    ($m:ident, $runtime:ty) => {
+        mod $m {
+            use super::*;
+            type R = $runtime;
+
+            #[test]
+            fn small_noparity_fixture() {
+                if let Some(d) = device::<R>() {
+                    fixture_frames::<R>("small_noparity.json", &d);
+                }
+            }
+
+            #[test]
+            fn seed_lmax2_fixture() {
+                if let Some(d) = device::<R>() {
+                    fixture_frames::<R>("seed_lmax2.json", &d);
+                }
+            }
+
+            #[test]
+            fn float32_within_1e5_of_float64() {
+                if let Some(d) = device::<R>() {
+                    float32_vs_float64::<R>("small_noparity.json", &d);
+                    float32_vs_float64::<R>("seed_lmax2.json", &d);
+                }
+            }
+
+            #[test]
+            fn loss_gradient_equals_cpu() {
+                if let Some(d) = device::<R>() {
+                    loss_gradient_matches_cpu::<R>("small_noparity.json", &d);
+                    loss_gradient_matches_cpu::<R>("seed_lmax2.json", &d);
+                }
+            }
+        }
+    };
+}
+
+#[cfg(feature = "vulkan")]
+gpu_model_tests!(vulkan, allegro_core::backend::gpu::WgpuRuntime);
+
+#[cfg(feature = "cuda")]
+gpu_model_tests!(cuda, allegro_core::backend::gpu::CudaRuntime);
+
+#[cfg(feature = "hip")]
+gpu_model_tests!(hip, allegro_core::backend::gpu::HipRuntime);

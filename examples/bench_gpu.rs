@@ -1,0 +1,138 @@
+//! GPU timing of the seed architecture (float32, energy + forces) on the shared water
+//! boxes, and of its l_max = 3 variant at 23,559 atoms: median time, atom-steps/s and
+//! peak GPU memory, with the ratio to the reference measured in the same lease.
+//!
+//! ```text
+//! cargo build --release --features cuda --example bench_gpu
+//! bench_gpu [--reference ref.jsonl] [--reps N] [--lmax3] FILE.xyz ...
+//! ```
+//! `ref.jsonl` is what `shared/reference/device-ref.sh` prints (one JSON line per size).
+
+use std::time::Instant;
+
+use allegro::core::backend::gpu::{Gpu, GpuDevice, GpuRuntime};
+use allegro::data::{AtomicGraph, NeighborOptions, TypeMapper, extxyz};
+use allegro::nn::{AllegroConfig, AllegroModel, Predictor};
+
+#[cfg(feature = "cuda")]
+type Runtime = allegro::core::backend::gpu::CudaRuntime;
+#[cfg(all(feature = "hip", not(feature = "cuda")))]
+type Runtime = allegro::core::backend::gpu::HipRuntime;
+#[cfg(all(feature = "vulkan", not(any(feature = "cuda", feature = "hip"))))]
+type Runtime = allegro::core::backend::gpu::WgpuRuntime;
+
+/// The model block of `shared/reference/nequip-xtb.yaml`, for water; `L_MAX` is replaced.
+const SEED_MODEL: &str = r#"{
+  "seed": 1024, "model_dtype": "float32", "type_names": ["H", "O"], "r_max": 6.0,
+  "radial_chemical_embed": {"_target_": "allegro.nn.TwoBodyBesselScalarEmbed",
+    "num_bessels": 8, "bessel_trainable": false, "polynomial_cutoff_p": 6},
+  "radial_chemical_embed_dim": 32,
+  "scalar_embed_mlp_hidden_layers_depth": 2, "scalar_embed_mlp_hidden_layers_width": 64,
+  "scalar_embed_mlp_nonlinearity": "silu",
+  "l_max": L_MAX, "parity": true, "tp_path_channel_coupling": true, "forward_normalize": true,
+  "num_layers": 2, "num_scalar_features": 64, "num_tensor_features": 64,
+  "allegro_mlp_hidden_layers_depth": 2, "allegro_mlp_hidden_layers_width": 256,
+  "allegro_mlp_nonlinearity": "silu",
+  "readout_mlp_hidden_layers_depth": 1, "readout_mlp_hidden_layers_width": 128,
+  "readout_mlp_nonlinearity": null,
+  "avg_num_neighbors": 85.0, "per_type_energy_shifts": 0.0, "per_type_energy_scales": 1.0,
+  "pair_potential": {"_target_": "nequip.nn.pair_potential.ZBL", "units": "metal",
+    "chemical_species": ["H", "O"]}
+}"#;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// `natoms → median seconds` of the reference's JSON lines (lmax-2 lines only).
+fn reference_times(path: &str) -> Vec<(usize, f64)> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| Some((v["natoms"].as_u64()? as usize, v["median_s"].as_f64()?)))
+        .collect()
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let (mut files, mut reference, mut reps, mut lmax3) = (Vec::new(), None, 10, false);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--reference" => reference = args.next(),
+            "--reps" => reps = args.next().ok_or("--reps N")?.parse()?,
+            "--lmax3" => lmax3 = true,
+            _ => files.push(a),
+        }
+    }
+    let refs = reference
+        .as_deref()
+        .map(reference_times)
+        .unwrap_or_default();
+    let device = GpuDevice::<Runtime>::try_default()?;
+    println!("backend: {}", <Runtime as GpuRuntime>::NAME);
+    println!(
+        "{:<22} {:>5} {:>7} {:>9} {:>11} {:>13} {:>13} {:>10}",
+        "file",
+        "l_max",
+        "atoms",
+        "edges",
+        "median (ms)",
+        "atom-steps/s",
+        "peak mem (GiB)",
+        "ref/ours"
+    );
+    let mut cases: Vec<(String, usize)> = files.iter().map(|f| (f.clone(), 2)).collect();
+    if lmax3 {
+        if let Some(big) = files.iter().find(|f| f.contains("23559")) {
+            cases.push((big.clone(), 3));
+        }
+    }
+    for (file, l_max) in cases {
+        let config = AllegroConfig::from_json(&SEED_MODEL.replace("L_MAX", &l_max.to_string()))?;
+        let model = AllegroModel::new(&config)?;
+        let params = model.init_parameters::<Gpu<Runtime>>(&device);
+        let predictor = Predictor::new(model, &params, device.clone());
+        let mapper = TypeMapper::new(&config.type_names)?;
+        let frames = extxyz::read_extxyz(&file, &extxyz::ReadOptions::default())?;
+        let graph =
+            AtomicGraph::from_structure(&frames[0], &mapper, &NeighborOptions::new(config.r_max))?;
+        device.release_unused_memory();
+        // Warm-up: kernel compilation and pool growth.
+        for _ in 0..2 {
+            predictor.predict(&graph)?;
+        }
+        let mut times = Vec::new();
+        for _ in 0..reps {
+            let t = Instant::now();
+            // predict reads energies and forces back to the host, so this waits for
+            // the GPU.
+            std::hint::black_box(predictor.predict(&graph)?);
+            times.push(t.elapsed().as_secs_f64());
+        }
+        let t = median(times);
+        let peak = device
+            .memory_usage()
+            .map(|(_, r)| r as f64 / (1u64 << 30) as f64);
+        let ratio = refs
+            .iter()
+            .find(|(n, _)| *n == graph.n_atoms() && l_max == 2)
+            .map(|(_, r)| format!("{:.2}", r / t))
+            .unwrap_or_else(|| "-".into());
+        let name = std::path::Path::new(&file)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        println!(
+            "{name:<22} {l_max:>5} {:>7} {:>9} {:>11.2} {:>13.0} {:>13.2} {:>10}",
+            graph.n_atoms(),
+            graph.n_edges(),
+            t * 1e3,
+            graph.n_atoms() as f64 / t,
+            peak.unwrap_or(f64::NAN),
+            ratio
+        );
+    }
+    Ok(())
+}
