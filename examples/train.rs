@@ -1,7 +1,10 @@
 //! Train an Allegro model from a YAML config, test it, save it, and (optionally) run
 //! NVE molecular dynamics with it.
 //!
-//! `cargo run --release --example train -- examples/configs/xtb.yaml`
+//! `cargo run --release --example train -- examples/configs/xtb.yaml [--device cuda]`
+//!
+//! The device is `cpu` unless the config's `device:` key or `--device` names a GPU
+//! runtime this binary was built with (`--features cuda`, `hip` or `vulkan`).
 //!
 //! Writes `OUTPUT_DIR/RUN_NAME/`: `metrics.csv`, `learning_curve.svg`, `best.ckpt`,
 //! `last.ckpt`, `model.allegro` (EMA weights), `test_metrics.txt`, `test_predictions.xyz`.
@@ -9,6 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use allegro::core::backend::Backend;
 use allegro::core::backend::cpu::{Cpu, CpuDevice};
 use allegro::data::extxyz::{self, ReadOptions};
 use allegro::data::{
@@ -94,6 +98,22 @@ struct RunConfig {
     gradient_clip_norm: Option<f64>,
     #[serde(default)]
     md: Option<MdConfig>,
+    /// `cpu` (default), or `cuda` / `hip` / `vulkan` in a binary built with that feature.
+    #[serde(default)]
+    device: Option<String>,
+}
+
+/// Everything read and derived before a model exists: the part of a run that does not
+/// depend on the backend.
+struct Prepared {
+    run: RunConfig,
+    config_path: PathBuf,
+    out_dir: PathBuf,
+    frames: InMemoryDataset,
+    mapper: TypeMapper,
+    data: GraphDataset,
+    parts: allegro::data::Split,
+    stats: Statistics,
 }
 
 fn default_output_dir() -> PathBuf {
@@ -228,20 +248,56 @@ fn learning_curve_svg(series: &[(String, Vec<f64>)]) -> String {
 }
 
 fn main() {
-    let path = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "examples/configs/xtb.yaml".to_string());
-    if let Err(e) = run(Path::new(&path)) {
+    let mut path = "examples/configs/xtb.yaml".to_string();
+    let mut device = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--device" {
+            device = args.next();
+        } else {
+            path = a;
+        }
+    }
+    if let Err(e) = prepare(Path::new(&path), device).and_then(dispatch) {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
 }
 
-fn run(config_path: &Path) -> Result<(), Error> {
+/// Runs the training on the device the config or the command line names.
+fn dispatch(p: Prepared) -> Result<(), Error> {
+    match p.run.device.as_deref().unwrap_or("cpu") {
+        "cpu" => train_test_md::<Cpu>(&p, CpuDevice),
+        #[cfg(feature = "cuda")]
+        "cuda" => {
+            use allegro::core::backend::gpu::{CudaRuntime, Gpu, GpuDevice};
+            train_test_md::<Gpu<CudaRuntime>>(&p, GpuDevice::try_default()?)
+        }
+        #[cfg(feature = "hip")]
+        "hip" => {
+            use allegro::core::backend::gpu::{Gpu, GpuDevice, HipRuntime};
+            train_test_md::<Gpu<HipRuntime>>(&p, GpuDevice::try_default()?)
+        }
+        #[cfg(feature = "vulkan")]
+        "vulkan" => {
+            use allegro::core::backend::gpu::{Gpu, GpuDevice, WgpuRuntime};
+            train_test_md::<Gpu<WgpuRuntime>>(&p, GpuDevice::try_default()?)
+        }
+        other => Err(format!(
+            "device: `{other}` is not available in this binary (cpu, or a GPU runtime built with --features cuda/hip/vulkan)"
+        )
+        .into()),
+    }
+}
+
+fn prepare(config_path: &Path, device: Option<String>) -> Result<Prepared, Error> {
     let text = std::fs::read_to_string(config_path)
         .map_err(|e| format!("{}: {e}", config_path.display()))?;
-    let run: RunConfig =
+    let mut run: RunConfig =
         serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", config_path.display()))?;
+    if device.is_some() {
+        run.device = device;
+    }
     let out_dir = run.output_dir.join(&run.run_name);
     std::fs::create_dir_all(&out_dir)?;
 
@@ -282,32 +338,56 @@ fn run(config_path: &Path) -> Result<(), Error> {
         stats.avg_num_neighbors,
         stats.forces_rms.unwrap_or(f64::NAN)
     );
+    Ok(Prepared {
+        run,
+        config_path: config_path.to_path_buf(),
+        out_dir,
+        frames,
+        mapper,
+        data,
+        parts,
+        stats,
+    })
+}
 
+/// Trains, tests and (optionally) runs MD on backend `B`.
+fn train_test_md<B: Backend>(p: &Prepared, device: B::Device) -> Result<(), Error> {
+    let Prepared {
+        run,
+        config_path,
+        out_dir,
+        frames,
+        mapper,
+        data,
+        parts,
+        stats,
+    } = p;
+    println!("device: {}", B::name());
     // Model and trainer.
-    let config = resolve_model(&run.model, &run, &stats)?;
+    let config = resolve_model(&run.model, run, stats)?;
     let model = AllegroModel::new(&config)?;
-    let params = model.init_parameters::<Cpu>(&CpuDevice);
+    let params = model.init_parameters::<B>(&device);
     let names = &config.type_names;
     let coeffs = LossCoeffs {
         energy: run.loss_coeffs.total_energy,
         forces: run.loss_coeffs.forces,
         stress: run.loss_coeffs.stress,
     };
-    let loss = energy_force_loss::<Cpu>(coeffs, true, names, vec![])?;
+    let loss = energy_force_loss::<B>(coeffs, true, names, vec![])?;
     let metric_coeffs: Vec<(&str, f64)> = run
         .metrics_coeffs
         .iter()
         .map(|(k, v)| (k.as_str(), *v))
         .collect();
     let stress = run.loss_coeffs.stress.is_some();
-    let val_metrics = energy_force_metrics::<Cpu>(&metric_coeffs, stress, names, vec![])?;
+    let val_metrics = energy_force_metrics::<B>(&metric_coeffs, stress, names, vec![])?;
     let mut trainer = Trainer::new(
         model.clone(),
         params,
         AdamW::new(run.optimizer)?,
         loss,
         val_metrics,
-        CpuDevice,
+        device.clone(),
     )?;
     if let Some(d) = run.ema_decay {
         trainer = trainer.with_ema(d)?;
@@ -321,7 +401,7 @@ fn run(config_path: &Path) -> Result<(), Error> {
     if let Some(c) = run.gradient_clip_norm {
         trainer = trainer.with_clip(GradClip::Norm(c));
     }
-    if trainer.resume_from_dir(&out_dir)? {
+    if trainer.resume_from_dir(out_dir)? {
         println!("resumed from {}", out_dir.join("last.ckpt").display());
     }
     let fit = FitConfig {
@@ -362,7 +442,7 @@ fn run(config_path: &Path) -> Result<(), Error> {
         }
         _ => {}
     };
-    let summary = trainer.fit(&data, &parts.train, &data, &parts.val, &fit, &mut progress)?;
+    let summary = trainer.fit(data, &parts.train, data, &parts.val, &fit, &mut progress)?;
     println!(
         "trained {} epochs in {:.1} s ({:?})",
         summary.epochs,
@@ -413,7 +493,7 @@ fn run(config_path: &Path) -> Result<(), Error> {
     println!("model file: {}", model_path.display());
 
     // Test with the EMA weights: table and predictions next to labels.
-    let predictor = Predictor::new(model, trainer.eval_params(), CpuDevice);
+    let predictor = Predictor::new(model, trainer.eval_params(), device);
     let mut test_structures = Vec::new();
     let (mut se_f, mut n_f, mut se_e, mut n_e) = (0.0, 0usize, 0.0, 0usize);
     for &i in &parts.test {
@@ -465,7 +545,7 @@ fn run(config_path: &Path) -> Result<(), Error> {
             .get(md.frame)
             .ok_or("md.frame: no such test frame")?;
         let structure = frames.structures[idx].clone();
-        let vv = VelocityVerlet::new(&predictor, &mapper, &structure, md.dt_fs)?;
+        let vv = VelocityVerlet::new(&predictor, mapper, &structure, md.dt_fs)?;
         let mut state = vv.start(structure, md.temperature_k, run.seed)?;
         let e0 = state.potential_energy + vv.kinetic_energy(&state);
         let t = Instant::now();

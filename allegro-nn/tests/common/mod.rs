@@ -95,7 +95,7 @@ pub fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// A fixture frame with its own edge list as a one-frame graph.
-fn frame_graph(frame: &Value) -> AtomicGraph {
+pub fn frame_graph(frame: &Value) -> AtomicGraph {
     let types: Vec<u32> = numbers(&frame["atom_types"])
         .iter()
         .map(|&t| t as u32)
