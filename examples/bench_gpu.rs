@@ -4,8 +4,10 @@
 //!
 //! ```text
 //! cargo build --release --features cuda --example bench_gpu
-//! bench_gpu [--reference ref.jsonl] [--reps N] [--lmax3] FILE.xyz ...
+//! bench_gpu [--reference ref.jsonl] [--reps N] [--lmax L] [--max-edges M] FILE.xyz ...
 //! ```
+//! `--max-edges M` evaluates in passes of at most M edges (grouped by center atom), which
+//! bounds memory (`Predictor::with_max_edges_per_pass`).
 //! `ref.jsonl` is what `shared/reference/device-ref.sh` prints (one JSON line per size).
 
 use std::time::Instant;
@@ -56,12 +58,14 @@ fn reference_times(path: &str) -> Vec<(usize, f64)> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let (mut files, mut reference, mut reps, mut lmax3) = (Vec::new(), None, 10, false);
+    let (mut files, mut reference, mut reps, mut l_max, mut max_edges) =
+        (Vec::new(), None, 10, 2usize, None);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--reference" => reference = args.next(),
             "--reps" => reps = args.next().ok_or("--reps N")?.parse()?,
-            "--lmax3" => lmax3 = true,
+            "--lmax" => l_max = args.next().ok_or("--lmax L")?.parse()?,
+            "--max-edges" => max_edges = Some(args.next().ok_or("--max-edges M")?.parse()?),
             _ => files.push(a),
         }
     }
@@ -72,27 +76,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let device = GpuDevice::<Runtime>::try_default()?;
     println!("backend: {}", <Runtime as GpuRuntime>::NAME);
     println!(
-        "{:<22} {:>5} {:>7} {:>9} {:>11} {:>13} {:>13} {:>10}",
+        "{:<18} {:>5} {:>7} {:>9} {:>10} {:>11} {:>13} {:>9} {:>8} {:>12}",
         "file",
         "l_max",
         "atoms",
         "edges",
+        "edges/pass",
         "median (ms)",
         "atom-steps/s",
-        "peak mem (GiB)",
-        "ref/ours"
+        "peak GiB",
+        "ref/ours",
+        "E/atom (eV)"
     );
-    let mut cases: Vec<(String, usize)> = files.iter().map(|f| (f.clone(), 2)).collect();
-    if lmax3 {
-        if let Some(big) = files.iter().find(|f| f.contains("23559")) {
-            cases.push((big.clone(), 3));
-        }
-    }
-    for (file, l_max) in cases {
+    for file in files {
         let config = AllegroConfig::from_json(&SEED_MODEL.replace("L_MAX", &l_max.to_string()))?;
         let model = AllegroModel::new(&config)?;
         let params = model.init_parameters::<Gpu<Runtime>>(&device);
-        let predictor = Predictor::new(model, &params, device.clone());
+        let mut predictor = Predictor::new(model, &params, device.clone());
+        if let Some(m) = max_edges {
+            predictor = predictor.with_max_edges_per_pass(m);
+        }
         let mapper = TypeMapper::new(&config.type_names)?;
         let frames = extxyz::read_extxyz(&file, &extxyz::ReadOptions::default())?;
         let graph =
@@ -103,12 +106,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             predictor.predict(&graph)?;
         }
         let mut times = Vec::new();
+        let mut energies = Vec::new();
         for _ in 0..reps {
             let t = Instant::now();
             // predict reads energies and forces back to the host, so this waits for
             // the GPU.
-            std::hint::black_box(predictor.predict(&graph)?);
+            let p = predictor.predict(&graph)?;
             times.push(t.elapsed().as_secs_f64());
+            if p.forces.iter().flatten().any(|f| !f.is_finite()) {
+                return Err(format!("{file}: non-finite forces").into());
+            }
+            energies.push(p.total_energy[0]);
+        }
+        // Every repetition must give the same energy (a failed allocation inside the
+        // runtime would not).
+        if energies.iter().any(|&e| e != energies[0]) {
+            return Err(
+                format!("{file}: energies differ between repetitions: {energies:?}").into(),
+            );
         }
         let t = median(times);
         let peak = device
@@ -124,14 +139,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .unwrap()
             .to_string_lossy()
             .to_string();
+        let per_pass = max_edges.map_or("all".to_string(), |m| m.to_string());
         println!(
-            "{name:<22} {l_max:>5} {:>7} {:>9} {:>11.2} {:>13.0} {:>13.2} {:>10}",
+            "{name:<18} {l_max:>5} {:>7} {:>9} {per_pass:>10} {:>11.2} {:>13.0} {:>9.2} {:>8} {:>12.6}",
             graph.n_atoms(),
             graph.n_edges(),
             t * 1e3,
             graph.n_atoms() as f64 / t,
             peak.unwrap_or(f64::NAN),
-            ratio
+            ratio,
+            energies[0] / graph.n_atoms() as f64
         );
     }
     Ok(())

@@ -431,8 +431,13 @@ fn train_test_md<B: Backend>(p: &Prepared, device: B::Device) -> Result<(), Erro
         Progress::Epoch(r) => {
             eprintln!();
             let get = |k: &str| r.val.get(k).unwrap_or(f64::NAN);
+            let stress = r
+                .val
+                .get("stress_rmse")
+                .map(|s| format!("  stress_rmse {s:.5} eV/Å³"))
+                .unwrap_or_default();
             println!(
-                "epoch {:>3}  lr {:.2e}  val forces_rmse {:.4} eV/Å  per_atom_energy_rmse {:.4} eV  ({:.1} s)",
+                "epoch {:>3}  lr {:.2e}  val forces_rmse {:.4} eV/Å  per_atom_energy_rmse {:.4} eV{stress}  ({:.1} s)",
                 r.epoch,
                 r.lr,
                 get("forces_rmse"),
@@ -479,6 +484,14 @@ fn train_test_md<B: Backend>(p: &Prepared, device: B::Device) -> Result<(), Erro
             last.epoch,
             a / b
         );
+        if let (Some(a), Some(b)) = (first.val.get("stress_rmse"), last.val.get("stress_rmse")) {
+            println!(
+                "validation stress RMSE: epoch {} {a:.5} → epoch {} {b:.5} eV/Å³ ({:.1}× lower)",
+                first.epoch,
+                last.epoch,
+                a / b
+            );
+        }
     }
 
     // The model file holds the EMA weights (what validation saw).

@@ -28,6 +28,7 @@ cpu_tests! {
     index::index_add,
     index::index_adjoint_pair,
     index::index_add_large,
+    index::index_add_long_segments,
     shape::permute_reshape,
     shape::broadcast,
     shape::concat_narrow,

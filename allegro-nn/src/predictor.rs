@@ -76,6 +76,7 @@ pub struct Predictor<B: Backend> {
     model: AllegroModel,
     params: Parameters<B>,
     device: B::Device,
+    max_edges_per_pass: Option<usize>,
 }
 
 impl<B: Backend> Predictor<B> {
@@ -87,14 +88,30 @@ impl<B: Backend> Predictor<B> {
             model,
             params,
             device,
+            max_edges_per_pass: None,
         }
+    }
+
+    /// Evaluates large graphs in passes of at most about `max_edges` edges, grouped by
+    /// center atom, to bound memory.
+    ///
+    /// Exact, not an approximation: an Allegro atom's energy depends only on the edges
+    /// it is the center of (every layer's environment sum runs over those), so a pass
+    /// over the edges of a range of center atoms yields those atoms' energies, and the
+    /// forces and strain derivative of their sum; passes add up to the whole. Results
+    /// equal a single pass up to summation order.
+    pub fn with_max_edges_per_pass(mut self, max_edges: usize) -> Self {
+        self.max_edges_per_pass = Some(max_edges.max(1));
+        self
     }
 
     /// The same model evaluated in another feature dtype.
     pub fn with_dtype(&self, dtype: DType) -> Self {
         let mut model = self.model.clone();
         model.set_dtype(dtype);
-        Predictor::new(model, &self.params, self.device.clone())
+        let mut p = Predictor::new(model, &self.params, self.device.clone());
+        p.max_edges_per_pass = self.max_edges_per_pass;
+        p
     }
 
     /// The model.
@@ -114,18 +131,89 @@ impl<B: Backend> Predictor<B> {
 
     /// Energies, forces, virial and stress of every structure in `graph`.
     pub fn predict(&self, graph: &AtomicGraph) -> Result<Prediction> {
+        match self.max_edges_per_pass {
+            Some(max) if graph.n_edges() > max => self.predict_in_passes(graph, max),
+            _ => {
+                let out = self.pass(graph)?;
+                Ok(self.prediction(graph, out))
+            }
+        }
+    }
+
+    /// One evaluation of `graph`: per-atom energies, flat forces, flat `G`.
+    fn pass(&self, graph: &AtomicGraph) -> Result<HostOutputs> {
         let inputs = self.inputs(graph)?;
         let out = self.model.outputs(&self.params, &inputs, false);
-        let g = out.strain_derivative.to_vec_f64();
-        let forces = out
-            .forces
-            .to_vec_f64()
-            .chunks(3)
-            .map(|c| [c[0], c[1], c[2]])
-            .collect();
+        Ok(HostOutputs {
+            atomic_energies: out.atomic_energies.to_vec_f64(),
+            forces: out.forces.to_vec_f64(),
+            strain_derivative: out.strain_derivative.to_vec_f64(),
+        })
+    }
+
+    /// [`Predictor::with_max_edges_per_pass`]: passes over ranges of center atoms.
+    fn predict_in_passes(&self, graph: &AtomicGraph, max_edges: usize) -> Result<Prediction> {
+        let n = graph.n_atoms();
+        // Edges sorted by center (counting sort), so a range of centers is a slice.
+        let mut start = vec![0usize; n + 1];
+        for &c in &graph.edge_center {
+            start[c as usize + 1] += 1;
+        }
+        for a in 0..n {
+            start[a + 1] += start[a];
+        }
+        let mut next = start.clone();
+        let mut order = vec![0usize; graph.n_edges()];
+        for (z, &c) in graph.edge_center.iter().enumerate() {
+            order[next[c as usize]] = z;
+            next[c as usize] += 1;
+        }
+        let mut total = HostOutputs {
+            atomic_energies: vec![0.0; n],
+            forces: vec![0.0; 3 * n],
+            strain_derivative: vec![0.0; 9 * graph.n_frames()],
+        };
+        let mut first = 0;
+        while first < n {
+            let mut last = first + 1;
+            while last < n && start[last + 1] - start[first] <= max_edges {
+                last += 1;
+            }
+            let edges = &order[start[first]..start[last]];
+            let part = AtomicGraph {
+                edge_center: edges.iter().map(|&z| graph.edge_center[z]).collect(),
+                edge_neighbor: edges.iter().map(|&z| graph.edge_neighbor[z]).collect(),
+                edge_cell_shift: edges.iter().map(|&z| graph.edge_cell_shift[z]).collect(),
+                ..graph.clone()
+            };
+            let out = self.pass(&part)?;
+            total.atomic_energies[first..last].copy_from_slice(&out.atomic_energies[first..last]);
+            for (t, f) in total.forces.iter_mut().zip(&out.forces) {
+                *t += f;
+            }
+            for (t, g) in total
+                .strain_derivative
+                .iter_mut()
+                .zip(&out.strain_derivative)
+            {
+                *t += g;
+            }
+            first = last;
+        }
+        Ok(self.prediction(graph, total))
+    }
+
+    /// Host results in the per-structure form.
+    fn prediction(&self, graph: &AtomicGraph, out: HostOutputs) -> Prediction {
+        let g = &out.strain_derivative;
+        let forces = out.forces.chunks(3).map(|c| [c[0], c[1], c[2]]).collect();
+        let mut total_energy = vec![0.0; graph.n_frames()];
+        for (e, &b) in out.atomic_energies.iter().zip(&graph.batch) {
+            total_energy[b as usize] += e;
+        }
         let mut virial = Vec::new();
         let mut stress = Vec::new();
-        for f in 0..inputs.n_frames {
+        for f in 0..graph.n_frames() {
             let m: [[f64; 3]; 3] =
                 std::array::from_fn(|a| std::array::from_fn(|b| g[f * 9 + a * 3 + b]));
             virial.push(m.map(|row| row.map(|x| -x)));
@@ -135,14 +223,21 @@ impl<B: Backend> Predictor<B> {
                 m.map(|row| row.map(|x| if volume > 0.0 { x / volume } else { f64::NAN }))
             }));
         }
-        Ok(Prediction {
-            total_energy: out.total_energy.to_vec_f64(),
-            atomic_energies: out.atomic_energies.to_vec_f64(),
+        Prediction {
+            total_energy,
+            atomic_energies: out.atomic_energies,
             forces,
             virial,
             stress,
-        })
+        }
     }
+}
+
+/// Per-atom energies, forces `[N·3]` and strain derivatives `[F·9]` on the host.
+struct HostOutputs {
+    atomic_energies: Vec<f64>,
+    forces: Vec<f64>,
+    strain_derivative: Vec<f64>,
 }
 
 /// Uploads a batched graph: edge vectors are computed on the host in float64.

@@ -4,6 +4,12 @@
 //! indices, their positions sorted by destination (a stable counting sort, built once
 //! on the host the first time the indices are scattered). One thread per output element
 //! then adds its sources in increasing source order, the order the CPU backend uses.
+//!
+//! A destination with very many sources (the per-structure sums of a virial over all
+//! edges) would leave one thread looping over them all; when a segment is longer than
+//! [`LONG_SEGMENT`], segments are cut into chunks of [`CHUNK`] sources, the chunks summed
+//! in parallel, then each destination's chunk sums added in order (a fixed association,
+//! so still reproducible).
 
 use std::sync::{Arc, OnceLock};
 
@@ -14,6 +20,19 @@ use super::launch::{arg, grid, u32_of, upload_u32, with_float};
 use super::{Gpu, GpuDevice, GpuRuntime, GpuStorage};
 use crate::backend::IndexOps;
 
+/// Segments longer than this are summed in chunks.
+const LONG_SEGMENT: usize = 1024;
+/// Sources per chunk of a long segment.
+const CHUNK: usize = 256;
+
+/// Chunks of the sorted order: chunk `c` covers `order[starts[c]..starts[c + 1]]`,
+/// destination `d` owns chunks `offsets[d]..offsets[d + 1]`.
+struct Chunks {
+    starts: Handle,
+    offsets: Handle,
+    count: usize,
+}
+
 /// Sources grouped by destination: `order[offsets[d]..offsets[d + 1]]` are the
 /// positions `m` with `idx[m] = d`, increasing.
 struct Segments {
@@ -21,6 +40,8 @@ struct Segments {
     order: Handle,
     /// Destinations with a segment (`max(idx) + 1`); larger ones receive nothing.
     num_segments: usize,
+    /// Present when some segment is longer than [`LONG_SEGMENT`].
+    chunks: Option<Chunks>,
 }
 
 /// A `u32` index buffer on a GPU, with a host copy (indices are small next to the float
@@ -62,10 +83,28 @@ impl<R: GpuRuntime> GpuIndices<R> {
                 order[next[d as usize] as usize] = m as u32;
                 next[d as usize] += 1;
             }
+            let longest = offsets.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+            let chunks = (longest as usize > LONG_SEGMENT).then(|| {
+                let mut starts = Vec::new();
+                let mut chunk_offsets = vec![0u32];
+                for d in 0..num_segments {
+                    let (a, b) = (offsets[d] as usize, offsets[d + 1] as usize);
+                    starts.extend((a..b).step_by(CHUNK).map(|j| j as u32));
+                    chunk_offsets.push(starts.len() as u32);
+                }
+                let count = starts.len();
+                starts.push(self.len() as u32);
+                Chunks {
+                    starts: upload_u32(&self.device.client, &starts),
+                    offsets: upload_u32(&self.device.client, &chunk_offsets),
+                    count,
+                }
+            });
             Segments {
                 offsets: upload_u32(&self.device.client, &offsets),
                 order: upload_u32(&self.device.client, &order),
                 num_segments,
+                chunks,
             }
         })
     }
@@ -141,6 +180,98 @@ fn index_add_kernel<F: Float>(
     }
 }
 
+/// `partial[o, c, i] = Σ_{j ∈ chunk c} src[o, order[j], i]`.
+#[cube(launch_unchecked)]
+fn chunk_sum_kernel<F: Float>(
+    src: &Array<F>,
+    order: &Array<u32>,
+    starts: &Array<u32>,
+    partial: &mut Array<F>,
+    total: u32,
+    idx_len: u32,
+    num_chunks: u32,
+    inner: u32,
+) {
+    let t = ABSOLUTE_POS;
+    if t < total as usize {
+        let inner = inner as usize;
+        let num_chunks = num_chunks as usize;
+        let i = t % inner;
+        let c = (t / inner) % num_chunks;
+        let o = t / (inner * num_chunks);
+        let base = o * idx_len as usize;
+        let mut acc = F::new(0.0);
+        for j in starts[c] as usize..starts[c + 1] as usize {
+            acc += src[(base + order[j] as usize) * inner + i];
+        }
+        partial[t] = acc;
+    }
+}
+
+/// `out[o, d, i] = Σ_{c ∈ offsets[d]..offsets[d+1]} partial[o, c, i]`.
+#[cube(launch_unchecked)]
+fn range_sum_kernel<F: Float>(
+    partial: &Array<F>,
+    offsets: &Array<u32>,
+    out: &mut Array<F>,
+    total: u32,
+    n: u32,
+    num_chunks: u32,
+    inner: u32,
+    num_segments: u32,
+) {
+    let t = ABSOLUTE_POS;
+    if t < total as usize {
+        let inner = inner as usize;
+        let n = n as usize;
+        let i = t % inner;
+        let d = (t / inner) % n;
+        let o = t / (inner * n);
+        let mut acc = F::new(0.0);
+        if d < num_segments as usize {
+            for c in offsets[d] as usize..offsets[d + 1] as usize {
+                acc += partial[(o * num_chunks as usize + c) * inner + i];
+            }
+        }
+        out[t] = acc;
+    }
+}
+
+/// Scatter-add through chunks of the long segments (module docs).
+fn index_add_chunked<R: GpuRuntime>(
+    src: &GpuStorage<R>,
+    seg: &Segments,
+    chunks: &Chunks,
+    (outer, idx_len, inner, n): (usize, usize, usize, usize),
+) -> GpuStorage<R> {
+    let client = src.client();
+    let partial_len = outer * chunks.count * inner;
+    let partial = src.uninit_like(partial_len);
+    if partial_len > 0 {
+        let (count, dim) = grid(client, partial_len);
+        with_float!(src.dtype, F => unsafe {
+            chunk_sum_kernel::launch_unchecked::<F, R>(
+                client, count, dim,
+                src.arg(), arg(&seg.order, idx_len), arg(&chunks.starts, chunks.count + 1),
+                partial.arg(),
+                u32_of(partial_len), u32_of(idx_len), u32_of(chunks.count), u32_of(inner),
+            )
+        });
+    }
+    let total = outer * n * inner;
+    let out = src.uninit_like(total);
+    let (count, dim) = grid(client, total);
+    with_float!(src.dtype, F => unsafe {
+        range_sum_kernel::launch_unchecked::<F, R>(
+            client, count, dim,
+            partial.arg(), arg(&chunks.offsets, seg.num_segments + 1), out.arg(),
+            u32_of(total), u32_of(n), u32_of(chunks.count), u32_of(inner),
+            u32_of(seg.num_segments),
+        )
+    });
+    out
+}
+
 impl<R: GpuRuntime> IndexOps for Gpu<R> {
     fn index_select(
         x: &GpuStorage<R>,
@@ -177,6 +308,9 @@ impl<R: GpuRuntime> IndexOps for Gpu<R> {
         let out = src.uninit_like(total);
         if total > 0 {
             let seg = idx.segments();
+            if let Some(chunks) = &seg.chunks {
+                return index_add_chunked(src, seg, chunks, (outer, idx_len, inner, n));
+            }
             let (count, dim) = grid(src.client(), total);
             with_float!(src.dtype, F => unsafe {
                 index_add_kernel::launch_unchecked::<F, R>(

@@ -1,0 +1,38 @@
+//! `Predictor::with_max_edges_per_pass`: evaluating a structure in passes over ranges of
+//! center atoms gives the single-pass energies, forces and virial.
+
+mod common;
+
+use allegro_core::backend::cpu::CpuDevice;
+use allegro_nn::Predictor;
+use common::{frame_graph, load, max_abs_diff};
+
+#[test]
+fn passes_equal_one_pass() {
+    for name in ["small_noparity.json", "seed_lmax2.json"] {
+        let (model, params, fixture) = load(name);
+        let one = Predictor::new(model, &params, CpuDevice);
+        for frame in fixture["frames"].as_array().unwrap() {
+            let graph = frame_graph(frame);
+            // About four passes, and one pass per center atom.
+            for max in [graph.n_edges() / 4 + 1, 1] {
+                let split = Predictor::new(one.model().clone(), one.parameters(), CpuDevice)
+                    .with_max_edges_per_pass(max);
+                let (a, b) = (one.predict(&graph).unwrap(), split.predict(&graph).unwrap());
+                let label = format!("{name} / {} / {max} edges per pass", frame["name"]);
+                let de = ((a.total_energy[0] - b.total_energy[0]) / a.total_energy[0]).abs();
+                assert!(de <= 1e-12, "{label}: energy {de:e}");
+                let ea = max_abs_diff(&a.atomic_energies, &b.atomic_energies);
+                assert!(ea <= 1e-12, "{label}: per-atom energies {ea:e}");
+                let fa: Vec<f64> = a.forces.iter().flatten().copied().collect();
+                let fb: Vec<f64> = b.forces.iter().flatten().copied().collect();
+                let df = max_abs_diff(&fa, &fb);
+                assert!(df <= 1e-11, "{label}: forces {df:e}");
+                let va: Vec<f64> = a.virial[0].iter().flatten().copied().collect();
+                let vb: Vec<f64> = b.virial[0].iter().flatten().copied().collect();
+                let dv = max_abs_diff(&va, &vb);
+                assert!(dv <= 1e-10, "{label}: virial {dv:e}");
+            }
+        }
+    }
+}
