@@ -84,8 +84,16 @@ fn lammps() -> Option<&'static Lammps> {
 
 impl Lammps {
     /// Runs `input` (with `PLUGIN` and `MODEL` substituted) in `dir` on `ranks` MPI
-    /// ranks; returns the log text.
+    /// ranks; returns the log text, failing the test if LAMMPS reported an error.
     fn run(&self, dir: &Path, input: &str, ranks: usize) -> String {
+        let (ok, log) = self.try_run(dir, input, ranks);
+        assert!(ok, "lmp failed ({ranks} ranks):\n{log}");
+        log
+    }
+
+    /// Runs `input` like [`Lammps::run`]; returns whether it succeeded and its screen
+    /// output plus log.
+    fn try_run(&self, dir: &Path, input: &str, ranks: usize) -> (bool, String) {
         let input = input
             .replace("PLUGIN", &self.plugin.display().to_string())
             .replace("MODEL", &common::small_model_file().display().to_string());
@@ -113,14 +121,13 @@ impl Lammps {
             .output()
             .unwrap();
         let log = std::fs::read_to_string(dir.join("log.lammps")).unwrap_or_default();
-        assert!(
-            out.status.success() && !log.contains("ERROR"),
-            "lmp failed ({} ranks):\n{}\n{}\n{log}",
-            ranks,
+        let ok = out.status.success() && !log.contains("ERROR");
+        let screen = format!(
+            "{}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        log
+        (ok, if ok { log } else { format!("{screen}\n{log}") })
     }
 }
 
@@ -268,4 +275,18 @@ run 200
         rows[20][col] - e0
     ));
     assert!(drift / n < NVE_DRIFT_PER_ATOM, "drift {drift:e} eV");
+}
+
+#[test]
+fn unknown_type_name_stops_lammps_with_the_model_types() {
+    let Some(lammps) = lammps() else { return };
+    let dir = scratch("bad-name");
+    water_data(&dir);
+    let input = SETUP.replace("MODEL H O", "MODEL H Xx") + "run 0\n";
+    let (ok, output) = lammps.try_run(&dir, &input, 1);
+    assert!(!ok, "LAMMPS accepted an unknown type name");
+    assert!(
+        output.contains("LAMMPS type 2: type `Xx` is not in the model; its types are H O"),
+        "{output}"
+    );
 }
