@@ -217,24 +217,15 @@ fn bad_lammps_form_input_is_an_error() {
             null_mut(),
         )
     };
-    let ok = call(
-        2,
-        1,
-        types.as_ptr(),
-        x.as_ptr(),
-        2,
-        first.as_ptr(),
-        &mut e,
-        f.as_mut_ptr(),
-    );
+    let (t, xp, fp) = (types.as_ptr(), x.as_ptr(), first.as_ptr());
+    let fo = f.as_mut_ptr();
+    let ok = call(2, 1, t, xp, 2, fp, &mut e, fo);
     assert_eq!(ok, ALLEGRO_OK, "{}", last_error());
     // Each case is checked right after its call: the message is the last error.
     let expect = |rc: i32, code: i32, needle: &str| {
         assert_eq!(rc, code, "{needle}: {}", last_error());
         assert!(last_error().contains(needle), "{needle}: {}", last_error());
     };
-    let (t, xp, fp) = (types.as_ptr(), x.as_ptr(), first.as_ptr());
-    let fo = f.as_mut_ptr();
     let err_null = ALLEGRO_ERR_NULL;
     let err_invalid = ALLEGRO_ERR_INVALID;
     expect(call(2, 1, null(), xp, 2, fp, &mut e, fo), err_null, "types");
