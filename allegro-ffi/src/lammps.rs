@@ -91,7 +91,7 @@ pub unsafe extern "C" fn allegro_compute_lammps(
                     })
             })
             .collect::<Result<Vec<u32>, _>>()?;
-        let cutoffs = m.predictor.model().cutoffs();
+        let cutoffs = &m.cutoffs;
         let (mut center, mut neighbor, mut vectors) = (Vec::new(), Vec::new(), Vec::new());
         for k in 0..inum {
             // SAFETY: ilist, numneigh, firstneigh have inum entries; firstneigh[k] has numneigh[k].
@@ -119,8 +119,9 @@ pub unsafe extern "C" fn allegro_compute_lammps(
                     FfiError::invalid(format!("ilist[{k}] = {i} is not a local atom"))
                 })?;
             for &j in list {
-                // LAMMPS keeps special-bond bits in the top two bits of each index.
-                let j = (j & 0x3FFF_FFFF) as usize;
+                // LAMMPS keeps special-bond bits (30, 31) and a history bit (29) above
+                // the index: its NEIGHMASK is 0x1FFFFFFF.
+                let j = (j & 0x1FFF_FFFF) as usize;
                 if j >= ntotal {
                     return Err(FfiError::invalid(format!(
                         "neighbor {j} of atom {i} is beyond nlocal + nghost = {ntotal}"

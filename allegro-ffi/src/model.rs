@@ -13,6 +13,9 @@ use crate::error::{ALLEGRO_ERR_MODEL_FILE, FfiError, guard};
 pub struct AllegroModel {
     pub(crate) predictor: Predictor<Cpu>,
     pub(crate) type_names: Vec<String>,
+    /// Cutoff of every edge type (`T × T`, row = center type), computed once because the
+    /// LAMMPS entry point filters every pair by it on every step.
+    pub(crate) cutoffs: Vec<f64>,
 }
 
 /// Opens the `.allegro` file at `path` (UTF-8, NUL-terminated) into `*out`.
@@ -41,9 +44,11 @@ pub unsafe extern "C" fn allegro_model_open(
         let predictor = file
             .into_predictor::<Cpu>(CpuDevice)
             .map_err(|e| FfiError(ALLEGRO_ERR_MODEL_FILE, e.to_string()))?;
+        let cutoffs = predictor.model().cutoffs();
         let handle = Box::new(AllegroModel {
             predictor,
             type_names,
+            cutoffs,
         });
         // SAFETY: checked non-null.
         unsafe { *out = Box::into_raw(handle) };
@@ -51,7 +56,7 @@ pub unsafe extern "C" fn allegro_model_open(
     })
 }
 
-/// Frees a model opened by [`allegro_model_open`]; null is ignored.
+/// Frees a model opened by `allegro_model_open`; null is ignored.
 ///
 /// # Safety
 /// `model` must come from `allegro_model_open` and not be used afterwards.
@@ -69,77 +74,4 @@ pub unsafe extern "C" fn allegro_model_free(model: *mut AllegroModel) {
 pub(crate) fn model_ref<'a>(model: *const AllegroModel) -> Result<&'a AllegroModel, FfiError> {
     // SAFETY: non-null handles come from allegro_model_open (documented contract).
     unsafe { model.as_ref() }.ok_or_else(|| FfiError::null("model"))
-}
-
-/// Writes the model's cutoff radius (Å) to `*r_max`.
-///
-/// # Safety
-/// `model` from `allegro_model_open`; `r_max` writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn allegro_model_r_max(model: *const AllegroModel, r_max: *mut f64) -> i32 {
-    guard(|| {
-        let m = model_ref(model)?;
-        if r_max.is_null() {
-            return Err(FfiError::null("r_max"));
-        }
-        // SAFETY: checked non-null.
-        unsafe { *r_max = m.predictor.model().config().r_max };
-        Ok(())
-    })
-}
-
-/// Writes the number of atom types to `*n`.
-///
-/// # Safety
-/// `model` from `allegro_model_open`; `n` writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn allegro_model_num_types(model: *const AllegroModel, n: *mut i32) -> i32 {
-    guard(|| {
-        let m = model_ref(model)?;
-        if n.is_null() {
-            return Err(FfiError::null("n"));
-        }
-        // SAFETY: checked non-null.
-        unsafe { *n = m.type_names.len() as i32 };
-        Ok(())
-    })
-}
-
-/// Copies the name of type `index` (NUL-terminated) into `buffer` of `len` bytes.
-///
-/// # Safety
-/// `model` from `allegro_model_open`; `buffer` writable for `len` bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn allegro_model_type_name(
-    model: *const AllegroModel,
-    index: i32,
-    buffer: *mut c_char,
-    len: usize,
-) -> i32 {
-    guard(|| {
-        let m = model_ref(model)?;
-        if buffer.is_null() {
-            return Err(FfiError::null("buffer"));
-        }
-        let name = usize::try_from(index)
-            .ok()
-            .and_then(|i| m.type_names.get(i))
-            .ok_or_else(|| {
-                FfiError::invalid(format!(
-                    "type index {index} out of range 0..{}",
-                    m.type_names.len()
-                ))
-            })?;
-        if name.len() + 1 > len {
-            return Err(FfiError::invalid(format!(
-                "buffer of {len} bytes is too small for `{name}`"
-            )));
-        }
-        // SAFETY: buffer has at least name.len() + 1 writable bytes (checked above).
-        unsafe {
-            std::ptr::copy_nonoverlapping(name.as_ptr(), buffer as *mut u8, name.len());
-            *buffer.add(name.len()) = 0;
-        }
-        Ok(())
-    })
 }

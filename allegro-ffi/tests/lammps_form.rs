@@ -1,5 +1,8 @@
 //! The LAMMPS form (local + ghost atoms, full neighbor list) equals the periodic
-//! computation once ghost forces are summed onto their owners.
+//! computation once ghost forces are summed onto their owners; bad input is an error
+//! with a message.
+
+mod common;
 
 use std::ffi::{CStr, CString, c_int};
 use std::path::PathBuf;
@@ -172,4 +175,91 @@ fn ghosts_reproduce_periodic_results() {
         assert!(dv < 1e-10, "{frame_name}: virial differs by {dv:e}");
     }
     unsafe { allegro_model_free(handle) };
+}
+
+#[test]
+fn bad_lammps_form_input_is_an_error() {
+    let c = CString::new(common::small_model_file().to_str().unwrap()).unwrap();
+    let mut m = null_mut();
+    assert_eq!(
+        unsafe { allegro_model_open(c.as_ptr(), &mut m) },
+        ALLEGRO_OK
+    );
+    // Two local H atoms 1 Å apart and one ghost O; atom 0 sees 1 and 2.
+    let types: [c_int; 3] = [0, 0, 1];
+    let x = [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.5, 0.0];
+    let ilist: [c_int; 2] = [0, 1];
+    let numneigh: [c_int; 2] = [2, 1];
+    let (n0, n1): ([c_int; 2], [c_int; 1]) = ([1, 2], [0]);
+    let first = [n0.as_ptr(), n1.as_ptr()];
+    let (mut e, mut f) = (0.0, [0.0; 9]);
+    let call = |nlocal: c_int,
+                nghost: c_int,
+                types: *const c_int,
+                x: *const f64,
+                inum: c_int,
+                first: *const *const c_int,
+                e: *mut f64,
+                f: *mut f64| unsafe {
+        allegro_compute_lammps(
+            m,
+            nlocal,
+            nghost,
+            types,
+            x,
+            inum,
+            ilist.as_ptr(),
+            numneigh.as_ptr(),
+            first,
+            e,
+            null_mut(),
+            f,
+            null_mut(),
+        )
+    };
+    let (t, xp, fp) = (types.as_ptr(), x.as_ptr(), first.as_ptr());
+    let fo = f.as_mut_ptr();
+    let ok = call(2, 1, t, xp, 2, fp, &mut e, fo);
+    assert_eq!(ok, ALLEGRO_OK, "{}", last_error());
+    // Each case is checked right after its call: the message is the last error.
+    let expect = |rc: i32, code: i32, needle: &str| {
+        assert_eq!(rc, code, "{needle}: {}", last_error());
+        assert!(last_error().contains(needle), "{needle}: {}", last_error());
+    };
+    let err_null = ALLEGRO_ERR_NULL;
+    let err_invalid = ALLEGRO_ERR_INVALID;
+    expect(call(2, 1, null(), xp, 2, fp, &mut e, fo), err_null, "types");
+    expect(call(2, 1, t, null(), 2, fp, &mut e, fo), err_null, "x is");
+    expect(
+        call(2, 1, t, xp, 2, null(), &mut e, fo),
+        err_null,
+        "firstneigh",
+    );
+    expect(call(2, 1, t, xp, 2, fp, null_mut(), fo), err_null, "energy");
+    expect(
+        call(2, 1, t, xp, 2, fp, &mut e, null_mut()),
+        err_null,
+        "forces",
+    );
+    expect(
+        call(-1, 1, t, xp, 2, fp, &mut e, fo),
+        err_invalid,
+        "nlocal -1",
+    );
+    // More centers than local atoms.
+    expect(call(1, 2, t, xp, 2, fp, &mut e, fo), err_invalid, "inum 2");
+    // Neighbor 2 exists only when the ghost is counted.
+    expect(
+        call(2, 0, t, xp, 2, fp, &mut e, fo),
+        err_invalid,
+        "beyond nlocal",
+    );
+    let bad_types: [c_int; 3] = [0, 0, 5];
+    let bt = bad_types.as_ptr();
+    expect(
+        call(2, 1, bt, xp, 2, fp, &mut e, fo),
+        err_invalid,
+        "atom 2 has type 5",
+    );
+    unsafe { allegro_model_free(m) };
 }

@@ -1,0 +1,150 @@
+/* pair_style allegro: see pair_allegro.h. */
+
+#include "pair_allegro.h"
+
+#include "allegro.h"
+
+#include "atom.h"
+#include "comm.h"
+#include "error.h"
+#include "force.h"
+#include "memory.h"
+#include "neigh_list.h"
+#include "neighbor.h"
+#include "update.h"
+
+#include <algorithm>
+#include <cstring>
+
+using namespace LAMMPS_NS;
+
+PairAllegro::PairAllegro(LAMMPS *lmp) : Pair(lmp)
+{
+  single_enable = 0;
+  restartinfo = 0;
+  one_coeff = 1;
+  manybody_flag = 1;
+  // The virial comes from the model (edge vectors x dE/dv), so no fdotr pass is needed.
+  no_virial_fdotr_compute = 1;
+  centroidstressflag = CENTROID_NOTAVAIL;
+}
+
+PairAllegro::~PairAllegro()
+{
+  allegro_model_free(model);
+  if (allocated) {
+    memory->destroy(setflag);
+    memory->destroy(cutsq);
+  }
+}
+
+void PairAllegro::allocate()
+{
+  allocated = 1;
+  int n = atom->ntypes + 1;
+  memory->create(setflag, n, n, "pair:setflag");
+  memory->create(cutsq, n, n, "pair:cutsq");
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < n; j++) setflag[i][j] = 0;
+}
+
+void PairAllegro::settings(int narg, char **)
+{
+  if (narg != 0) error->all(FLERR, "Illegal pair_style allegro command: it takes no arguments");
+}
+
+void PairAllegro::coeff(int narg, char **arg)
+{
+  if (!allocated) allocate();
+  int ntypes = atom->ntypes;
+  if (narg != 3 + ntypes)
+    error->all(FLERR, "Incorrect args for pair_coeff: expected * * MODEL and {} type names",
+               ntypes);
+  if (strcmp(arg[0], "*") != 0 || strcmp(arg[1], "*") != 0)
+    error->all(FLERR, "Incorrect args for pair_coeff: pair_style allegro needs * *");
+
+  if (allegro_abi_version() != ALLEGRO_ABI_VERSION)
+    error->all(FLERR, "pair_style allegro was built for allegro ABI {} but loaded ABI {}",
+               ALLEGRO_ABI_VERSION, allegro_abi_version());
+  allegro_model_free(model);
+  model = nullptr;
+  if (allegro_model_open(arg[2], &model) != ALLEGRO_OK)
+    error->all(FLERR, "pair_style allegro: cannot open {}: {}", arg[2], allegro_last_error());
+
+  // Map LAMMPS types to model types by name, so the order of the model's types does
+  // not matter and a wrong name fails here rather than computing nonsense.
+  type_map.assign(ntypes + 1, -1);
+  for (int t = 1; t <= ntypes; t++) {
+    const char *name = arg[2 + t];
+    if (strcmp(name, "NULL") == 0)
+      error->all(FLERR, "pair_style allegro: NULL types (pair_style hybrid) are not supported");
+    if (allegro_model_type_index(model, name, &type_map[t]) != ALLEGRO_OK)
+      error->all(FLERR, "pair_style allegro: LAMMPS type {}: {}", t, allegro_last_error());
+  }
+  for (int i = 1; i <= ntypes; i++)
+    for (int j = i; j <= ntypes; j++) setflag[i][j] = 1;
+}
+
+void PairAllegro::init_style()
+{
+  if (force->newton_pair == 0) error->all(FLERR, "Pair style allegro requires newton pair on");
+  if (strcmp(update->unit_style, "metal") != 0)
+    error->all(FLERR, "Pair style allegro requires units metal (eV, Angstrom)");
+  if (!model) error->all(FLERR, "Pair style allegro: pair_coeff * * MODEL ... not given");
+  neighbor->add_request(this, NeighConst::REQ_FULL);
+}
+
+double PairAllegro::init_one(int i, int j)
+{
+  if (setflag[i][j] == 0) error->all(FLERR, "All pair coeffs are not set");
+  double cij = 0.0, cji = 0.0;
+  if (allegro_model_cutoff(model, type_map[i], type_map[j], &cij) != ALLEGRO_OK ||
+      allegro_model_cutoff(model, type_map[j], type_map[i], &cji) != ALLEGRO_OK)
+    error->all(FLERR, "pair_style allegro: {}", allegro_last_error());
+  // The neighbor list must hold pairs within either direction's cutoff; the model
+  // itself drops those beyond the cutoff of their (center, neighbor) types.
+  return std::max(cij, cji);
+}
+
+void PairAllegro::compute(int eflag, int vflag)
+{
+  ev_init(eflag, vflag);
+  if (vflag_atom)
+    error->all(FLERR, "pair_style allegro does not compute per-atom virials (stress/atom)");
+
+  int nlocal = atom->nlocal;
+  int ntotal = nlocal + atom->nghost;
+  if (list->inum == 0 || ntotal == 0) return;
+
+  types.resize(ntotal);
+  const int *type = atom->type;
+  for (int i = 0; i < ntotal; i++) types[i] = type_map[type[i]];
+  forces.assign(3 * (size_t) ntotal, 0.0);
+  atom_energies.resize(nlocal);
+
+  double energy = 0.0, vir[9] = {0.0};
+  int rc = allegro_compute_lammps(
+      model, nlocal, atom->nghost, types.data(), &atom->x[0][0], list->inum, list->ilist,
+      list->numneigh, list->firstneigh, &energy, eflag_atom ? atom_energies.data() : nullptr,
+      forces.data(), vflag_global ? vir : nullptr);
+  if (rc != ALLEGRO_OK) error->one(FLERR, "pair_style allegro: {}", allegro_last_error());
+
+  // Add (not copy): other styles or fixes may already have put forces here. Ghost forces
+  // go back to their owners in LAMMPS's reverse communication (newton on).
+  double **f = atom->f;
+  for (int i = 0; i < ntotal; i++)
+    for (int d = 0; d < 3; d++) f[i][d] += forces[3 * (size_t) i + d];
+
+  if (eflag_global) eng_vdwl += energy;
+  if (eflag_atom)
+    for (int i = 0; i < nlocal; i++) eatom[i] += atom_energies[i];
+  if (vflag_global) {
+    // LAMMPS's Voigt order: xx, yy, zz, xy, xz, yz.
+    virial[0] += vir[0];
+    virial[1] += vir[4];
+    virial[2] += vir[8];
+    virial[3] += vir[1];
+    virial[4] += vir[2];
+    virial[5] += vir[5];
+  }
+}

