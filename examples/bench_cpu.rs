@@ -12,23 +12,7 @@ use allegro::data::{AtomicGraph, NeighborOptions, TypeMapper, extxyz};
 use allegro::nn::{AllegroConfig, AllegroModel, Predictor};
 
 /// The model block of `shared/reference/nequip-xtb.yaml`, for water.
-const SEED_MODEL: &str = r#"{
-  "seed": 1024, "model_dtype": "float32", "type_names": ["H", "O"], "r_max": 6.0,
-  "radial_chemical_embed": {"_target_": "allegro.nn.TwoBodyBesselScalarEmbed",
-    "num_bessels": 8, "bessel_trainable": false, "polynomial_cutoff_p": 6},
-  "radial_chemical_embed_dim": 32,
-  "scalar_embed_mlp_hidden_layers_depth": 2, "scalar_embed_mlp_hidden_layers_width": 64,
-  "scalar_embed_mlp_nonlinearity": "silu",
-  "l_max": 2, "parity": true, "tp_path_channel_coupling": true, "forward_normalize": true,
-  "num_layers": 2, "num_scalar_features": 64, "num_tensor_features": 64,
-  "allegro_mlp_hidden_layers_depth": 2, "allegro_mlp_hidden_layers_width": 256,
-  "allegro_mlp_nonlinearity": "silu",
-  "readout_mlp_hidden_layers_depth": 1, "readout_mlp_hidden_layers_width": 128,
-  "readout_mlp_nonlinearity": null,
-  "avg_num_neighbors": 85.0, "per_type_energy_shifts": 0.0, "per_type_energy_scales": 1.0,
-  "pair_potential": {"_target_": "nequip.nn.pair_potential.ZBL", "units": "metal",
-    "chemical_species": ["H", "O"]}
-}"#;
+const SEED_MODEL: &str = include_str!("configs/seed-water.json");
 
 /// Reference (nequip-allegro 0.8.3, PyTorch, 2 CPU cores), `shared/reference/README.md`.
 const REFERENCE_192_SECONDS: f64 = 3.99;

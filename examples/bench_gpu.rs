@@ -23,24 +23,8 @@ type Runtime = allegro::core::backend::gpu::HipRuntime;
 #[cfg(all(feature = "vulkan", not(any(feature = "cuda", feature = "hip"))))]
 type Runtime = allegro::core::backend::gpu::WgpuRuntime;
 
-/// The model block of `shared/reference/nequip-xtb.yaml`, for water; `L_MAX` is replaced.
-const SEED_MODEL: &str = r#"{
-  "seed": 1024, "model_dtype": "float32", "type_names": ["H", "O"], "r_max": 6.0,
-  "radial_chemical_embed": {"_target_": "allegro.nn.TwoBodyBesselScalarEmbed",
-    "num_bessels": 8, "bessel_trainable": false, "polynomial_cutoff_p": 6},
-  "radial_chemical_embed_dim": 32,
-  "scalar_embed_mlp_hidden_layers_depth": 2, "scalar_embed_mlp_hidden_layers_width": 64,
-  "scalar_embed_mlp_nonlinearity": "silu",
-  "l_max": L_MAX, "parity": true, "tp_path_channel_coupling": true, "forward_normalize": true,
-  "num_layers": 2, "num_scalar_features": 64, "num_tensor_features": 64,
-  "allegro_mlp_hidden_layers_depth": 2, "allegro_mlp_hidden_layers_width": 256,
-  "allegro_mlp_nonlinearity": "silu",
-  "readout_mlp_hidden_layers_depth": 1, "readout_mlp_hidden_layers_width": 128,
-  "readout_mlp_nonlinearity": null,
-  "avg_num_neighbors": 85.0, "per_type_energy_shifts": 0.0, "per_type_energy_scales": 1.0,
-  "pair_potential": {"_target_": "nequip.nn.pair_potential.ZBL", "units": "metal",
-    "chemical_species": ["H", "O"]}
-}"#;
+/// The model block of `shared/reference/nequip-xtb.yaml`, for water (l_max set per run).
+const SEED_MODEL: &str = include_str!("configs/seed-water.json");
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -89,7 +73,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "E/atom (eV)"
     );
     for file in files {
-        let config = AllegroConfig::from_json(&SEED_MODEL.replace("L_MAX", &l_max.to_string()))?;
+        let mut json: serde_json::Value = serde_json::from_str(SEED_MODEL)?;
+        json["l_max"] = l_max.into();
+        let config = AllegroConfig::from_json(&json.to_string())?;
         let model = AllegroModel::new(&config)?;
         let params = model.init_parameters::<Gpu<Runtime>>(&device);
         let mut predictor = Predictor::new(model, &params, device.clone());

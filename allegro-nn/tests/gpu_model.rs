@@ -18,18 +18,7 @@ use allegro_nn::{AllegroModel, Parameters, Predictor};
 use common::{frame_graph, load, max_abs_diff, numbers};
 use serde_json::Value;
 
-fn device<R: GpuRuntime>() -> Option<GpuDevice<R>> {
-    match GpuDevice::<R>::try_default() {
-        Ok(d) => Some(d),
-        Err(e) if std::env::var("ALLEGRO_REQUIRE_GPU").is_ok_and(|v| v == "1") => {
-            panic!("ALLEGRO_REQUIRE_GPU=1 but {e}")
-        }
-        Err(e) => {
-            eprintln!("skipped: {e}");
-            None
-        }
-    }
-}
+use allegro_core::testing::gpu_test_device as device;
 
 /// Every frame of fixture `name`, float64 on the GPU, against the reference's values.
 fn fixture_frames<R: GpuRuntime>(name: &str, dev: &GpuDevice<R>) {

@@ -9,7 +9,6 @@ use allegro_data::AtomicGraph;
 use allegro_nn::testing::{Deviation, compare, magnitudes};
 use allegro_nn::{Prediction, Predictor};
 use common::{frame_graph, load, numbers};
-use serde_json::Value;
 
 /// float32 features against float64 (issue 2): each total energy relative to its |E|;
 /// per-atom energies, forces and stress relative to their largest magnitude over the

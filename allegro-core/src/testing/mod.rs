@@ -13,3 +13,21 @@ pub mod tolerance;
 
 pub use finite_diff::{check_gradients, check_second_order};
 pub use rng::SplitMix64;
+
+/// The default device of GPU runtime `R` for tests, or `None` (printing why) when there
+/// is none; with `ALLEGRO_REQUIRE_GPU=1` a missing device panics instead, so CI cannot
+/// pass by skipping.
+#[cfg(feature = "gpu")]
+pub fn gpu_test_device<R: crate::backend::gpu::GpuRuntime>()
+-> Option<crate::backend::gpu::GpuDevice<R>> {
+    match crate::backend::gpu::GpuDevice::<R>::try_default() {
+        Ok(d) => Some(d),
+        Err(e) if std::env::var("ALLEGRO_REQUIRE_GPU").is_ok_and(|v| v == "1") => {
+            panic!("ALLEGRO_REQUIRE_GPU=1 but {e}")
+        }
+        Err(e) => {
+            eprintln!("skipped: {e}");
+            None
+        }
+    }
+}
