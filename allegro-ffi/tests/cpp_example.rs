@@ -30,7 +30,14 @@ fn cpp_example_forces_equal_rust_api() {
 
     let model = common::small_model_file();
     let xyz = shared_data("water-192.xyz");
-    let out = Command::new(&exe).arg(model).arg(&xyz).output().unwrap();
+    // cargo test puts target/release before the rpath on LD_LIBRARY_PATH, where an older
+    // liballegro_ffi.so from a plain `cargo build` may sit: name the one just built.
+    let out = Command::new(&exe)
+        .arg(model)
+        .arg(&xyz)
+        .env("LD_LIBRARY_PATH", &lib)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

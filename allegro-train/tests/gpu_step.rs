@@ -1,0 +1,100 @@
+//! Training steps on the GPU backend equal those on the CPU backend (float64): the same
+//! batch, loss (per-atom energy + forces, forces by double backward), AdamW update and
+//! EMA give the same weights to 1e-10 relative after each of three steps.
+//!
+//! Runs with a GPU runtime feature (`vulkan`, `cuda`, `hip`); without a device it prints
+//! that it was skipped, unless `ALLEGRO_REQUIRE_GPU=1`.
+
+#![cfg(feature = "gpu")]
+
+mod common;
+
+use allegro_core::backend::Backend;
+use allegro_core::backend::cpu::{Cpu, CpuDevice};
+use allegro_core::backend::gpu::{Gpu, GpuRuntime};
+use allegro_core::testing::gpu_test_device;
+use allegro_data::{AtomicGraph, GraphSource};
+use allegro_nn::{AllegroModel, Parameters};
+use allegro_train::{
+    AdamW, AdamWConfig, LossCoeffs, Trainer, energy_force_loss, energy_force_metrics,
+};
+use common::{dataset, tiny_model};
+
+fn trainer<B: Backend>(
+    model: &AllegroModel,
+    params: Parameters<B>,
+    device: B::Device,
+) -> Trainer<B> {
+    let names = model.config().type_names.clone();
+    let opt = AdamW::new(AdamWConfig {
+        lr: 1e-2,
+        weight_decay: 1e-6,
+        ..Default::default()
+    })
+    .unwrap();
+    let loss = energy_force_loss(LossCoeffs::default(), true, &names, vec![]).unwrap();
+    let val = energy_force_metrics(&[("forces_rmse", 1.0)], false, &names, vec![]).unwrap();
+    Trainer::new(model.clone(), params, opt, loss, val, device)
+        .unwrap()
+        .with_ema(0.9)
+        .unwrap()
+}
+
+fn steps_match<R: GpuRuntime>() {
+    let Some(dev) = gpu_test_device::<R>() else {
+        return;
+    };
+    let data = dataset(8);
+    let model = tiny_model(&data);
+    let graphs: Vec<AtomicGraph> = (0..8).map(|i| data.graph(i).unwrap()).collect();
+    let batch = AtomicGraph::batch(&graphs);
+    let init = model.init_parameters::<Cpu>(&CpuDevice);
+    let mut cpu = trainer::<Cpu>(&model, init.clone(), CpuDevice);
+    let mut gpu = trainer::<Gpu<R>>(&model, init.to_backend::<Gpu<R>>(&dev), dev);
+    for step in 0..3 {
+        let (lc, lg) = (
+            cpu.train_step(&batch).unwrap(),
+            gpu.train_step(&batch).unwrap(),
+        );
+        let mut worst = 0.0f64;
+        for ((name, c), (_, g)) in cpu.eval_params().iter().zip(gpu.eval_params().iter()) {
+            let (c, g) = (c.tensor.to_vec_f64(), g.tensor.to_vec_f64());
+            let scale = c.iter().fold(1e-12f64, |m, x| m.max(x.abs()));
+            let d = c
+                .iter()
+                .zip(&g)
+                .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()))
+                / scale;
+            assert!(
+                d <= 1e-10,
+                "step {step}: {name} differs by {d:e} relative on {}",
+                R::NAME
+            );
+            worst = worst.max(d);
+        }
+        eprintln!(
+            "step {step} on {}: loss {:?} vs CPU {:?}; EMA weights max relative difference {worst:.1e}",
+            R::NAME,
+            lg.weighted_sum(),
+            lc.weighted_sum()
+        );
+    }
+}
+
+#[cfg(feature = "vulkan")]
+#[test]
+fn training_steps_match_cpu_vulkan() {
+    steps_match::<allegro_core::backend::gpu::WgpuRuntime>();
+}
+
+#[cfg(feature = "cuda")]
+#[test]
+fn training_steps_match_cpu_cuda() {
+    steps_match::<allegro_core::backend::gpu::CudaRuntime>();
+}
+
+#[cfg(feature = "hip")]
+#[test]
+fn training_steps_match_cpu_hip() {
+    steps_match::<allegro_core::backend::gpu::HipRuntime>();
+}
