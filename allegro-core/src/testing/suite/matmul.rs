@@ -3,8 +3,10 @@
 
 use super::{assert_gradients, assert_values, random};
 use crate::backend::Backend;
+use crate::dtype::DType;
 use crate::tensor::Tensor;
 use crate::testing::rng::SplitMix64;
+use crate::testing::tolerance::all_close;
 
 /// `op(A)[b] · op(B)[b]` by a triple loop. Shapes as stored; `None` batch = shared.
 fn reference(
@@ -136,5 +138,40 @@ pub fn matmul_large<B: Backend>(device: &B::Device) {
             (c[i * n + j] - want).abs() < 1e-12,
             "matmul large at ({i},{j})"
         );
+    }
+}
+
+/// Products large enough for a backend's wide-tile path (here `m` = 4500 rows, `n` = 200
+/// columns, `k` = 70: none a multiple of a tile), every transpose flag, f64 and f32.
+pub fn matmul_wide<B: Backend>(device: &B::Device) {
+    let mut rng = SplitMix64::new(25);
+    let (m, k, n) = (4500, 70, 200);
+    for ta in [false, true] {
+        for tb in [false, true] {
+            let a_shape = if ta { [k, m] } else { [m, k] };
+            let b_shape = if tb { [n, k] } else { [k, n] };
+            let a = random::<B>(&a_shape, -1.0, 1.0, &mut rng, device);
+            let b = random::<B>(&b_shape, -1.0, 1.0, &mut rng, device);
+            let want = reference(
+                &a.to_vec_f64(),
+                &b.to_vec_f64(),
+                1,
+                m,
+                k,
+                n,
+                (false, false, ta, tb),
+            );
+            let name = format!("wide matmul ta={ta} tb={tb}");
+            let got = a.matmul_t(&b, ta, tb).to_vec_f64();
+            if let Err(e) = all_close(&got, &want, 1e-12, 1e-12) {
+                panic!("{name} (f64): {e}");
+            }
+            // f32: sums of 70 products of order 1 carry ~1e-6 absolute rounding.
+            let (a32, b32) = (a.cast(DType::F32), b.cast(DType::F32));
+            let got32 = a32.matmul_t(&b32, ta, tb).to_vec_f64();
+            if let Err(e) = all_close(&got32, &want, 1e-5, 2e-5) {
+                panic!("{name} (f32): {e}");
+            }
+        }
     }
 }

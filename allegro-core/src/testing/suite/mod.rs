@@ -106,6 +106,7 @@ macro_rules! for_each_suite_check {
             matmul::matmul_batched_by_shared,
             matmul::mlp_chain,
             matmul::matmul_large,
+            matmul::matmul_wide,
             reduce::sums,
             reduce::sum_to_shape_is_adjoint,
             reduce::long_sums,
