@@ -184,7 +184,15 @@ impl<B: Backend> Predictor<B> {
                 edge_center: edges.iter().map(|&z| graph.edge_center[z]).collect(),
                 edge_neighbor: edges.iter().map(|&z| graph.edge_neighbor[z]).collect(),
                 edge_cell_shift: edges.iter().map(|&z| graph.edge_cell_shift[z]).collect(),
-                ..graph.clone()
+                // Per-atom data only: `..graph.clone()` would copy every edge (and the
+                // labels) once per pass just to drop them.
+                positions: graph.positions.clone(),
+                atom_types: graph.atom_types.clone(),
+                batch: graph.batch.clone(),
+                frame_ptr: graph.frame_ptr.clone(),
+                cells: graph.cells.clone(),
+                pbc: graph.pbc.clone(),
+                ..AtomicGraph::default()
             };
             let out = self.pass(&part)?;
             total.atomic_energies[first..last].copy_from_slice(&out.atomic_energies[first..last]);
