@@ -13,17 +13,26 @@ pub mod gpu;
 pub mod ops;
 
 pub use ops::{
-    BackendTypes, BinaryOp, CompareOp, ContractEntry, ContractionSpec, ElementwiseOps, FusedOps,
-    IndexOps, MatmulOps, MatmulSpec, ReduceOps, ShapeOps, StorageOps, UnaryOp,
+    Activation, BackendTypes, BinaryOp, ColumnBlock, CompareOp, ContractEntry, ContractInput,
+    ContractionSpec, ElementwiseOps, FusedOps, IndexOps, InferenceOps, LinearSpec, MatmulOps,
+    MatmulPrecision, MatmulSpec, OutputBlock, ReduceOps, SegmentContraction, SegmentForward,
+    SegmentGradients, SegmentOperands, Segments, ShapeOps, StorageOps, UnaryOp,
 };
 
 /// Everything a tensor needs from a backend.
 pub trait Backend:
-    StorageOps + ElementwiseOps + MatmulOps + ReduceOps + IndexOps + ShapeOps + FusedOps
+    StorageOps + ElementwiseOps + MatmulOps + ReduceOps + IndexOps + ShapeOps + FusedOps + InferenceOps
 {
 }
 
 impl<B> Backend for B where
-    B: StorageOps + ElementwiseOps + MatmulOps + ReduceOps + IndexOps + ShapeOps + FusedOps
+    B: StorageOps
+        + ElementwiseOps
+        + MatmulOps
+        + ReduceOps
+        + IndexOps
+        + ShapeOps
+        + FusedOps
+        + InferenceOps
 {
 }

@@ -38,7 +38,11 @@ fn gemm_one<T: CpuElement + faer::traits::ComplexField>(
     matmul(dst, Accum::Replace, lhs, rhs, T::one(), par);
 }
 
-fn gemm<T: CpuElement + faer::traits::ComplexField>(a: &[T], b: &[T], spec: &MatmulSpec) -> Vec<T> {
+pub(crate) fn gemm<T: CpuElement + faer::traits::ComplexField>(
+    a: &[T],
+    b: &[T],
+    spec: &MatmulSpec,
+) -> Vec<T> {
     let MatmulSpec { batch, m, k, n, .. } = *spec;
     let mut out = vec![T::zero(); batch * m * n];
     if m * n == 0 {

@@ -8,6 +8,7 @@ mod element;
 mod elementwise;
 mod fused;
 mod index;
+mod inference;
 mod matmul;
 mod reduce;
 mod shape;

@@ -61,7 +61,7 @@ fn unary_code(op: UnaryOp) -> (u32, f64) {
 
 /// The logistic function without overflow: `1/(1+e^{-|v|})`, mirrored for `v < 0`.
 #[cube]
-fn sigmoid<F: Float>(v: F) -> F {
+pub(crate) fn sigmoid<F: Float>(v: F) -> F {
     let e = F::exp(-F::abs(v));
     let s = F::new(1.0) / (F::new(1.0) + e);
     select(v >= F::new(0.0), s, e * s)
@@ -69,7 +69,7 @@ fn sigmoid<F: Float>(v: F) -> F {
 
 /// `ln(1 + e)` for `0 ≤ e ≤ 1`, accurate for small `e` (the `u − 1` correction).
 #[cube]
-fn log1p_small<F: Float>(e: F) -> F {
+pub(crate) fn log1p_small<F: Float>(e: F) -> F {
     let u = F::new(1.0) + e;
     let d = u - F::new(1.0);
     let safe_d = select(d == F::new(0.0), F::new(1.0), d);

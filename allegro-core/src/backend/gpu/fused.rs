@@ -25,18 +25,18 @@ const EDGE_BLOCK: usize = 64;
 /// A spec's entries grouped by one slot: `offsets[g]..offsets[g + 1]` are group `g`'s
 /// entries, with their two other slots, path and coefficient.
 pub(crate) struct GroupedEntries {
-    offsets: Handle,
-    first: Handle,
-    second: Handle,
-    third: Handle,
-    coeff: Handle,
-    groups: usize,
-    len: usize,
+    pub(crate) offsets: Handle,
+    pub(crate) first: Handle,
+    pub(crate) second: Handle,
+    pub(crate) third: Handle,
+    pub(crate) coeff: Handle,
+    pub(crate) groups: usize,
+    pub(crate) len: usize,
 }
 
 /// Both groupings of one spec for one dtype.
 pub(crate) struct SpecTables {
-    by_output: GroupedEntries,
+    pub(crate) by_output: GroupedEntries,
     by_path: GroupedEntries,
 }
 
@@ -102,7 +102,7 @@ fn group<R: GpuRuntime>(
     }
 }
 
-fn tables<R: GpuRuntime>(
+pub(crate) fn tables<R: GpuRuntime>(
     device: &GpuDevice<R>,
     spec: &ContractionSpec,
     dtype: DType,

@@ -13,6 +13,7 @@ mod device;
 mod elementwise;
 mod fused;
 mod index;
+mod inference;
 mod launch;
 mod matmul;
 mod reduce;
@@ -25,6 +26,7 @@ use cubecl::prelude::Runtime;
 
 pub use device::GpuDevice;
 pub use index::GpuIndices;
+pub use inference::{ExactF32Matmul, exact_f32_matmul, set_exact_f32_matmul};
 pub use storage::GpuStorage;
 
 #[cfg(feature = "cuda")]

@@ -7,6 +7,7 @@
 pub mod elementwise;
 pub mod fused;
 pub mod index;
+pub mod inference;
 pub mod matmul;
 pub mod reduce;
 pub mod shape;
@@ -15,6 +16,10 @@ pub mod storage;
 pub use elementwise::{BinaryOp, CompareOp, ElementwiseOps, UnaryOp};
 pub use fused::{ContractEntry, ContractionSpec, FusedOps};
 pub use index::IndexOps;
+pub use inference::{
+    Activation, ColumnBlock, ContractInput, InferenceOps, LinearSpec, MatmulPrecision, OutputBlock,
+    SegmentContraction, SegmentForward, SegmentGradients, SegmentOperands, Segments,
+};
 pub use matmul::{MatmulOps, MatmulSpec};
 pub use reduce::ReduceOps;
 pub use shape::ShapeOps;

@@ -10,6 +10,7 @@ pub mod autodiff;
 pub mod elementwise;
 pub mod fused;
 pub mod index;
+pub mod inference;
 pub mod matmul;
 pub mod reduce;
 pub mod shape;
@@ -128,6 +129,10 @@ macro_rules! for_each_suite_check {
             fused::channel_contract,
             fused::channel_contract_weight_grad,
             fused::channel_contract_large,
+            inference::fused_linear,
+            inference::fused_linear_large,
+            inference::segment_contract,
+            inference::segment_contract_long,
         }
     };
 }

@@ -1,0 +1,52 @@
+//! The no-tape inference primitives on the CPU: plain loops over rows and segments,
+//! faer for the products. This is the oracle the GPU kernels are compared with.
+
+mod linear;
+mod segment;
+
+use super::{Cpu, CpuDevice, CpuStorage};
+use crate::backend::ops::inference::{
+    InferenceOps, LinearSpec, SegmentContraction, SegmentForward, SegmentGradients,
+    SegmentOperands, Segments,
+};
+use crate::dtype::DType;
+
+impl InferenceOps for Cpu {
+    fn uninit(_device: &CpuDevice, len: usize, dtype: DType) -> CpuStorage {
+        match dtype {
+            DType::F32 => CpuStorage::from_vec_f32(vec![0.0; len]),
+            DType::F64 => CpuStorage::from_vec_f64(vec![0.0; len]),
+        }
+    }
+
+    fn fused_linear(
+        spec: &LinearSpec,
+        inputs: &[&CpuStorage],
+        weight: &CpuStorage,
+        mask: Option<&CpuStorage>,
+        derivative: Option<&mut CpuStorage>,
+        outputs: &mut [&mut CpuStorage],
+    ) {
+        linear::fused_linear(spec, inputs, weight, mask, derivative, outputs);
+    }
+
+    fn segment_contract_forward(
+        layer: &SegmentContraction,
+        operands: SegmentOperands<'_, CpuStorage>,
+        segments: Segments<'_, std::sync::Arc<Vec<u32>>>,
+    ) -> SegmentForward<CpuStorage> {
+        segment::forward(layer, operands, segments)
+    }
+
+    fn segment_contract_backward(
+        layer: &SegmentContraction,
+        operands: SegmentOperands<'_, CpuStorage>,
+        env: &CpuStorage,
+        grad_out: Option<&CpuStorage>,
+        grad_first: &CpuStorage,
+        segments: Segments<'_, std::sync::Arc<Vec<u32>>>,
+        grads: SegmentGradients<'_, CpuStorage>,
+    ) -> Option<CpuStorage> {
+        segment::backward(layer, operands, env, grad_out, grad_first, segments, grads)
+    }
+}

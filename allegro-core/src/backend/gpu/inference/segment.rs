@@ -1,0 +1,367 @@
+//! The segment contraction (environment sum + channel-wise tensor product) and its
+//! adjoint as kernels.
+//!
+//! One cube per segment (center atom), one thread per channel `u`. A thread's work
+//! touches only its own channel until the adjoint's sums over channels, so it keeps its
+//! rows in its own slots of shared memory (dynamically indexable, unlike registers) and
+//! needs no barrier; the environment of its segment is computed once and stays there
+//! for every row. The tensor product's entries are grouped by the slot being computed
+//! (as the existing contraction's tables), so each output component is one register
+//! accumulator. The adjoint's `∂/∂Y` sums over channels go through a shared tile,
+//! added in channel order (deterministic). Summation orders differ from the CPU
+//! backend's, so results agree to rounding.
+
+use cubecl::prelude::*;
+
+/// Per-thread slots have odd row pitches (`d | 1`): even pitches would put every
+/// thread's element `i` on the same bank.
+///
+/// Geometry table indices.
+pub(crate) mod geom {
+    pub const W_STRIDE: usize = 0;
+    pub const W_OFFSET: usize = 1;
+    pub const X_STRIDE: usize = 2;
+    pub const X_OFFSET: usize = 3;
+    pub const NUM_PATHS: usize = 4;
+    pub const GW_STRIDE: usize = 5;
+    pub const GW_OFFSET: usize = 6;
+    pub const GX_STRIDE: usize = 7;
+    pub const GX_OFFSET: usize = 8;
+    pub const SEGMENTS: usize = 9;
+    pub const LEN: usize = 10;
+}
+
+/// The segment of this cube (2-D grids, since Vulkan allows 65,535 cubes per axis).
+#[cube]
+fn segment_index() -> usize {
+    CUBE_POS_Y as usize * CUBE_COUNT_X as usize + CUBE_POS_X as usize
+}
+
+/// Row `i` of the first operand for `(z, u)`: plain, or `Y[z,i]·Wx[z, u·R + r(i)]`.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn first_operand<F: Float>(
+    x: &Array<F>,
+    y: &Array<F>,
+    irrep: &Array<u32>,
+    g: &Array<u32>,
+    z: usize,
+    u: usize,
+    i: usize,
+    #[comptime] channels: u32,
+    #[comptime] dx: u32,
+    #[comptime] dy: u32,
+    #[comptime] r_n: u32,
+    #[comptime] weighted: bool,
+) -> F {
+    if comptime![weighted] {
+        let at = z * g[geom::X_STRIDE] as usize
+            + g[geom::X_OFFSET] as usize
+            + u * comptime![r_n as usize]
+            + irrep[i] as usize;
+        y[z * comptime![dy as usize] + i] * x[at]
+    } else {
+        x[(z * comptime![channels as usize] + u) * comptime![dx as usize] + i]
+    }
+}
+
+/// `θ[u or 0, p]·c` of grouped entry `e`.
+#[cube]
+fn entry_weight<F: Float>(
+    theta: &Array<F>,
+    path: &Array<u32>,
+    coeff: &Array<F>,
+    e: usize,
+    theta_row: usize,
+) -> F {
+    theta[theta_row + path[e] as usize] * coeff[e]
+}
+
+/// Environment sum and tensor product of one segment.
+#[cube(launch_unchecked)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn segment_forward_kernel<F: Float>(
+    x: &Array<F>,
+    y: &Array<F>,
+    w: &Array<F>,
+    theta: &Array<F>,
+    scale: &Array<F>,
+    offsets: &Array<u32>,
+    irrep: &Array<u32>,
+    grp_offsets: &Array<u32>,
+    grp_x: &Array<u32>,
+    grp_env: &Array<u32>,
+    grp_path: &Array<u32>,
+    grp_coeff: &Array<F>,
+    env_out: &mut Array<F>,
+    out: &mut Array<F>,
+    first: &mut Array<F>,
+    g: &Array<u32>,
+    #[comptime] channels: u32,
+    #[comptime] dx: u32,
+    #[comptime] dy: u32,
+    #[comptime] dout: u32,
+    #[comptime] r_n: u32,
+    #[comptime] weighted: bool,
+    #[comptime] per_channel: bool,
+) {
+    let n = segment_index();
+    if n < g[geom::SEGMENTS] as usize {
+        let u = UNIT_POS_X as usize;
+        let uc = comptime![channels as usize];
+        let dyc = comptime![dy as usize];
+        let dxc = comptime![dx as usize];
+        let doc = comptime![dout as usize];
+        let rc = comptime![r_n as usize];
+        let xp = comptime![(dx | 1) as usize];
+        let ep = comptime![(dy | 1) as usize];
+        let start = offsets[n] as usize;
+        let end = offsets[n + 1] as usize;
+        let ws = g[geom::W_STRIDE] as usize;
+        let wo = g[geom::W_OFFSET] as usize;
+        let mut theta_row = 0usize;
+        if comptime![per_channel] {
+            theta_row = u * g[geom::NUM_PATHS] as usize;
+        }
+        let mut x_s = SharedMemory::<F>::new(comptime![(channels * (dx | 1)) as usize]);
+        let mut env_s = SharedMemory::<F>::new(comptime![(channels * (dy | 1)) as usize]);
+
+        // env[n,u,m] = scale[n]·Σ_z Y[z,m]·w[z, u·R + r(m)]
+        let mut env = Array::<F>::new(dyc);
+        #[unroll]
+        for m in 0..dyc {
+            env[m] = F::new(0.0);
+        }
+        for z in start..end {
+            #[unroll]
+            for m in 0..dyc {
+                env[m] += y[z * dyc + m] * w[z * ws + wo + u * rc + irrep[m] as usize];
+            }
+        }
+        let s = scale[n];
+        #[unroll]
+        for m in 0..dyc {
+            let v = env[m] * s;
+            env_s[u * ep + m] = v;
+            env_out[(n * uc + u) * dyc + m] = v;
+        }
+
+        // out[z,u,k] = Σ_{e ∈ group k} x[z,u,i_e]·env[u,j_e]·θc_e
+        for z in start..end {
+            #[unroll]
+            for i in 0..dxc {
+                x_s[u * xp + i] =
+                    first_operand::<F>(x, y, irrep, g, z, u, i, channels, dx, dy, r_n, weighted);
+            }
+            #[unroll]
+            for k in 0..doc {
+                let mut acc = F::new(0.0);
+                for e in grp_offsets[k] as usize..grp_offsets[k + 1] as usize {
+                    acc += x_s[u * xp + grp_x[e] as usize]
+                        * env_s[u * ep + grp_env[e] as usize]
+                        * entry_weight::<F>(theta, grp_path, grp_coeff, e, theta_row);
+                }
+                out[(z * uc + u) * doc + k] = acc;
+                if k == 0 {
+                    first[z * uc + u] = acc;
+                }
+            }
+        }
+    }
+}
+
+/// Adds `Σ_u red[u, m]` to `grad_y[z, m]` (all threads of the cube call it together).
+#[cube]
+fn add_channel_sums<F: Float>(
+    red: &SharedMemory<F>,
+    grad_y: &mut Array<F>,
+    z: usize,
+    #[comptime] channels: u32,
+    #[comptime] dy: u32,
+) {
+    sync_cube();
+    let dyc = comptime![dy as usize];
+    let uc = comptime![channels as usize];
+    let u = UNIT_POS_X as usize;
+    for m in 0..dyc {
+        // Thread m mod U sums component m.
+        if m % uc == u {
+            let mut s = F::new(0.0);
+            for v in 0..uc {
+                s += red[v * dyc + m];
+            }
+            grad_y[z * dyc + m] += s;
+        }
+    }
+    sync_cube();
+}
+
+/// The adjoint of [`segment_forward_kernel`] for one segment.
+#[cube(launch_unchecked)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn segment_backward_kernel<F: Float>(
+    x: &Array<F>,
+    y: &Array<F>,
+    w: &Array<F>,
+    theta: &Array<F>,
+    scale: &Array<F>,
+    env: &Array<F>,
+    grad_out: &Array<F>,
+    grad_first: &Array<F>,
+    offsets: &Array<u32>,
+    irrep: &Array<u32>,
+    // Entries grouped by the first slot `i`: slots (k of G, j of env).
+    gi_offsets: &Array<u32>,
+    gi_g: &Array<u32>,
+    gi_env: &Array<u32>,
+    gi_path: &Array<u32>,
+    gi_coeff: &Array<F>,
+    // Entries grouped by the second slot `j`: slots (i of x, k of G).
+    gj_offsets: &Array<u32>,
+    gj_x: &Array<u32>,
+    gj_g: &Array<u32>,
+    gj_path: &Array<u32>,
+    gj_coeff: &Array<F>,
+    grad_x: &mut Array<F>,
+    grad_w: &mut Array<F>,
+    grad_y: &mut Array<F>,
+    g: &Array<u32>,
+    #[comptime] channels: u32,
+    #[comptime] dx: u32,
+    #[comptime] dy: u32,
+    #[comptime] dout: u32,
+    #[comptime] r_n: u32,
+    #[comptime] weighted: bool,
+    #[comptime] per_channel: bool,
+    #[comptime] has_grad_out: bool,
+) {
+    let n = segment_index();
+    if n < g[geom::SEGMENTS] as usize {
+        let u = UNIT_POS_X as usize;
+        let uc = comptime![channels as usize];
+        let dyc = comptime![dy as usize];
+        let dxc = comptime![dx as usize];
+        let doc = comptime![dout as usize];
+        let rc = comptime![r_n as usize];
+        let xp = comptime![(dx | 1) as usize];
+        let ep = comptime![(dy | 1) as usize];
+        let gp = comptime![(dout | 1) as usize];
+        let rp = comptime![(r_n | 1) as usize];
+        let start = offsets[n] as usize;
+        let end = offsets[n + 1] as usize;
+        let ws = g[geom::W_STRIDE] as usize;
+        let wo = g[geom::W_OFFSET] as usize;
+        let mut theta_row = 0usize;
+        if comptime![per_channel] {
+            theta_row = u * g[geom::NUM_PATHS] as usize;
+        }
+        let mut x_s = SharedMemory::<F>::new(comptime![(channels * (dx | 1)) as usize]);
+        let mut env_s = SharedMemory::<F>::new(comptime![(channels * (dy | 1)) as usize]);
+        let mut g_s = SharedMemory::<F>::new(comptime![(channels * (dout | 1)) as usize]);
+        let mut r_s = SharedMemory::<F>::new(comptime![(channels * (r_n | 1)) as usize]);
+        let mut red = SharedMemory::<F>::new(comptime![(channels * dy) as usize]);
+
+        #[unroll]
+        for m in 0..dyc {
+            env_s[u * ep + m] = env[(n * uc + u) * dyc + m];
+        }
+        let mut genv = Array::<F>::new(dyc);
+        #[unroll]
+        for m in 0..dyc {
+            genv[m] = F::new(0.0);
+        }
+        for z in start..end {
+            #[unroll]
+            for k in 0..doc {
+                let mut gk = F::new(0.0);
+                if comptime![has_grad_out] {
+                    gk = grad_out[(z * uc + u) * doc + k];
+                }
+                if k == 0 {
+                    gk += grad_first[z * uc + u];
+                }
+                g_s[u * gp + k] = gk;
+            }
+            #[unroll]
+            for i in 0..dxc {
+                x_s[u * xp + i] =
+                    first_operand::<F>(x, y, irrep, g, z, u, i, channels, dx, dy, r_n, weighted);
+            }
+            // ∂env[j] += Σ_{e ∈ group j} x[i_e]·G[k_e]·θc_e
+            #[unroll]
+            for j in 0..dyc {
+                let mut acc = F::new(0.0);
+                for e in gj_offsets[j] as usize..gj_offsets[j + 1] as usize {
+                    acc += x_s[u * xp + gj_x[e] as usize]
+                        * g_s[u * gp + gj_g[e] as usize]
+                        * entry_weight::<F>(theta, gj_path, gj_coeff, e, theta_row);
+                }
+                genv[j] += acc;
+            }
+            if comptime![weighted] {
+                // x = Y ⊙ Wx: ∂Wx[u, r] = Σ_{m ∈ r} Y[m]·∂x[m]; ∂Y[m] += Σ_u Wx[u, r(m)]·∂x[m].
+                #[unroll]
+                for r in 0..rc {
+                    r_s[u * rp + r] = F::new(0.0);
+                }
+                let xs = g[geom::X_STRIDE] as usize;
+                let xo = g[geom::X_OFFSET] as usize;
+                #[unroll]
+                for i in 0..dxc {
+                    let mut acc = F::new(0.0);
+                    for e in gi_offsets[i] as usize..gi_offsets[i + 1] as usize {
+                        acc += g_s[u * gp + gi_g[e] as usize]
+                            * env_s[u * ep + gi_env[e] as usize]
+                            * entry_weight::<F>(theta, gi_path, gi_coeff, e, theta_row);
+                    }
+                    let r = irrep[i] as usize;
+                    r_s[u * rp + r] += y[z * dyc + i] * acc;
+                    red[u * dyc + i] = x[z * xs + xo + u * rc + r] * acc;
+                }
+                let gs = g[geom::GX_STRIDE] as usize;
+                let go = g[geom::GX_OFFSET] as usize;
+                #[unroll]
+                for r in 0..rc {
+                    grad_x[z * gs + go + u * rc + r] = r_s[u * rp + r];
+                }
+                add_channel_sums::<F>(&red, grad_y, z, channels, dy);
+            } else {
+                #[unroll]
+                for i in 0..dxc {
+                    let mut acc = F::new(0.0);
+                    for e in gi_offsets[i] as usize..gi_offsets[i + 1] as usize {
+                        acc += g_s[u * gp + gi_g[e] as usize]
+                            * env_s[u * ep + gi_env[e] as usize]
+                            * entry_weight::<F>(theta, gi_path, gi_coeff, e, theta_row);
+                    }
+                    grad_x[(z * uc + u) * dxc + i] = acc;
+                }
+            }
+        }
+        // env = scale·Σ Y·w: ∂(Y·w) = scale·∂env on every row of the segment.
+        let s = scale[n];
+        #[unroll]
+        for m in 0..dyc {
+            genv[m] *= s;
+        }
+        let gws = g[geom::GW_STRIDE] as usize;
+        let gwo = g[geom::GW_OFFSET] as usize;
+        for z in start..end {
+            #[unroll]
+            for r in 0..rc {
+                r_s[u * rp + r] = F::new(0.0);
+            }
+            #[unroll]
+            for m in 0..dyc {
+                let r = irrep[m] as usize;
+                r_s[u * rp + r] += y[z * dyc + m] * genv[m];
+                red[u * dyc + m] = w[z * ws + wo + u * rc + r] * genv[m];
+            }
+            #[unroll]
+            for r in 0..rc {
+                grad_w[z * gws + gwo + u * rc + r] = r_s[u * rp + r];
+            }
+            add_channel_sums::<F>(&red, grad_y, z, channels, dy);
+        }
+    }
+}
