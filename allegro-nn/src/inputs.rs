@@ -7,7 +7,9 @@ use crate::error::{Error, Result};
 /// Atoms and edges of a batch, ready for the model.
 ///
 /// Edge `z` joins center `edge_center[z]` to neighbor `edge_neighbor[z]`; its vector
-/// `edge_vectors[z] = pos[j] − pos[i] + shift·cell` is float64 (spec §1).
+/// `edge_vectors[z] = pos[j] − pos[i] + shift·cell` is float64 (spec §1). Edges are
+/// grouped by center in increasing order (reordered if given otherwise), so the edges
+/// of atom `n` are `center_offsets[n]..center_offsets[n + 1]`.
 #[derive(Clone, Debug)]
 pub struct ModelInputs<B: Backend> {
     /// Number of atoms.
@@ -36,6 +38,28 @@ pub struct ModelInputs<B: Backend> {
     pub edge_batch: Indices<B>,
     /// Edge vectors, `[E, 3]`, float64.
     pub edge_vectors: Tensor<B>,
+    /// `[N + 1]` offsets of each atom's edges.
+    pub center_offsets: Indices<B>,
+}
+
+/// The stable order that sorts `centers`, or `None` when they are sorted already.
+fn center_order(centers: &[u32], n: usize) -> Option<Vec<usize>> {
+    if centers.windows(2).all(|w| w[0] <= w[1]) {
+        return None;
+    }
+    let mut next = vec![0usize; n + 1];
+    for &c in centers {
+        next[c as usize + 1] += 1;
+    }
+    for a in 0..n {
+        next[a + 1] += next[a];
+    }
+    let mut order = vec![0usize; centers.len()];
+    for (z, &c) in centers.iter().enumerate() {
+        order[next[c as usize]] = z;
+        next[c as usize] += 1;
+    }
+    Some(order)
 }
 
 impl<B: Backend> ModelInputs<B> {
@@ -109,6 +133,31 @@ impl<B: Backend> ModelInputs<B> {
                 "edge {z} has zero length: two atoms at the same place"
             )));
         }
+        let sorted;
+        let (edge_center, edge_neighbor, edge_vectors) = match center_order(edge_center, n) {
+            None => (edge_center, edge_neighbor, edge_vectors),
+            Some(order) => {
+                sorted = (
+                    order.iter().map(|&z| edge_center[z]).collect::<Vec<u32>>(),
+                    order
+                        .iter()
+                        .map(|&z| edge_neighbor[z])
+                        .collect::<Vec<u32>>(),
+                    order
+                        .iter()
+                        .map(|&z| edge_vectors[z])
+                        .collect::<Vec<[f64; 3]>>(),
+                );
+                (&sorted.0[..], &sorted.1[..], &sorted.2[..])
+            }
+        };
+        let mut offsets = vec![0u32; n + 1];
+        for &c in edge_center {
+            offsets[c as usize + 1] += 1;
+        }
+        for a in 0..n {
+            offsets[a + 1] += offsets[a];
+        }
         let ct: Vec<u32> = edge_center
             .iter()
             .map(|&i| atom_types[i as usize])
@@ -138,6 +187,7 @@ impl<B: Backend> ModelInputs<B> {
             edge_types: Indices::new(&et, device),
             edge_batch: Indices::new(&eb, device),
             edge_vectors: Tensor::from_f64(&flat, &[e, 3], DType::F64, device)?,
+            center_offsets: Indices::new(&offsets, device),
         })
     }
 

@@ -65,6 +65,21 @@ impl AllegroLayer {
         self.use_composed = composed;
     }
 
+    /// The fused tensor product.
+    pub fn fused_tensor_product(&self) -> &FusedTensorProduct {
+        &self.tp
+    }
+
+    /// Components of the previous layer's features this layer reads (`None`: all).
+    pub fn input_components(&self) -> Option<&[u32]> {
+        self.input_components.as_deref()
+    }
+
+    /// Whether this is the last layer (its latent MLP has no environment weights).
+    pub fn is_last(&self) -> bool {
+        self.last
+    }
+
     /// The latent MLP.
     pub fn latent(&self) -> &ScalarMlp {
         &self.latent

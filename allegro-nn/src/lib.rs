@@ -6,11 +6,13 @@
 //! - [`AllegroConfig`]: hyper-parameters with nequip's key names.
 //! - [`AllegroModel`]: the architecture (embeddings, layers, readout, scale/shift, ZBL);
 //!   weights are a separate [`Parameters`] set named as the reference's `state_dict`.
-//! - [`Predictor`]: energies, forces, virial and stress of structures.
+//! - [`Predictor`]: energies, forces, virial and stress of structures, by the no-tape
+//!   path ([`energy_forces`]) or the tape ([`AllegroModel::outputs`], the oracle).
 //! - [`import`]: reference weights from a fixture-layout JSON.
 
 pub mod config;
 pub mod embedding;
+pub mod energy_forces;
 pub mod error;
 pub mod import;
 pub mod inputs;
@@ -28,6 +30,7 @@ pub mod tensor_product_fused;
 pub mod testing;
 
 pub use config::AllegroConfig;
+pub use energy_forces::EnergyForcesPlan;
 pub use error::{Error, Result};
 pub use inputs::ModelInputs;
 pub use model::AllegroModel;

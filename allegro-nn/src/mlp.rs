@@ -109,6 +109,19 @@ impl ScalarMlp {
         }
     }
 
+    /// The layers: weight name, `α_k`, input and output width.
+    pub(crate) fn layer_specs(&self) -> impl Iterator<Item = (&str, f64, usize, usize)> {
+        self.names
+            .iter()
+            .enumerate()
+            .map(|(k, n)| (n.as_str(), self.alphas[k], self.dims[k], self.dims[k + 1]))
+    }
+
+    /// The nonlinearity between layers.
+    pub(crate) fn nonlinearity(&self) -> Option<Nonlinearity> {
+        self.nonlinearity
+    }
+
     /// Names and shapes of the weights.
     pub fn weight_shapes(&self) -> Vec<(String, Vec<usize>)> {
         self.names

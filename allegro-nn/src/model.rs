@@ -312,15 +312,15 @@ impl AllegroModel {
         p
     }
 
-    /// Per-atom energies `[N]` (float64), spec §2–7.
-    pub fn atomic_energies<B: Backend>(
+    /// Per-edge geometry and embeddings of the edge vectors (spec §2, §3, §5): what the
+    /// layers read, computed with tape ops (so `∂/∂v` flows through them).
+    pub(crate) fn edge_front<B: Backend>(
         &self,
         params: &Parameters<B>,
         inputs: &ModelInputs<B>,
-    ) -> Tensor<B> {
+    ) -> EdgeFront<B> {
         let device = inputs.edge_vectors.device();
-        let (n, e) = (inputs.n_atoms, inputs.n_edges());
-        let s = self.config.num_scalar_features;
+        let e = inputs.n_edges();
         // Geometry in float64.
         let v = &inputs.edge_vectors;
         let r = v.square().sum(1, false).sqrt();
@@ -335,17 +335,68 @@ impl AllegroModel {
         // Features in the model dtype.
         let xm = x.cast(self.dtype).reshape(&[e, 1]);
         let y = self.sh.forward(&v.cast(self.dtype));
-        let h = self
-            .scalar_mlp
-            .forward(params, &self.radial.forward(params, &xm, inputs));
-        let tensors = self.tensor_embed.forward(params, &y, &h);
-        let projection = self.first_projection.forward(params, &h);
-        let env_norm = self.env_norm.as_ref().map(|a| {
-            Tensor::from_f64(a, &[a.len()], self.dtype, &device)
+        let radial = self.radial.forward(params, &xm, inputs);
+        EdgeFront { r, x, y, radial }
+    }
+
+    /// `a(t_n) = 1/√avg_num_neighbors` of every atom (`[N]`, `dtype`), or `None`.
+    pub(crate) fn env_norm_per_atom<B: Backend>(
+        &self,
+        inputs: &ModelInputs<B>,
+        dtype: DType,
+    ) -> Option<Tensor<B>> {
+        self.env_norm.as_ref().map(|a| {
+            Tensor::from_f64(a, &[a.len()], dtype, &inputs.edge_vectors.device())
                 .expect("shape")
                 .index_select(0, &inputs.atom_types)
-                .reshape(&[n, 1, 1])
-        });
+        })
+    }
+
+    /// The scalar embedding MLP (radial features → `h`).
+    pub(crate) fn scalar_mlp(&self) -> &ScalarMlp {
+        &self.scalar_mlp
+    }
+
+    /// The tensor embedding (`h` → channel weights of the harmonics).
+    pub(crate) fn tensor_embed(&self) -> &TensorEmbedding {
+        &self.tensor_embed
+    }
+
+    /// The first projection (`h` → `[h¹ | w¹]`).
+    pub(crate) fn first_projection(&self) -> &ScalarMlp {
+        &self.first_projection
+    }
+
+    /// The edge readout MLP.
+    pub(crate) fn readout(&self) -> &ScalarMlp {
+        &self.readout
+    }
+
+    /// The per-channel weighting of the harmonics.
+    pub(crate) fn weighted_channels(&self) -> &WeightedChannels {
+        &self.weighted
+    }
+
+    /// The per-type energy scale and shift.
+    pub(crate) fn scale_shift(&self) -> &ScaleShift {
+        &self.scale_shift
+    }
+
+    /// Per-atom energies `[N]` (float64), spec §2–7.
+    pub fn atomic_energies<B: Backend>(
+        &self,
+        params: &Parameters<B>,
+        inputs: &ModelInputs<B>,
+    ) -> Tensor<B> {
+        let n = inputs.n_atoms;
+        let s = self.config.num_scalar_features;
+        let EdgeFront { r, x, y, radial } = self.edge_front(params, inputs);
+        let h = self.scalar_mlp.forward(params, &radial);
+        let tensors = self.tensor_embed.forward(params, &y, &h);
+        let projection = self.first_projection.forward(params, &h);
+        let env_norm = self
+            .env_norm_per_atom(inputs, self.dtype)
+            .map(|a| a.reshape(&[n, 1, 1]));
         let mut state = EdgeState {
             tensors,
             scalars: vec![projection.narrow(1, 0, s)],
@@ -370,4 +421,16 @@ impl AllegroModel {
         }
         atom
     }
+}
+
+/// What [`AllegroModel::edge_front`] returns.
+pub(crate) struct EdgeFront<B: Backend> {
+    /// Edge lengths `[E]`, float64.
+    pub r: Tensor<B>,
+    /// Normalised lengths `r/r_c` `[E]`, float64.
+    pub x: Tensor<B>,
+    /// Spherical harmonics `[E, dY]`, model dtype.
+    pub y: Tensor<B>,
+    /// Radial-chemical embedding `[E, D]`, model dtype.
+    pub radial: Tensor<B>,
 }

@@ -34,6 +34,20 @@ impl Nonlinearity {
         }
     }
 
+    /// The same function as a fused-kernel activation.
+    pub fn activation(self) -> allegro_core::backend::Activation {
+        use allegro_core::backend::Activation;
+        match self {
+            Nonlinearity::Silu => Activation::Silu,
+            Nonlinearity::Mish => Activation::Mish,
+            Nonlinearity::Gelu => Activation::Gelu,
+            Nonlinearity::Ssp => Activation::ShiftedSoftplus,
+            Nonlinearity::Tanh => Activation::Tanh,
+            Nonlinearity::Sigmoid => Activation::Sigmoid,
+            Nonlinearity::Softplus => Activation::Softplus,
+        }
+    }
+
     /// Applies the nonlinearity elementwise.
     pub fn apply<B: Backend>(self, x: &Tensor<B>) -> Tensor<B> {
         match self {

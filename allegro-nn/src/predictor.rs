@@ -1,8 +1,12 @@
 //! Energies, forces, virial and stress (spec §8).
 
+use std::sync::Arc;
+
+use allegro_core::backend::MatmulPrecision;
 use allegro_core::{Backend, DType, Tensor, grad};
 use allegro_data::AtomicGraph;
 
+use crate::energy_forces::EnergyForcesPlan;
 use crate::error::Result;
 use crate::inputs::ModelInputs;
 use crate::model::AllegroModel;
@@ -39,13 +43,7 @@ impl AllegroModel {
         let atomic_energies = self.atomic_energies(params, &inputs);
         let total_energy = atomic_energies.index_add(0, &inputs.batch, inputs.n_frames);
         let g = grad(&[&total_energy.sum_all()], None, &[&v], create_graph).remove(0);
-        let n = inputs.n_atoms;
-        let forces =
-            g.index_add(0, &inputs.edge_center, n)
-                .sub(&g.index_add(0, &inputs.edge_neighbor, n));
-        let outer = v.detach().unsqueeze(2).mul(&g.unsqueeze(1));
-        let total = outer.index_add(0, &inputs.edge_batch, inputs.n_frames);
-        let strain_derivative = total.add(&total.permute(&[0, 2, 1])).mul_scalar(0.5);
+        let (forces, strain_derivative) = forces_and_strain_derivative(&inputs, &v.detach(), &g);
         Outputs {
             atomic_energies,
             total_energy,
@@ -53,6 +51,23 @@ impl AllegroModel {
             strain_derivative,
         }
     }
+}
+
+/// Forces `F_n = Σ_{center=n} g − Σ_{neighbor=n} g` and `G = sym(Σ_z v_z ⊗ g_z)` per
+/// structure from `g = ∂E/∂v` (`v = r_j − r_i + …`).
+pub(crate) fn forces_and_strain_derivative<B: Backend>(
+    inputs: &ModelInputs<B>,
+    v: &Tensor<B>,
+    g: &Tensor<B>,
+) -> (Tensor<B>, Tensor<B>) {
+    let n = inputs.n_atoms;
+    let forces =
+        g.index_add(0, &inputs.edge_center, n)
+            .sub(&g.index_add(0, &inputs.edge_neighbor, n));
+    let outer = v.unsqueeze(2).mul(&g.unsqueeze(1));
+    let total = outer.index_add(0, &inputs.edge_batch, inputs.n_frames);
+    let strain_derivative = total.add(&total.permute(&[0, 2, 1])).mul_scalar(0.5);
+    (forces, strain_derivative)
 }
 
 /// Host-side results for a batch of structures.
@@ -71,12 +86,16 @@ pub struct Prediction {
 }
 
 /// A model with its weights on a device: the inference entry point.
+///
+/// Evaluates by the no-tape path ([`AllegroModel::energy_forces`], with weights prepared
+/// once); [`Predictor::with_tape`] switches to the tape (the oracle).
 #[derive(Clone, Debug)]
 pub struct Predictor<B: Backend> {
     model: AllegroModel,
     params: Parameters<B>,
     device: B::Device,
     max_edges_per_pass: Option<usize>,
+    plan: Option<Arc<EnergyForcesPlan<B>>>,
 }
 
 impl<B: Backend> Predictor<B> {
@@ -84,12 +103,46 @@ impl<B: Backend> Predictor<B> {
     /// kept in float64).
     pub fn new(model: AllegroModel, params: &Parameters<B>, device: B::Device) -> Self {
         let params = params.cast(model.dtype(), AllegroModel::is_float64_parameter);
+        let plan = Some(Arc::new(EnergyForcesPlan::new(
+            &model,
+            &params,
+            MatmulPrecision::Exact,
+        )));
         Predictor {
             model,
             params,
             device,
             max_edges_per_pass: None,
+            plan,
         }
+    }
+
+    /// Evaluates through the generic tape (`true`), the oracle, instead of the no-tape
+    /// path.
+    pub fn with_tape(mut self, tape: bool) -> Self {
+        self.plan = match (tape, self.plan.take()) {
+            (true, _) => None,
+            (false, Some(plan)) => Some(plan),
+            (false, None) => Some(Arc::new(EnergyForcesPlan::new(
+                &self.model,
+                &self.params,
+                MatmulPrecision::Exact,
+            ))),
+        };
+        self
+    }
+
+    /// Lets float32 products round their operands to TF32 on tensor cores (nequip's
+    /// `allow_tf32`; about 1e-3 relative error in each product), or keeps them exact.
+    pub fn with_matmul_precision(mut self, precision: MatmulPrecision) -> Self {
+        if self.plan.is_some() {
+            self.plan = Some(Arc::new(EnergyForcesPlan::new(
+                &self.model,
+                &self.params,
+                precision,
+            )));
+        }
+        self
     }
 
     /// Evaluates large graphs in passes of at most about `max_edges` edges, grouped by
@@ -111,7 +164,10 @@ impl<B: Backend> Predictor<B> {
         model.set_dtype(dtype);
         let mut p = Predictor::new(model, &self.params, self.device.clone());
         p.max_edges_per_pass = self.max_edges_per_pass;
-        p
+        match &self.plan {
+            None => p.with_tape(true),
+            Some(plan) => p.with_matmul_precision(plan.precision()),
+        }
     }
 
     /// The model.
@@ -122,6 +178,15 @@ impl<B: Backend> Predictor<B> {
     /// The weights.
     pub fn parameters(&self) -> &Parameters<B> {
         &self.params
+    }
+
+    /// Energies, forces and strain derivatives of prepared inputs, by this predictor's
+    /// path.
+    pub fn outputs(&self, inputs: &ModelInputs<B>) -> Outputs<B> {
+        match &self.plan {
+            Some(plan) => self.model.energy_forces(plan, &self.params, inputs),
+            None => self.model.outputs(&self.params, inputs, false),
+        }
     }
 
     /// Model inputs for a batched graph: edge vectors `pos[j] − pos[i] + shift·cell`.
@@ -143,7 +208,7 @@ impl<B: Backend> Predictor<B> {
     /// One evaluation of `graph`: per-atom energies, flat forces, flat `G`.
     fn pass(&self, graph: &AtomicGraph) -> Result<HostOutputs> {
         let inputs = self.inputs(graph)?;
-        let out = self.model.outputs(&self.params, &inputs, false);
+        let out = self.outputs(&inputs);
         Ok(HostOutputs {
             atomic_energies: out.atomic_energies.to_vec_f64(),
             forces: out.forces.to_vec_f64(),

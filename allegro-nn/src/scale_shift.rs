@@ -41,6 +41,21 @@ impl ScaleShift {
             .collect()
     }
 
+    /// `∂e_n/∂e_n^raw = scale[t_n]` per atom (`[N]`, float64), or `None` without scales.
+    pub(crate) fn per_atom_scale<B: Backend>(
+        &self,
+        params: &Parameters<B>,
+        types: &Indices<B>,
+    ) -> Option<Tensor<B>> {
+        self.scales.as_ref()?;
+        let t = params.get(SCALES).cast(DType::F64);
+        Some(if t.dim(0) == 1 {
+            t.reshape(&[1]).broadcast_to(&[types.len()])
+        } else {
+            t.reshape(&[t.dim(0)]).index_select(0, types)
+        })
+    }
+
     /// Applies to per-atom energies `e` (`[N]`, float64).
     pub fn forward<B: Backend>(
         &self,

@@ -64,6 +64,21 @@ impl FusedTensorProduct {
         }
     }
 
+    /// The contraction's entries (slots `[x, env, out]`).
+    pub fn spec(&self) -> &Arc<ContractionSpec> {
+        &self.spec
+    }
+
+    /// Whether the path weights have one row per channel.
+    pub fn per_channel(&self) -> bool {
+        self.coupled
+    }
+
+    /// Channels `U`.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
     /// The composed twin (same weights), the oracle.
     pub fn composed(&self) -> &ComposedTensorProduct {
         &self.composed

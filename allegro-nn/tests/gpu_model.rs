@@ -1,6 +1,7 @@
 //! The model on the GPU backend (features `vulkan`, `cuda`, `hip`): the reference
-//! fixtures in float64 to the CPU test's tolerances, float32 within 1e-5 of float64, and
-//! the gradient of an energy + force loss equal to the CPU's.
+//! fixtures in float64 to the CPU test's tolerances, float32 within 1e-5 of float64, the
+//! no-tape path equal to the tape (float64 1e-12, float32 1e-5), and the gradient of an
+//! energy + force loss equal to the CPU's.
 //!
 //! Without a device the tests print that they were skipped, unless
 //! `ALLEGRO_REQUIRE_GPU=1` is set, when they fail.
@@ -71,6 +72,30 @@ fn float32_vs_float64<R: GpuRuntime>(name: &str, dev: &GpuDevice<R>) {
         d.energy <= 1e-5 && d.forces <= 1e-5 && d.stress <= 1e-5,
         "{name}: {d:?}"
     );
+}
+
+/// The no-tape path (what `Predictor` runs) against the tape, both on the GPU, all
+/// frames of `name` in one batch, in float64 and in float32.
+fn no_tape_vs_tape<R: GpuRuntime>(name: &str, dev: &GpuDevice<R>) {
+    let (model, params, fixture) = load(name);
+    let graphs: Vec<_> = fixture["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(frame_graph)
+        .collect();
+    let batch = allegro_data::AtomicGraph::batch(&graphs);
+    let f64_fast = Predictor::new(model, &params.to_backend::<Gpu<R>>(dev), dev.clone());
+    for (dtype, rtol) in [(DType::F64, 1e-12), (DType::F32, 1e-5)] {
+        let fast = f64_fast.with_dtype(dtype);
+        let tape = fast.clone().with_tape(true);
+        let d = compare(
+            &fast.predict(&batch).unwrap(),
+            &tape.predict(&batch).unwrap(),
+        );
+        eprintln!("{name} on {} ({dtype}): no-tape vs tape {d:?}", R::NAME);
+        assert!(d.max() <= rtol, "{name} ({dtype}): no-tape vs tape {d:?}");
+    }
 }
 
 /// Gradient of `mean |F|² + Σ (E/N)²` with respect to every trainable parameter.
@@ -151,6 +176,14 @@ macro_rules! gpu_model_tests {
                 if let Some(d) = device::<R>() {
                     float32_vs_float64::<R>("small_noparity.json", &d);
                     float32_vs_float64::<R>("seed_lmax2.json", &d);
+                }
+            }
+
+            #[test]
+            fn no_tape_equals_tape() {
+                if let Some(d) = device::<R>() {
+                    no_tape_vs_tape::<R>("small_noparity.json", &d);
+                    no_tape_vs_tape::<R>("seed_lmax2.json", &d);
                 }
             }
 

@@ -25,6 +25,11 @@ impl TensorEmbedding {
         TensorEmbedding { linear, weighted }
     }
 
+    /// The linear map `S → U·R` of the scalar features.
+    pub fn linear(&self) -> &ScalarMlp {
+        &self.linear
+    }
+
     /// Adds the initial weights.
     pub fn init<B: Backend>(
         &self,

@@ -27,6 +27,21 @@ impl WeightedChannels {
         }
     }
 
+    /// Irrep `r(m)` of each harmonic component.
+    pub fn irrep_of_component(&self) -> &[u32] {
+        &self.irrep_of_component
+    }
+
+    /// Irreps `R` of the harmonics.
+    pub fn num_irreps(&self) -> usize {
+        self.num_irreps
+    }
+
+    /// Channels `U`.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
     /// Length of the weight vector per edge, `U·R`.
     pub fn weight_numel(&self) -> usize {
         self.channels * self.num_irreps

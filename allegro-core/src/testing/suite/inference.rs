@@ -363,6 +363,7 @@ fn segment_sizes(rng: &mut SplitMix64, n: usize, long: usize) -> Vec<usize> {
 #[allow(clippy::too_many_arguments)]
 fn segment_case<B: Backend>(
     name: &str,
+    u: usize,
     layer_index: usize,
     weighted_x: bool,
     per_channel: bool,
@@ -373,7 +374,6 @@ fn segment_case<B: Backend>(
     device: &B::Device,
 ) {
     let (spec, irrep, r_n) = allegro_spec(layer_index);
-    let u = 5;
     let [dx, dy, dout] = spec.dims;
     let layer = SegmentContraction {
         spec: spec.clone(),
@@ -590,6 +590,7 @@ pub fn segment_contract<B: Backend>(device: &B::Device) {
         let sizes = segment_sizes(&mut rng, 11, 12);
         segment_case::<B>(
             "layer 0, weighted x",
+            5,
             0,
             true,
             true,
@@ -601,6 +602,7 @@ pub fn segment_contract<B: Backend>(device: &B::Device) {
         );
         segment_case::<B>(
             "layer 0, plain x, shared θ",
+            5,
             0,
             false,
             false,
@@ -612,6 +614,7 @@ pub fn segment_contract<B: Backend>(device: &B::Device) {
         );
         segment_case::<B>(
             "layer 1 (scalar output), plain x",
+            5,
             1,
             false,
             true,
@@ -624,12 +627,14 @@ pub fn segment_contract<B: Backend>(device: &B::Device) {
     }
 }
 
-/// The segment contraction on segments as long as the model's (≈ 90 rows).
+/// The segment contraction on segments as long as the model's (≈ 90 rows), with more
+/// channels than a warp has threads.
 pub fn segment_contract_long<B: Backend>(device: &B::Device) {
     let mut rng = SplitMix64::new(70);
     let sizes = segment_sizes(&mut rng, 23, 90);
     segment_case::<B>(
         "long segments",
+        40,
         0,
         true,
         true,

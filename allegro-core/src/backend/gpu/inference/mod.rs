@@ -242,7 +242,7 @@ fn launch_linear<R: GpuRuntime>(
 /// Shared memory a segment kernel needs, in bytes.
 fn segment_shared_bytes(layer: &SegmentContraction, dtype: DType) -> usize {
     let [dx, dy, dout] = layer.spec.dims;
-    let slots = (dx | 1) + (dy | 1) + (dout | 1) + (layer.num_irreps | 1) + dy;
+    let slots = (dx | 1) + (dy | 1) + (dout | 1) + (layer.num_irreps | 1);
     layer.channels * slots * dtype.size_in_bytes()
 }
 
@@ -388,10 +388,10 @@ impl<R: GpuRuntime> InferenceOps for Gpu<R> {
         let [dx, dy, dout] = layer.spec.dims;
         let u = layer.channels;
         let weighted = matches!(ops.x, ContractInput::Weighted(..));
-        let grad_x_plain =
-            (!weighted).then(|| GpuStorage::uninit(device, segments.rows * u * dx, dtype));
+        // ∂x: the result for a plain x; for a weighted x, scratch for the ∂Y kernel.
+        let grad_x = GpuStorage::uninit(device, segments.rows * u * dx, dtype);
         if segments.count == 0 {
-            return grad_x_plain;
+            return (!weighted).then_some(grad_x);
         }
         let client = device.client();
         let by_i = tables(device, &layer.spec.permuted([2, 1, 0]), dtype);
@@ -421,19 +421,16 @@ impl<R: GpuRuntime> InferenceOps for Gpu<R> {
             ContractInput::Plain(s) => s,
             ContractInput::Weighted(s, _) => s,
         };
-        let grad_x: &GpuStorage<R> = match (&grad_x_plain, &x_weights) {
-            (Some(p), _) => p,
-            (None, Some((s, _))) => s,
-            (None, None) => unreachable!("weighted inputs come with their gradient buffer"),
-        };
         let spare = GpuStorage::uninit(device, 1, dtype);
+        let grad_xw: &GpuStorage<R> = x_weights.as_ref().map_or(&spare, |(s, _)| &**s);
         let grad_out_arg = grad_out.unwrap_or(&spare).arg();
+        let grad_env = GpuStorage::uninit(device, segments.count * u * dy, dtype);
         with_float!(dtype, F => unsafe {
             segment::segment_backward_kernel::launch_unchecked::<F, R>(
                 client,
                 segment_grid(segments.count),
                 CubeDim::new_1d(u32_of(u)),
-                x.arg(), ops.y.arg(), ops.env_weights.0.arg(), ops.theta.arg(), ops.scale.arg(),
+                x.arg(), ops.y.arg(), ops.theta.arg(), ops.scale.arg(),
                 env.arg(), grad_out_arg, grad_first.arg(),
                 arg(&segments.offsets.handle, segments.count + 1),
                 arg(&irrep, dy),
@@ -441,12 +438,28 @@ impl<R: GpuRuntime> InferenceOps for Gpu<R> {
                 arg(&gi.third, gi.len), arg(&gi.coeff, gi.len),
                 arg(&gj.offsets, gj.groups + 1), arg(&gj.first, gj.len), arg(&gj.second, gj.len),
                 arg(&gj.third, gj.len), arg(&gj.coeff, gj.len),
-                grad_x.arg(), grad_w.arg(), grad_y.arg(),
+                grad_x.arg(), grad_xw.arg(), grad_w.arg(), grad_env.arg(),
                 arg(&g, table.len()),
                 u32_of(u), u32_of(dx), u32_of(dy), u32_of(dout), u32_of(layer.num_irreps),
                 weighted, layer.per_channel, grad_out.is_some(),
             )
         });
-        grad_x_plain
+        let total = segments.rows * dy;
+        if total > 0 {
+            let (count, dim) = grid(client, total);
+            with_float!(dtype, F => unsafe {
+                segment::grad_y_kernel::launch_unchecked::<F, R>(
+                    client, count, dim,
+                    ops.env_weights.0.arg(), x.arg(), grad_env.arg(), grad_x.arg(),
+                    arg(&segments.offsets.handle, segments.count + 1),
+                    arg(&irrep, dy),
+                    grad_y.arg(),
+                    arg(&g, table.len()),
+                    u32_of(total),
+                    u32_of(u), u32_of(dy), u32_of(layer.num_irreps), weighted,
+                )
+            });
+        }
+        (!weighted).then_some(grad_x)
     }
 }

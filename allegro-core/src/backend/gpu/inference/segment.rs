@@ -2,14 +2,15 @@
 //! adjoint as kernels.
 //!
 //! One cube per segment (center atom), one thread per channel `u`. A thread's work
-//! touches only its own channel until the adjoint's sums over channels, so it keeps its
-//! rows in its own slots of shared memory (dynamically indexable, unlike registers) and
-//! needs no barrier; the environment of its segment is computed once and stays there
-//! for every row. The tensor product's entries are grouped by the slot being computed
-//! (as the existing contraction's tables), so each output component is one register
-//! accumulator. The adjoint's `∂/∂Y` sums over channels go through a shared tile,
-//! added in channel order (deterministic). Summation orders differ from the CPU
-//! backend's, so results agree to rounding.
+//! touches only its own channel, so it keeps its rows in its own slots of shared memory
+//! (dynamically indexable, unlike registers) and needs no barrier; the environment of
+//! its segment is computed once and stays there for every row. The tensor product's
+//! entries are grouped by the slot being computed (as the existing contraction's
+//! tables), so each output component is one register accumulator. The one sum over
+//! channels, `∂/∂Y`, is a second kernel with a thread per `(row, component)` that adds
+//! the channels in order (deterministic, and no barrier inside a loop: lavapipe lost
+//! writes across warps that way). Summation orders differ from the CPU backend's, so
+//! results agree to rounding.
 
 use cubecl::prelude::*;
 
@@ -170,39 +171,14 @@ pub(crate) fn segment_forward_kernel<F: Float>(
     }
 }
 
-/// Adds `Σ_u red[u, m]` to `grad_y[z, m]` (all threads of the cube call it together).
-#[cube]
-fn add_channel_sums<F: Float>(
-    red: &SharedMemory<F>,
-    grad_y: &mut Array<F>,
-    z: usize,
-    #[comptime] channels: u32,
-    #[comptime] dy: u32,
-) {
-    sync_cube();
-    let dyc = comptime![dy as usize];
-    let uc = comptime![channels as usize];
-    let u = UNIT_POS_X as usize;
-    for m in 0..dyc {
-        // Thread m mod U sums component m.
-        if m % uc == u {
-            let mut s = F::new(0.0);
-            for v in 0..uc {
-                s += red[v * dyc + m];
-            }
-            grad_y[z * dyc + m] += s;
-        }
-    }
-    sync_cube();
-}
-
-/// The adjoint of [`segment_forward_kernel`] for one segment.
+/// The adjoint of [`segment_forward_kernel`] for one segment, except the sums over
+/// channels: writes `∂x` (plain, `[E, U, dx]`; for weighted `x` also `∂Wx`), `∂w`, and
+/// `∂env·scale` per segment (`[N, U, dY]`) for [`grad_y_kernel`].
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn segment_backward_kernel<F: Float>(
     x: &Array<F>,
     y: &Array<F>,
-    w: &Array<F>,
     theta: &Array<F>,
     scale: &Array<F>,
     env: &Array<F>,
@@ -223,8 +199,9 @@ pub(crate) fn segment_backward_kernel<F: Float>(
     gj_path: &Array<u32>,
     gj_coeff: &Array<F>,
     grad_x: &mut Array<F>,
+    grad_xw: &mut Array<F>,
     grad_w: &mut Array<F>,
-    grad_y: &mut Array<F>,
+    grad_env: &mut Array<F>,
     g: &Array<u32>,
     #[comptime] channels: u32,
     #[comptime] dx: u32,
@@ -249,8 +226,6 @@ pub(crate) fn segment_backward_kernel<F: Float>(
         let rp = comptime![(r_n | 1) as usize];
         let start = offsets[n] as usize;
         let end = offsets[n + 1] as usize;
-        let ws = g[geom::W_STRIDE] as usize;
-        let wo = g[geom::W_OFFSET] as usize;
         let mut theta_row = 0usize;
         if comptime![per_channel] {
             theta_row = u * g[geom::NUM_PATHS] as usize;
@@ -259,7 +234,6 @@ pub(crate) fn segment_backward_kernel<F: Float>(
         let mut env_s = SharedMemory::<F>::new(comptime![(channels * (dy | 1)) as usize]);
         let mut g_s = SharedMemory::<F>::new(comptime![(channels * (dout | 1)) as usize]);
         let mut r_s = SharedMemory::<F>::new(comptime![(channels * (r_n | 1)) as usize]);
-        let mut red = SharedMemory::<F>::new(comptime![(channels * dy) as usize]);
 
         #[unroll]
         for m in 0..dyc {
@@ -298,43 +272,32 @@ pub(crate) fn segment_backward_kernel<F: Float>(
                 }
                 genv[j] += acc;
             }
-            if comptime![weighted] {
-                // x = Y ⊙ Wx: ∂Wx[u, r] = Σ_{m ∈ r} Y[m]·∂x[m]; ∂Y[m] += Σ_u Wx[u, r(m)]·∂x[m].
-                #[unroll]
-                for r in 0..rc {
-                    r_s[u * rp + r] = F::new(0.0);
+            // ∂x[i] = Σ_{e ∈ group i} G[k_e]·env[j_e]·θc_e; for x = Y ⊙ Wx also
+            // ∂Wx[u, r] = Σ_{m ∈ r} Y[m]·∂x[m].
+            #[unroll]
+            for r in 0..rc {
+                r_s[u * rp + r] = F::new(0.0);
+            }
+            #[unroll]
+            for i in 0..dxc {
+                let mut acc = F::new(0.0);
+                for e in gi_offsets[i] as usize..gi_offsets[i + 1] as usize {
+                    acc += g_s[u * gp + gi_g[e] as usize]
+                        * env_s[u * ep + gi_env[e] as usize]
+                        * entry_weight::<F>(theta, gi_path, gi_coeff, e, theta_row);
                 }
-                let xs = g[geom::X_STRIDE] as usize;
-                let xo = g[geom::X_OFFSET] as usize;
-                #[unroll]
-                for i in 0..dxc {
-                    let mut acc = F::new(0.0);
-                    for e in gi_offsets[i] as usize..gi_offsets[i + 1] as usize {
-                        acc += g_s[u * gp + gi_g[e] as usize]
-                            * env_s[u * ep + gi_env[e] as usize]
-                            * entry_weight::<F>(theta, gi_path, gi_coeff, e, theta_row);
-                    }
+                grad_x[(z * uc + u) * dxc + i] = acc;
+                if comptime![weighted] {
                     let r = irrep[i] as usize;
                     r_s[u * rp + r] += y[z * dyc + i] * acc;
-                    red[u * dyc + i] = x[z * xs + xo + u * rc + r] * acc;
                 }
+            }
+            if comptime![weighted] {
                 let gs = g[geom::GX_STRIDE] as usize;
                 let go = g[geom::GX_OFFSET] as usize;
                 #[unroll]
                 for r in 0..rc {
-                    grad_x[z * gs + go + u * rc + r] = r_s[u * rp + r];
-                }
-                add_channel_sums::<F>(&red, grad_y, z, channels, dy);
-            } else {
-                #[unroll]
-                for i in 0..dxc {
-                    let mut acc = F::new(0.0);
-                    for e in gi_offsets[i] as usize..gi_offsets[i + 1] as usize {
-                        acc += g_s[u * gp + gi_g[e] as usize]
-                            * env_s[u * ep + gi_env[e] as usize]
-                            * entry_weight::<F>(theta, gi_path, gi_coeff, e, theta_row);
-                    }
-                    grad_x[(z * uc + u) * dxc + i] = acc;
+                    grad_xw[z * gs + go + u * rc + r] = r_s[u * rp + r];
                 }
             }
         }
@@ -343,6 +306,7 @@ pub(crate) fn segment_backward_kernel<F: Float>(
         #[unroll]
         for m in 0..dyc {
             genv[m] *= s;
+            grad_env[(n * uc + u) * dyc + m] = genv[m];
         }
         let gws = g[geom::GW_STRIDE] as usize;
         let gwo = g[geom::GW_OFFSET] as usize;
@@ -355,13 +319,71 @@ pub(crate) fn segment_backward_kernel<F: Float>(
             for m in 0..dyc {
                 let r = irrep[m] as usize;
                 r_s[u * rp + r] += y[z * dyc + m] * genv[m];
-                red[u * dyc + m] = w[z * ws + wo + u * rc + r] * genv[m];
             }
             #[unroll]
             for r in 0..rc {
                 grad_w[z * gws + gwo + u * rc + r] = r_s[u * rp + r];
             }
-            add_channel_sums::<F>(&red, grad_y, z, channels, dy);
         }
+    }
+}
+
+/// The segment owning row `z`: the last `n` with `offsets[n] ≤ z` (binary search).
+#[cube]
+fn owner(offsets: &Array<u32>, segments: usize, z: usize) -> usize {
+    let mut lo = 0usize;
+    let mut hi = segments;
+    // offsets[lo] ≤ z < offsets[hi]
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        if offsets[mid] as usize <= z {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// `∂Y[z,m] += Σ_u w[z, u·R + r(m)]·∂env[n(z),u,m]` (the environment's share) and, for
+/// weighted `x`, `+= Σ_u Wx[z, u·R + r(m)]·∂x[z,u,m]`; channels added in order.
+#[cube(launch_unchecked)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn grad_y_kernel<F: Float>(
+    w: &Array<F>,
+    xw: &Array<F>,
+    grad_env: &Array<F>,
+    grad_x: &Array<F>,
+    offsets: &Array<u32>,
+    irrep: &Array<u32>,
+    grad_y: &mut Array<F>,
+    g: &Array<u32>,
+    total: u32,
+    #[comptime] channels: u32,
+    #[comptime] dy: u32,
+    #[comptime] r_n: u32,
+    #[comptime] weighted: bool,
+) {
+    let t = ABSOLUTE_POS;
+    if t < total as usize {
+        let uc = comptime![channels as usize];
+        let dyc = comptime![dy as usize];
+        let rc = comptime![r_n as usize];
+        let z = t / dyc;
+        let m = t % dyc;
+        let n = owner(offsets, g[geom::SEGMENTS] as usize, z);
+        let r = irrep[m] as usize;
+        let wb = z * g[geom::W_STRIDE] as usize + g[geom::W_OFFSET] as usize + r;
+        let mut acc = F::new(0.0);
+        for u in 0..uc {
+            acc += w[wb + u * rc] * grad_env[(n * uc + u) * dyc + m];
+        }
+        if comptime![weighted] {
+            let xb = z * g[geom::X_STRIDE] as usize + g[geom::X_OFFSET] as usize + r;
+            for u in 0..uc {
+                acc += xw[xb + u * rc] * grad_x[(z * uc + u) * dyc + m];
+            }
+        }
+        grad_y[t] += acc;
     }
 }
