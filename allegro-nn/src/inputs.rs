@@ -1,6 +1,7 @@
 //! What the model reads: a batch of structures as one disjoint graph, on a backend.
 
-use allegro_core::{Backend, DType, Indices, Tensor};
+use allegro_core::{Backend, HostData, Indices, Tensor};
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
@@ -41,6 +42,9 @@ pub struct ModelInputs<B: Backend> {
     /// `[N + 1]` offsets of each atom's edges.
     pub center_offsets: Indices<B>,
 }
+
+/// Edges per task of the parallel per-edge loops.
+const EDGE_CHUNK: usize = 1 << 14;
 
 /// The stable order that sorts `centers`, or `None` when they are sorted already.
 fn center_order(centers: &[u32], n: usize) -> Option<Vec<usize>> {
@@ -108,30 +112,29 @@ impl<B: Backend> ModelInputs<B> {
                 "atom {i} is in structure {f} of {n_frames}"
             )));
         }
-        for (z, (&i, &j)) in edge_center.iter().zip(edge_neighbor).enumerate() {
-            if i as usize >= n || j as usize >= n {
-                return Err(Error::Input(format!(
-                    "edge {z} joins atoms {i} and {j}, there are {n}"
-                )));
-            }
-        }
-        if let Some((z, v)) = edge_vectors
-            .iter()
-            .enumerate()
-            .find(|(_, v)| v.iter().any(|c| !c.is_finite()))
-        {
-            return Err(Error::Input(format!(
-                "edge {z} has a non-finite vector {v:?} (NaN positions?)"
-            )));
-        }
-        if let Some((z, _)) = edge_vectors
-            .iter()
-            .enumerate()
-            .find(|(_, v)| v.iter().all(|c| *c == 0.0))
-        {
-            return Err(Error::Input(format!(
-                "edge {z} has zero length: two atoms at the same place"
-            )));
+        // Per-edge checks in one parallel pass over chunks (millions of edges per call
+        // in MD); the first offending edge is reported.
+        let bad = (0..e.div_ceil(EDGE_CHUNK))
+            .into_par_iter()
+            .find_map_first(|c| {
+                let range = c * EDGE_CHUNK..((c + 1) * EDGE_CHUNK).min(e);
+                range.into_iter().find(|&z| {
+                    let v = &edge_vectors[z];
+                    edge_center[z] as usize >= n
+                        || edge_neighbor[z] as usize >= n
+                        || !(v[0].is_finite() && v[1].is_finite() && v[2].is_finite())
+                        || (v[0] == 0.0 && v[1] == 0.0 && v[2] == 0.0)
+                })
+            });
+        if let Some(z) = bad {
+            let (i, j, v) = (edge_center[z], edge_neighbor[z], edge_vectors[z]);
+            return Err(Error::Input(if i as usize >= n || j as usize >= n {
+                format!("edge {z} joins atoms {i} and {j}, there are {n}")
+            } else if v.iter().any(|c| !c.is_finite()) {
+                format!("edge {z} has a non-finite vector {v:?} (NaN positions?)")
+            } else {
+                format!("edge {z} has zero length: two atoms at the same place")
+            }));
         }
         let sorted;
         let (edge_center, edge_neighbor, edge_vectors) = match center_order(edge_center, n) {
@@ -159,20 +162,19 @@ impl<B: Backend> ModelInputs<B> {
             offsets[a + 1] += offsets[a];
         }
         let ct: Vec<u32> = edge_center
-            .iter()
+            .par_iter()
             .map(|&i| atom_types[i as usize])
             .collect();
         let nt: Vec<u32> = edge_neighbor
-            .iter()
+            .par_iter()
             .map(|&j| atom_types[j as usize])
             .collect();
         let et: Vec<u32> = ct
-            .iter()
-            .zip(&nt)
+            .par_iter()
+            .zip(nt.par_iter())
             .map(|(&a, &b)| a * num_types as u32 + b)
             .collect();
-        let eb: Vec<u32> = edge_center.iter().map(|&i| batch[i as usize]).collect();
-        let flat: Vec<f64> = edge_vectors.iter().flatten().copied().collect();
+        let eb: Vec<u32> = edge_center.par_iter().map(|&i| batch[i as usize]).collect();
         Ok(ModelInputs {
             n_atoms: n,
             n_frames,
@@ -186,7 +188,11 @@ impl<B: Backend> ModelInputs<B> {
             neighbor_types: Indices::new(&nt, device),
             edge_types: Indices::new(&et, device),
             edge_batch: Indices::new(&eb, device),
-            edge_vectors: Tensor::from_f64(&flat, &[e, 3], DType::F64, device)?,
+            edge_vectors: Tensor::from_host(
+                HostData::F64(edge_vectors.as_flattened().to_vec()),
+                &[e, 3],
+                device,
+            )?,
             center_offsets: Indices::new(&offsets, device),
         })
     }

@@ -2,11 +2,14 @@
 
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use allegro_core::backend::MatmulPrecision;
 use allegro_core::{Backend, DType, Tensor, grad};
 use allegro_data::AtomicGraph;
 
 use crate::energy_forces::EnergyForcesPlan;
+use crate::energy_forces::profile::StageTimer;
 use crate::error::Result;
 use crate::inputs::ModelInputs;
 use crate::model::AllegroModel;
@@ -207,13 +210,17 @@ impl<B: Backend> Predictor<B> {
 
     /// One evaluation of `graph`: per-atom energies, flat forces, flat `G`.
     fn pass(&self, graph: &AtomicGraph) -> Result<HostOutputs> {
+        let mut timer = StageTimer::<B>::start(&self.device);
         let inputs = self.inputs(graph)?;
+        timer.stage("inputs (host, upload)");
         let out = self.outputs(&inputs);
-        Ok(HostOutputs {
+        let host = HostOutputs {
             atomic_energies: out.atomic_energies.to_vec_f64(),
             forces: out.forces.to_vec_f64(),
             strain_derivative: out.strain_derivative.to_vec_f64(),
-        })
+        };
+        timer.stage("pass results");
+        Ok(host)
     }
 
     /// [`Predictor::with_max_edges_per_pass`]: passes over ranges of center atoms.
@@ -233,11 +240,11 @@ impl<B: Backend> Predictor<B> {
             order[next[c as usize]] = z;
             next[c as usize] += 1;
         }
-        let mut total = HostOutputs {
-            atomic_energies: vec![0.0; n],
-            forces: vec![0.0; 3 * n],
-            strain_derivative: vec![0.0; 9 * graph.n_frames()],
-        };
+        // Forces add up on the device (a pass's forces reach beyond its centers); each
+        // pass's own per-atom energies and its strain derivative come back.
+        let mut forces: Option<Tensor<B>> = None;
+        let mut atomic_energies = vec![0.0; n];
+        let mut strain_derivative = vec![0.0; 9 * graph.n_frames()];
         let mut first = 0;
         while first < n {
             let mut last = first + 1;
@@ -246,9 +253,12 @@ impl<B: Backend> Predictor<B> {
             }
             let edges = &order[start[first]..start[last]];
             let part = AtomicGraph {
-                edge_center: edges.iter().map(|&z| graph.edge_center[z]).collect(),
-                edge_neighbor: edges.iter().map(|&z| graph.edge_neighbor[z]).collect(),
-                edge_cell_shift: edges.iter().map(|&z| graph.edge_cell_shift[z]).collect(),
+                edge_center: edges.par_iter().map(|&z| graph.edge_center[z]).collect(),
+                edge_neighbor: edges.par_iter().map(|&z| graph.edge_neighbor[z]).collect(),
+                edge_cell_shift: edges
+                    .par_iter()
+                    .map(|&z| graph.edge_cell_shift[z])
+                    .collect(),
                 // Per-atom data only: `..graph.clone()` would copy every edge (and the
                 // labels) once per pass just to drop them.
                 positions: graph.positions.clone(),
@@ -259,20 +269,33 @@ impl<B: Backend> Predictor<B> {
                 pbc: graph.pbc.clone(),
                 ..AtomicGraph::default()
             };
-            let out = self.pass(&part)?;
-            total.atomic_energies[first..last].copy_from_slice(&out.atomic_energies[first..last]);
-            for (t, f) in total.forces.iter_mut().zip(&out.forces) {
-                *t += f;
-            }
-            for (t, g) in total
-                .strain_derivative
+            let mut timer = StageTimer::<B>::start(&self.device);
+            let inputs = self.inputs(&part)?;
+            timer.stage("inputs (host, upload)");
+            let out = self.outputs(&inputs);
+            atomic_energies[first..last].copy_from_slice(
+                &out.atomic_energies
+                    .narrow(0, first, last - first)
+                    .to_vec_f64(),
+            );
+            for (t, g) in strain_derivative
                 .iter_mut()
-                .zip(&out.strain_derivative)
+                .zip(out.strain_derivative.to_vec_f64())
             {
                 *t += g;
             }
+            forces = Some(match forces {
+                None => out.forces,
+                Some(f) => f.add(&out.forces),
+            });
+            timer.stage("pass results");
             first = last;
         }
+        let total = HostOutputs {
+            atomic_energies,
+            forces: forces.map_or_else(Vec::new, |f| f.to_vec_f64()),
+            strain_derivative,
+        };
         Ok(self.prediction(graph, total))
     }
 
@@ -319,19 +342,33 @@ pub fn inputs_from_graph<B: Backend>(
     num_types: usize,
     device: &B::Device,
 ) -> Result<ModelInputs<B>> {
-    let vectors: Vec<[f64; 3]> = graph
-        .edge_center
-        .iter()
-        .zip(&graph.edge_neighbor)
-        .zip(&graph.edge_cell_shift)
-        .map(|((&i, &j), s)| {
-            let (pi, pj) = (graph.positions[i as usize], graph.positions[j as usize]);
-            let cell = &graph.cells[graph.batch[i as usize] as usize];
-            std::array::from_fn(|d| {
-                pj[d] - pi[d] + (0..3).map(|k| s[k] as f64 * cell[k][d]).sum::<f64>()
-            })
-        })
-        .collect();
+    // v = pos[j] − pos[i] + shift·cell, in parallel over chunks of edges.
+    let mut vectors = vec![[0.0f64; 3]; graph.n_edges()];
+    vectors
+        .par_chunks_mut(1 << 14)
+        .enumerate()
+        .for_each(|(c, chunk)| {
+            let first = c * (1 << 14);
+            for (k, v) in chunk.iter_mut().enumerate() {
+                let z = first + k;
+                let (i, j) = (
+                    graph.edge_center[z] as usize,
+                    graph.edge_neighbor[z] as usize,
+                );
+                let (pi, pj, s) = (
+                    graph.positions[i],
+                    graph.positions[j],
+                    graph.edge_cell_shift[z],
+                );
+                let cell = &graph.cells[graph.batch[i] as usize];
+                for d in 0..3 {
+                    v[d] = pj[d] - pi[d]
+                        + s[0] as f64 * cell[0][d]
+                        + s[1] as f64 * cell[1][d]
+                        + s[2] as f64 * cell[2][d];
+                }
+            }
+        });
     ModelInputs::new(
         num_types,
         &graph.atom_types,

@@ -27,6 +27,7 @@
 mod linear;
 mod matrix;
 mod plan;
+pub mod profile;
 
 pub use plan::EnergyForcesPlan;
 
@@ -38,6 +39,7 @@ use crate::model::{AllegroModel, EdgeFront};
 use crate::parameters::Parameters;
 use crate::predictor::{Outputs, forces_and_strain_derivative};
 use matrix::{Block, Matrix};
+use profile::StageTimer;
 
 /// What the forward pass keeps of one layer for the backward pass.
 struct LayerTrace<B: Backend> {
@@ -61,8 +63,11 @@ impl AllegroModel {
         inputs: &ModelInputs<B>,
     ) -> Outputs<B> {
         let v = inputs.edge_vectors.tracked();
+        let timer_device = v.device();
+        let mut timer = StageTimer::<B>::start(&timer_device);
         let tracked = inputs.with_edge_vectors(v.clone());
         let front = self.edge_front(params, &tracked);
+        timer.stage("front (tape)");
         let (rows, n) = (tracked.n_edges(), tracked.n_atoms);
         let dtype = plan.dtype;
         let device = v.device();
@@ -89,6 +94,7 @@ impl AllegroModel {
         plan.front
             .forward(rows, &[h.all()], &mut [first.out_all()], precision);
         drop(h);
+        timer.stage("embedding MLPs");
         let embed = first.block(s + ur, ur);
 
         // The layers.
@@ -109,6 +115,7 @@ impl AllegroModel {
                 scale: env_scale.storage(),
             };
             let out = B::segment_contract_forward(&layer.contraction, operands, segments);
+            timer.stage(&format!("layer {k} env+TP"));
             let u = layer.contraction.channels;
             let scalars = Matrix::<B> {
                 storage: out.first,
@@ -128,6 +135,7 @@ impl AllegroModel {
                 if layer.last { s } else { s + ur },
                 "layer {k}"
             );
+            timer.stage(&format!("layer {k} latent MLP"));
             traces.push(LayerTrace {
                 env: out.env,
                 features: out.out,
@@ -146,6 +154,7 @@ impl AllegroModel {
         );
         let (atomic_energies, zbl_total, grad_eps) =
             self.edge_energies_to_atoms(params, &tracked, &front, eps, &env_scale);
+        timer.stage("readout and energies");
 
         // Backward: the scalar latents' gradients accumulate in one [E, S(L+1)] buffer.
         let depth = plan.layers.len();
@@ -159,6 +168,7 @@ impl AllegroModel {
             precision,
         );
         drop(grad_eps);
+        timer.stage("readout backward");
         let mut grad_y = Matrix::<B>::zeros(&device, rows, y.cols, dtype);
         let mut grad_env_weights: Option<Matrix<B>> = None;
         let mut grad_features: Option<B::Storage> = None;
@@ -189,6 +199,7 @@ impl AllegroModel {
                 precision,
             );
             drop(grad_mid);
+            timer.stage(&format!("layer {k} latent MLP backward"));
             // (env + TP)ᵀ: ∂x_k (or ∂t for the first layer), ∂w_k, ∂Y.
             let previous = traces.last();
             let (x, env_weights) = match previous {
@@ -229,6 +240,7 @@ impl AllegroModel {
                 grads,
             );
             grad_env_weights = Some(grad_w);
+            timer.stage(&format!("layer {k} env+TP backward"));
         }
         // ∂h = [∂h¹ | ∂w¹ | ∂t] @ W_frontᵀ; ∂e = MLP_sᵀ(∂h).
         let grad_w1 = grad_env_weights.expect("at least one layer");
@@ -250,6 +262,7 @@ impl AllegroModel {
             precision,
         );
 
+        timer.stage("embedding MLPs backward");
         // The front on the tape: ∂E/∂v = vjp of (e, Y) with (∂e, ∂Y), plus ZBL's.
         let grad_radial = grad_radial.into_tensor();
         let grad_y = grad_y.into_tensor();
@@ -261,7 +274,9 @@ impl AllegroModel {
             seeds.push(&one);
         }
         let g = grad(&outs, Some(&seeds), &[&v], false).remove(0);
+        timer.stage("front backward (tape)");
         let (forces, strain_derivative) = forces_and_strain_derivative(&tracked, &v.detach(), &g);
+        timer.stage("forces and virial");
         let total_energy = atomic_energies.index_add(0, &tracked.batch, tracked.n_frames);
         Outputs {
             atomic_energies,

@@ -30,6 +30,8 @@ pub(crate) struct GroupedEntries {
     pub(crate) second: Handle,
     pub(crate) third: Handle,
     pub(crate) coeff: Handle,
+    /// `first | second << 16` of each entry (one load for both slots).
+    pub(crate) packed: Handle,
     pub(crate) groups: usize,
     pub(crate) len: usize,
 }
@@ -91,7 +93,9 @@ fn group<R: GpuRuntime>(
             &coeffs
         })),
     };
+    let packed: Vec<u32> = picked.iter().map(|p| p[0] | (p[1] << 16)).collect();
     GroupedEntries {
+        packed: upload_u32(client, &packed),
         offsets: upload_u32(client, &offsets),
         first: upload_u32(client, &column(0)),
         second: upload_u32(client, &column(1)),

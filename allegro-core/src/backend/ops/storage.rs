@@ -38,4 +38,7 @@ pub trait StorageOps: BackendTypes {
     fn indices_from_host(device: &Self::Device, indices: &[u32]) -> Self::IndexStorage;
     /// Copies an index buffer back to host memory.
     fn indices_to_host(indices: &Self::IndexStorage) -> Vec<u32>;
+    /// Waits until all work queued on `device` has finished (for stage timings; a no-op
+    /// where ops run synchronously).
+    fn synchronize(_device: &Self::Device) {}
 }

@@ -10,7 +10,7 @@
 
 use cubecl::prelude::*;
 
-use super::linear_simt::{read_a, write_out};
+use super::linear_simt::{Geometry, read_a, read_geometry, write_out};
 
 /// Row pitch of the staged left operand (16 + 4: a multiple of 4 elements, as the TF32
 /// fragment loads need, that spreads rows over the banks).
@@ -111,7 +111,7 @@ fn store_fragment(
     out0: &mut Array<f32>,
     out1: &mut Array<f32>,
     deriv: &mut Array<f32>,
-    g: &Array<u32>,
+    geo: Geometry,
     #[comptime] flags: u32,
     #[comptime] act: u32,
     #[comptime] masked: bool,
@@ -128,14 +128,12 @@ fn store_fragment(
         cmma::MatrixLayout::RowMajor,
     );
     sync_plane();
-    let rows = g[0] as usize;
-    let n = g[2] as usize;
     #[unroll]
     for t in 0..8usize {
         let idx = lane + 32 * t;
         let r = r0 + idx / 16;
         let col = c0 + idx % 16;
-        if r < rows && col < n {
+        if r < geo.rows && col < geo.n {
             write_out::<f32>(
                 stage[base + idx],
                 r,
@@ -144,7 +142,7 @@ fn store_fragment(
                 out0,
                 out1,
                 deriv,
-                g,
+                geo,
                 flags,
                 act,
                 masked,
@@ -177,9 +175,8 @@ pub(crate) fn linear_cmma_kernel(
     #[comptime] write_deriv: bool,
     #[comptime] split: bool,
 ) {
-    let rows = g[0] as usize;
-    let k = g[1] as usize;
-    let n = g[2] as usize;
+    let geo = read_geometry(g);
+    let (rows, k, n) = (geo.rows, geo.k, geo.n);
     let lane = UNIT_POS_X as usize;
     let warp = UNIT_POS_Y as usize;
     let tid = warp * 32 + lane;
@@ -214,7 +211,7 @@ pub(crate) fn linear_cmma_kernel(
             let gk = k0 + kk;
             let mut v = 0.0f32;
             if gr < rows && gk < k {
-                v = read_a::<f32>(a0, a1, a2, a3, g, gr, gk, n_in);
+                v = read_a::<f32>(a0, a1, a2, a3, geo, gr, gk, n_in);
             }
             let (hi, lo) = split_tf32(v);
             a_hi[r * A_PITCH + kk] = hi;
@@ -343,7 +340,7 @@ pub(crate) fn linear_cmma_kernel(
         out0,
         out1,
         deriv,
-        g,
+        geo,
         flags,
         act,
         masked,
@@ -359,7 +356,7 @@ pub(crate) fn linear_cmma_kernel(
         out0,
         out1,
         deriv,
-        g,
+        geo,
         flags,
         act,
         masked,
@@ -375,7 +372,7 @@ pub(crate) fn linear_cmma_kernel(
         out0,
         out1,
         deriv,
-        g,
+        geo,
         flags,
         act,
         masked,
@@ -391,7 +388,7 @@ pub(crate) fn linear_cmma_kernel(
         out0,
         out1,
         deriv,
-        g,
+        geo,
         flags,
         act,
         masked,
@@ -407,7 +404,7 @@ pub(crate) fn linear_cmma_kernel(
         out0,
         out1,
         deriv,
-        g,
+        geo,
         flags,
         act,
         masked,
@@ -423,7 +420,7 @@ pub(crate) fn linear_cmma_kernel(
         out0,
         out1,
         deriv,
-        g,
+        geo,
         flags,
         act,
         masked,
@@ -439,7 +436,7 @@ pub(crate) fn linear_cmma_kernel(
         out0,
         out1,
         deriv,
-        g,
+        geo,
         flags,
         act,
         masked,
@@ -455,7 +452,7 @@ pub(crate) fn linear_cmma_kernel(
         out0,
         out1,
         deriv,
-        g,
+        geo,
         flags,
         act,
         masked,

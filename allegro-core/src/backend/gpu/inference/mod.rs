@@ -239,6 +239,29 @@ fn launch_linear<R: GpuRuntime>(
     }
 }
 
+/// `θ[u or 0, path_e]·c_e` for every entry of `grouped` and channel, `[entries, U]`.
+fn entry_weights<R: GpuRuntime>(
+    grouped: &super::fused::GroupedEntries,
+    theta: &GpuStorage<R>,
+    layer: &SegmentContraction,
+) -> GpuStorage<R> {
+    let u = layer.channels;
+    let total = grouped.len * u;
+    let out = GpuStorage::uninit(&theta.device, total, theta.dtype);
+    if total > 0 {
+        let (count, dim) = grid(theta.client(), total);
+        with_float!(theta.dtype, F => unsafe {
+            segment::entry_weights_kernel::launch_unchecked::<F, R>(
+                theta.client(), count, dim, theta.arg(),
+                arg(&grouped.third, grouped.len), arg(&grouped.coeff, grouped.len),
+                out.arg(), u32_of(total), u32_of(u), u32_of(layer.spec.num_paths),
+                layer.per_channel,
+            )
+        });
+    }
+    out
+}
+
 /// Shared memory a segment kernel needs, in bytes.
 fn segment_shared_bytes(layer: &SegmentContraction, dtype: DType) -> usize {
     let [dx, dy, dout] = layer.spec.dims;
@@ -345,6 +368,7 @@ impl<R: GpuRuntime> InferenceOps for Gpu<R> {
         let client = device.client();
         let grouped = tables(device, &layer.spec, dtype);
         let ge = &grouped.by_output;
+        let weights = entry_weights(ge, ops.theta, layer);
         let irrep = upload_u32(client, &layer.irrep_of_component);
         let table = segment_table(layer, &ops, None, None, segments.count);
         let g = upload_u32(client, &table);
@@ -357,15 +381,14 @@ impl<R: GpuRuntime> InferenceOps for Gpu<R> {
                 client,
                 segment_grid(segments.count),
                 CubeDim::new_1d(u32_of(u)),
-                x.arg(), ops.y.arg(), ops.env_weights.0.arg(), ops.theta.arg(), ops.scale.arg(),
+                x.arg(), ops.y.arg(), ops.env_weights.0.arg(), ops.scale.arg(),
                 arg(&segments.offsets.handle, segments.count + 1),
                 arg(&irrep, dy),
-                arg(&ge.offsets, ge.groups + 1), arg(&ge.first, ge.len), arg(&ge.second, ge.len),
-                arg(&ge.third, ge.len), arg(&ge.coeff, ge.len),
+                arg(&ge.offsets, ge.groups + 1), arg(&ge.packed, ge.len), weights.arg(),
                 env.arg(), out.arg(), first.arg(),
                 arg(&g, table.len()),
                 u32_of(u), u32_of(dx), u32_of(dy), u32_of(dout), u32_of(layer.num_irreps),
-                weighted, layer.per_channel,
+                weighted,
             )
         });
         SegmentForward { env, out, first }
@@ -397,6 +420,10 @@ impl<R: GpuRuntime> InferenceOps for Gpu<R> {
         let by_i = tables(device, &layer.spec.permuted([2, 1, 0]), dtype);
         let by_j = tables(device, &layer.spec.permuted([0, 2, 1]), dtype);
         let (gi, gj) = (&by_i.by_output, &by_j.by_output);
+        let (wi, wj) = (
+            entry_weights(gi, ops.theta, layer),
+            entry_weights(gj, ops.theta, layer),
+        );
         let irrep = upload_u32(client, &layer.irrep_of_component);
         let SegmentGradients {
             mut x_weights,
@@ -430,18 +457,16 @@ impl<R: GpuRuntime> InferenceOps for Gpu<R> {
                 client,
                 segment_grid(segments.count),
                 CubeDim::new_1d(u32_of(u)),
-                x.arg(), ops.y.arg(), ops.theta.arg(), ops.scale.arg(),
+                x.arg(), ops.y.arg(), ops.scale.arg(),
                 env.arg(), grad_out_arg, grad_first.arg(),
                 arg(&segments.offsets.handle, segments.count + 1),
                 arg(&irrep, dy),
-                arg(&gi.offsets, gi.groups + 1), arg(&gi.first, gi.len), arg(&gi.second, gi.len),
-                arg(&gi.third, gi.len), arg(&gi.coeff, gi.len),
-                arg(&gj.offsets, gj.groups + 1), arg(&gj.first, gj.len), arg(&gj.second, gj.len),
-                arg(&gj.third, gj.len), arg(&gj.coeff, gj.len),
+                arg(&gi.offsets, gi.groups + 1), arg(&gi.packed, gi.len), wi.arg(),
+                arg(&gj.offsets, gj.groups + 1), arg(&gj.packed, gj.len), wj.arg(),
                 grad_x.arg(), grad_xw.arg(), grad_w.arg(), grad_env.arg(),
                 arg(&g, table.len()),
                 u32_of(u), u32_of(dx), u32_of(dy), u32_of(dout), u32_of(layer.num_irreps),
-                weighted, layer.per_channel, grad_out.is_some(),
+                weighted, grad_out.is_some(),
             )
         });
         let total = segments.rows * dy;

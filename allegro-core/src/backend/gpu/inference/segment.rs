@@ -66,16 +66,29 @@ fn first_operand<F: Float>(
     }
 }
 
-/// `θ[u or 0, p]·c` of grouped entry `e`.
-#[cube]
-fn entry_weight<F: Float>(
+/// `weight[e, u] = θ[u or 0, path_e]·c_e` for grouped entries (once per call, so the
+/// contraction loops read one weight per entry and channel).
+#[cube(launch_unchecked)]
+pub(crate) fn entry_weights_kernel<F: Float>(
     theta: &Array<F>,
     path: &Array<u32>,
     coeff: &Array<F>,
-    e: usize,
-    theta_row: usize,
-) -> F {
-    theta[theta_row + path[e] as usize] * coeff[e]
+    weight: &mut Array<F>,
+    total: u32,
+    channels: u32,
+    num_paths: u32,
+    #[comptime] per_channel: bool,
+) {
+    let t = ABSOLUTE_POS;
+    if t < total as usize {
+        let e = t / channels as usize;
+        let u = t % channels as usize;
+        let mut row = 0usize;
+        if comptime![per_channel] {
+            row = u * num_paths as usize;
+        }
+        weight[t] = theta[row + path[e] as usize] * coeff[e];
+    }
 }
 
 /// Environment sum and tensor product of one segment.
@@ -85,15 +98,12 @@ pub(crate) fn segment_forward_kernel<F: Float>(
     x: &Array<F>,
     y: &Array<F>,
     w: &Array<F>,
-    theta: &Array<F>,
     scale: &Array<F>,
     offsets: &Array<u32>,
     irrep: &Array<u32>,
     grp_offsets: &Array<u32>,
-    grp_x: &Array<u32>,
-    grp_env: &Array<u32>,
-    grp_path: &Array<u32>,
-    grp_coeff: &Array<F>,
+    grp_packed: &Array<u32>,
+    grp_weight: &Array<F>,
     env_out: &mut Array<F>,
     out: &mut Array<F>,
     first: &mut Array<F>,
@@ -104,7 +114,6 @@ pub(crate) fn segment_forward_kernel<F: Float>(
     #[comptime] dout: u32,
     #[comptime] r_n: u32,
     #[comptime] weighted: bool,
-    #[comptime] per_channel: bool,
 ) {
     let n = segment_index();
     if n < g[geom::SEGMENTS] as usize {
@@ -120,12 +129,13 @@ pub(crate) fn segment_forward_kernel<F: Float>(
         let end = offsets[n + 1] as usize;
         let ws = g[geom::W_STRIDE] as usize;
         let wo = g[geom::W_OFFSET] as usize;
-        let mut theta_row = 0usize;
-        if comptime![per_channel] {
-            theta_row = u * g[geom::NUM_PATHS] as usize;
-        }
         let mut x_s = SharedMemory::<F>::new(comptime![(channels * (dx | 1)) as usize]);
         let mut env_s = SharedMemory::<F>::new(comptime![(channels * (dy | 1)) as usize]);
+        let mut rm = Array::<u32>::new(dyc);
+        #[unroll]
+        for m in 0..dyc {
+            rm[m] = irrep[m];
+        }
 
         // env[n,u,m] = scale[n]·Σ_z Y[z,m]·w[z, u·R + r(m)]
         let mut env = Array::<F>::new(dyc);
@@ -136,7 +146,7 @@ pub(crate) fn segment_forward_kernel<F: Float>(
         for z in start..end {
             #[unroll]
             for m in 0..dyc {
-                env[m] += y[z * dyc + m] * w[z * ws + wo + u * rc + irrep[m] as usize];
+                env[m] += y[z * dyc + m] * w[z * ws + wo + u * rc + rm[m] as usize];
             }
         }
         let s = scale[n];
@@ -158,9 +168,10 @@ pub(crate) fn segment_forward_kernel<F: Float>(
             for k in 0..doc {
                 let mut acc = F::new(0.0);
                 for e in grp_offsets[k] as usize..grp_offsets[k + 1] as usize {
-                    acc += x_s[u * xp + grp_x[e] as usize]
-                        * env_s[u * ep + grp_env[e] as usize]
-                        * entry_weight::<F>(theta, grp_path, grp_coeff, e, theta_row);
+                    let p = grp_packed[e];
+                    acc += x_s[u * xp + (p & 0xFFFF) as usize]
+                        * env_s[u * ep + (p >> 16) as usize]
+                        * grp_weight[e * uc + u];
                 }
                 out[(z * uc + u) * doc + k] = acc;
                 if k == 0 {
@@ -179,25 +190,20 @@ pub(crate) fn segment_forward_kernel<F: Float>(
 pub(crate) fn segment_backward_kernel<F: Float>(
     x: &Array<F>,
     y: &Array<F>,
-    theta: &Array<F>,
     scale: &Array<F>,
     env: &Array<F>,
     grad_out: &Array<F>,
     grad_first: &Array<F>,
     offsets: &Array<u32>,
     irrep: &Array<u32>,
-    // Entries grouped by the first slot `i`: slots (k of G, j of env).
+    // Entries grouped by the first slot `i`: packed slots (k of G, j of env), weights.
     gi_offsets: &Array<u32>,
-    gi_g: &Array<u32>,
-    gi_env: &Array<u32>,
-    gi_path: &Array<u32>,
-    gi_coeff: &Array<F>,
-    // Entries grouped by the second slot `j`: slots (i of x, k of G).
+    gi_packed: &Array<u32>,
+    gi_weight: &Array<F>,
+    // Entries grouped by the second slot `j`: packed slots (i of x, k of G), weights.
     gj_offsets: &Array<u32>,
-    gj_x: &Array<u32>,
-    gj_g: &Array<u32>,
-    gj_path: &Array<u32>,
-    gj_coeff: &Array<F>,
+    gj_packed: &Array<u32>,
+    gj_weight: &Array<F>,
     grad_x: &mut Array<F>,
     grad_xw: &mut Array<F>,
     grad_w: &mut Array<F>,
@@ -209,7 +215,6 @@ pub(crate) fn segment_backward_kernel<F: Float>(
     #[comptime] dout: u32,
     #[comptime] r_n: u32,
     #[comptime] weighted: bool,
-    #[comptime] per_channel: bool,
     #[comptime] has_grad_out: bool,
 ) {
     let n = segment_index();
@@ -226,9 +231,10 @@ pub(crate) fn segment_backward_kernel<F: Float>(
         let rp = comptime![(r_n | 1) as usize];
         let start = offsets[n] as usize;
         let end = offsets[n + 1] as usize;
-        let mut theta_row = 0usize;
-        if comptime![per_channel] {
-            theta_row = u * g[geom::NUM_PATHS] as usize;
+        let mut rm = Array::<u32>::new(dyc);
+        #[unroll]
+        for m in 0..dyc {
+            rm[m] = irrep[m];
         }
         let mut x_s = SharedMemory::<F>::new(comptime![(channels * (dx | 1)) as usize]);
         let mut env_s = SharedMemory::<F>::new(comptime![(channels * (dy | 1)) as usize]);
@@ -266,9 +272,10 @@ pub(crate) fn segment_backward_kernel<F: Float>(
             for j in 0..dyc {
                 let mut acc = F::new(0.0);
                 for e in gj_offsets[j] as usize..gj_offsets[j + 1] as usize {
-                    acc += x_s[u * xp + gj_x[e] as usize]
-                        * g_s[u * gp + gj_g[e] as usize]
-                        * entry_weight::<F>(theta, gj_path, gj_coeff, e, theta_row);
+                    let p = gj_packed[e];
+                    acc += x_s[u * xp + (p & 0xFFFF) as usize]
+                        * g_s[u * gp + (p >> 16) as usize]
+                        * gj_weight[e * uc + u];
                 }
                 genv[j] += acc;
             }
@@ -282,13 +289,14 @@ pub(crate) fn segment_backward_kernel<F: Float>(
             for i in 0..dxc {
                 let mut acc = F::new(0.0);
                 for e in gi_offsets[i] as usize..gi_offsets[i + 1] as usize {
-                    acc += g_s[u * gp + gi_g[e] as usize]
-                        * env_s[u * ep + gi_env[e] as usize]
-                        * entry_weight::<F>(theta, gi_path, gi_coeff, e, theta_row);
+                    let p = gi_packed[e];
+                    acc += g_s[u * gp + (p & 0xFFFF) as usize]
+                        * env_s[u * ep + (p >> 16) as usize]
+                        * gi_weight[e * uc + u];
                 }
                 grad_x[(z * uc + u) * dxc + i] = acc;
                 if comptime![weighted] {
-                    let r = irrep[i] as usize;
+                    let r = rm[i] as usize;
                     r_s[u * rp + r] += y[z * dyc + i] * acc;
                 }
             }
@@ -317,7 +325,7 @@ pub(crate) fn segment_backward_kernel<F: Float>(
             }
             #[unroll]
             for m in 0..dyc {
-                let r = irrep[m] as usize;
+                let r = rm[m] as usize;
                 r_s[u * rp + r] += y[z * dyc + m] * genv[m];
             }
             #[unroll]
