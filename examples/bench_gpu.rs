@@ -230,6 +230,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 format!("{name}: energies differ between repetitions: {energies:?}").into(),
             );
         }
+        let all_ms: Vec<String> = times.iter().map(|t| format!("{:.1}", t * 1e3)).collect();
         let t = median(times);
         let peak = device
             .memory_usage()
@@ -251,6 +252,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             energies[0] / graph.n_atoms() as f64
         );
         if allegro::nn::energy_forces::profile::enabled() {
+            println!("calls (ms): {}", all_ms.join(" "));
             println!("stages over {reps} calls (each ends with a device sync):");
             print!("{}", allegro::nn::energy_forces::profile::report());
         }

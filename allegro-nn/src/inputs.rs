@@ -79,6 +79,7 @@ impl<B: Backend> ModelInputs<B> {
         edge_vectors: &[[f64; 3]],
         device: &B::Device,
     ) -> Result<Self> {
+        let mut timer = crate::energy_forces::profile::StageTimer::<B>::start(device);
         let n = atom_types.len();
         let e = edge_center.len();
         if batch.len() != n {
@@ -175,26 +176,46 @@ impl<B: Backend> ModelInputs<B> {
             .map(|(&a, &b)| a * num_types as u32 + b)
             .collect();
         let eb: Vec<u32> = edge_center.par_iter().map(|&i| batch[i as usize]).collect();
-        Ok(ModelInputs {
+        timer.stage("inputs: checks and tables (host)");
+        // All index tables in one transfer.
+        let mut uploaded = Indices::new_many(
+            &[
+                atom_types,
+                batch,
+                edge_center,
+                edge_neighbor,
+                &ct,
+                &nt,
+                &et,
+                &eb,
+                &offsets,
+            ],
+            device,
+        )
+        .into_iter();
+        let mut next = || uploaded.next().expect("one index buffer per table");
+        let inputs = ModelInputs {
             n_atoms: n,
             n_frames,
-            atom_types: Indices::new(atom_types, device),
+            atom_types: next(),
             atom_types_host: atom_types.to_vec(),
-            batch: Indices::new(batch, device),
+            batch: next(),
             batch_host: batch.to_vec(),
-            edge_center: Indices::new(edge_center, device),
-            edge_neighbor: Indices::new(edge_neighbor, device),
-            center_types: Indices::new(&ct, device),
-            neighbor_types: Indices::new(&nt, device),
-            edge_types: Indices::new(&et, device),
-            edge_batch: Indices::new(&eb, device),
+            edge_center: next(),
+            edge_neighbor: next(),
+            center_types: next(),
+            neighbor_types: next(),
+            edge_types: next(),
+            edge_batch: next(),
+            center_offsets: next(),
             edge_vectors: Tensor::from_host(
                 HostData::F64(edge_vectors.as_flattened().to_vec()),
                 &[e, 3],
                 device,
             )?,
-            center_offsets: Indices::new(&offsets, device),
-        })
+        };
+        timer.stage("inputs: upload");
+        Ok(inputs)
     }
 
     /// Number of edges.

@@ -68,7 +68,12 @@ pub(crate) fn forces_and_strain_derivative<B: Backend>(
         g.index_add(0, &inputs.edge_center, n)
             .sub(&g.index_add(0, &inputs.edge_neighbor, n));
     let outer = v.unsqueeze(2).mul(&g.unsqueeze(1));
-    let total = outer.index_add(0, &inputs.edge_batch, inputs.n_frames);
+    let total = if inputs.n_frames == 1 {
+        // One structure (MD): a plain sum, no scatter by structure.
+        outer.sum(0, true)
+    } else {
+        outer.index_add(0, &inputs.edge_batch, inputs.n_frames)
+    };
     let strain_derivative = total.add(&total.permute(&[0, 2, 1])).mul_scalar(0.5);
     (forces, strain_derivative)
 }
@@ -214,6 +219,7 @@ impl<B: Backend> Predictor<B> {
         let inputs = self.inputs(graph)?;
         timer.stage("inputs (host, upload)");
         let out = self.outputs(&inputs);
+        timer.stage("model");
         let host = HostOutputs {
             atomic_energies: out.atomic_energies.to_vec_f64(),
             forces: out.forces.to_vec_f64(),
@@ -225,8 +231,10 @@ impl<B: Backend> Predictor<B> {
 
     /// [`Predictor::with_max_edges_per_pass`]: passes over ranges of center atoms.
     fn predict_in_passes(&self, graph: &AtomicGraph, max_edges: usize) -> Result<Prediction> {
+        let mut timer = StageTimer::<B>::start(&self.device);
         let n = graph.n_atoms();
-        // Edges sorted by center (counting sort), so a range of centers is a slice.
+        // Edges sorted by center (counting sort, unless they are already), so a range of
+        // centers is a slice.
         let mut start = vec![0usize; n + 1];
         for &c in &graph.edge_center {
             start[c as usize + 1] += 1;
@@ -234,14 +242,19 @@ impl<B: Backend> Predictor<B> {
         for a in 0..n {
             start[a + 1] += start[a];
         }
-        let mut next = start.clone();
-        let mut order = vec![0usize; graph.n_edges()];
-        for (z, &c) in graph.edge_center.iter().enumerate() {
-            order[next[c as usize]] = z;
-            next[c as usize] += 1;
-        }
-        // Forces add up on the device (a pass's forces reach beyond its centers); each
-        // pass's own per-atom energies and its strain derivative come back.
+        let sorted = graph.edge_center.windows(2).all(|w| w[0] <= w[1]);
+        let order: Vec<usize> = if sorted {
+            Vec::new()
+        } else {
+            let mut next = start.clone();
+            let mut order = vec![0usize; graph.n_edges()];
+            for (z, &c) in graph.edge_center.iter().enumerate() {
+                order[next[c as usize]] = z;
+                next[c as usize] += 1;
+            }
+            order
+        };
+        timer.stage("passes: plan (host)");
         let mut forces: Option<Tensor<B>> = None;
         let mut atomic_energies = vec![0.0; n];
         let mut strain_derivative = vec![0.0; 9 * graph.n_frames()];
@@ -251,14 +264,28 @@ impl<B: Backend> Predictor<B> {
             while last < n && start[last + 1] - start[first] <= max_edges {
                 last += 1;
             }
-            let edges = &order[start[first]..start[last]];
+            let range = start[first]..start[last];
+            let (edge_center, edge_neighbor, edge_cell_shift) = if sorted {
+                (
+                    graph.edge_center[range.clone()].to_vec(),
+                    graph.edge_neighbor[range.clone()].to_vec(),
+                    graph.edge_cell_shift[range].to_vec(),
+                )
+            } else {
+                let edges = &order[range];
+                (
+                    edges.par_iter().map(|&z| graph.edge_center[z]).collect(),
+                    edges.par_iter().map(|&z| graph.edge_neighbor[z]).collect(),
+                    edges
+                        .par_iter()
+                        .map(|&z| graph.edge_cell_shift[z])
+                        .collect(),
+                )
+            };
             let part = AtomicGraph {
-                edge_center: edges.par_iter().map(|&z| graph.edge_center[z]).collect(),
-                edge_neighbor: edges.par_iter().map(|&z| graph.edge_neighbor[z]).collect(),
-                edge_cell_shift: edges
-                    .par_iter()
-                    .map(|&z| graph.edge_cell_shift[z])
-                    .collect(),
+                edge_center,
+                edge_neighbor,
+                edge_cell_shift,
                 // Per-atom data only: `..graph.clone()` would copy every edge (and the
                 // labels) once per pass just to drop them.
                 positions: graph.positions.clone(),
@@ -269,15 +296,17 @@ impl<B: Backend> Predictor<B> {
                 pbc: graph.pbc.clone(),
                 ..AtomicGraph::default()
             };
-            let mut timer = StageTimer::<B>::start(&self.device);
+            timer.stage("passes: pass graph (host)");
             let inputs = self.inputs(&part)?;
             timer.stage("inputs (host, upload)");
             let out = self.outputs(&inputs);
+            timer.stage("model");
             atomic_energies[first..last].copy_from_slice(
                 &out.atomic_energies
                     .narrow(0, first, last - first)
                     .to_vec_f64(),
             );
+            timer.stage("passes: energies readback");
             for (t, g) in strain_derivative
                 .iter_mut()
                 .zip(out.strain_derivative.to_vec_f64())
@@ -288,7 +317,10 @@ impl<B: Backend> Predictor<B> {
                 None => out.forces,
                 Some(f) => f.add(&out.forces),
             });
-            timer.stage("pass results");
+            timer.stage("passes: forces add");
+            drop(part);
+            drop(inputs);
+            timer.stage("passes: drop");
             first = last;
         }
         let total = HostOutputs {
@@ -296,6 +328,7 @@ impl<B: Backend> Predictor<B> {
             forces: forces.map_or_else(Vec::new, |f| f.to_vec_f64()),
             strain_derivative,
         };
+        timer.stage("passes: forces readback");
         Ok(self.prediction(graph, total))
     }
 
@@ -342,6 +375,7 @@ pub fn inputs_from_graph<B: Backend>(
     num_types: usize,
     device: &B::Device,
 ) -> Result<ModelInputs<B>> {
+    let mut timer = StageTimer::<B>::start(device);
     // v = pos[j] − pos[i] + shift·cell, in parallel over chunks of edges.
     let mut vectors = vec![[0.0f64; 3]; graph.n_edges()];
     vectors
@@ -369,6 +403,7 @@ pub fn inputs_from_graph<B: Backend>(
                 }
             }
         });
+    timer.stage("inputs: edge vectors (host)");
     ModelInputs::new(
         num_types,
         &graph.atom_types,

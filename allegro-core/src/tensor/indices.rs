@@ -45,6 +45,19 @@ impl<B: Backend> Indices<B> {
         }
     }
 
+    /// Copies several index arrays to the device together (one transfer on a GPU).
+    pub fn new_many(parts: &[&[u32]], device: &B::Device) -> Vec<Self> {
+        B::indices_from_host_many(device, parts)
+            .into_iter()
+            .zip(parts)
+            .map(|(storage, values)| Indices {
+                storage,
+                len: values.len(),
+                max: values.iter().copied().max(),
+            })
+            .collect()
+    }
+
     /// Copies `values` to the device, checking that each is below `bound`.
     pub fn new_checked(values: &[u32], bound: usize, device: &B::Device) -> Result<Self> {
         if let Some((pos, &v)) = values

@@ -21,7 +21,7 @@ pub fn enabled() -> bool {
 }
 
 /// Times consecutive stages on one device.
-pub(crate) struct StageTimer<'a, B: Backend> {
+pub struct StageTimer<'a, B: Backend> {
     device: &'a B::Device,
     last: Option<Instant>,
 }

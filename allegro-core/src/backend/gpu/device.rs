@@ -1,6 +1,10 @@
 //! A GPU device: the runtime's device id and its compute client.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use cubecl::prelude::ComputeClient;
+use cubecl::server::Handle;
 
 use super::GpuRuntime;
 use crate::error::{Error, Result};
@@ -10,7 +14,16 @@ pub struct GpuDevice<R: GpuRuntime> {
     pub(crate) device: R::Device,
     pub(crate) client: ComputeClient<R>,
     pub(crate) spec_cache: super::fused::SpecCache,
+    /// Small read-only `u32` tables (shapes, launch geometry) already on the device,
+    /// by content: each upload has a fixed cost, and MD repeats the same few.
+    tables: TableCache,
 }
+
+/// See [`GpuDevice::table`].
+type TableCache = Arc<Mutex<HashMap<Vec<u32>, Handle>>>;
+
+/// Entries kept before the table cache starts afresh (bounds its memory).
+const TABLE_CACHE_ENTRIES: usize = 4096;
 
 impl<R: GpuRuntime> GpuDevice<R> {
     /// The device `device` of runtime `R`.
@@ -33,6 +46,7 @@ impl<R: GpuRuntime> GpuDevice<R> {
             device,
             client,
             spec_cache: Default::default(),
+            tables: Default::default(),
         })
     }
 
@@ -64,6 +78,21 @@ impl<R: GpuRuntime> GpuDevice<R> {
 }
 
 impl<R: GpuRuntime> GpuDevice<R> {
+    /// A read-only table of `values` on the device: uploaded once per content (the
+    /// handle must never be written).
+    pub(crate) fn table(&self, values: &[u32]) -> Handle {
+        let mut cache = self.tables.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(h) = cache.get(values) {
+            return h.clone();
+        }
+        if cache.len() >= TABLE_CACHE_ENTRIES {
+            cache.clear();
+        }
+        let h = super::launch::upload_u32(&self.client, values);
+        cache.insert(values.to_vec(), h.clone());
+        h
+    }
+
     /// Returns the pools' unused memory to the device, so that the next
     /// [`GpuDevice::memory_usage`] reports the footprint of what runs after.
     pub fn release_unused_memory(&self) {
@@ -77,6 +106,7 @@ impl<R: GpuRuntime> Clone for GpuDevice<R> {
             device: self.device.clone(),
             client: self.client.clone(),
             spec_cache: self.spec_cache.clone(),
+            tables: self.tables.clone(),
         }
     }
 }

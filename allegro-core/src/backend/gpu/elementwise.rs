@@ -4,7 +4,7 @@
 
 use cubecl::prelude::*;
 
-use super::launch::{arg, grid, u32_of, upload_u32, with_float};
+use super::launch::{arg, grid, u32_of, with_float};
 use super::{Gpu, GpuRuntime, GpuStorage};
 use crate::backend::{BinaryOp, CompareOp, ElementwiseOps, UnaryOp};
 
@@ -306,7 +306,7 @@ fn zip<R: GpuRuntime>(
     let mut meta: Vec<u32> = out_shape.iter().map(|&d| u32_of(d)).collect();
     meta.extend(broadcast_strides(a_shape));
     meta.extend(broadcast_strides(b_shape));
-    let meta_handle = upload_u32(client, &meta);
+    let meta_handle = a.device.table(&meta);
     with_float!(a.dtype, F => unsafe {
         binary_broadcast_kernel::launch_unchecked::<F, R>(
             client, count, dim, a.arg(), b.arg(), arg(&meta_handle, meta.len()), out.arg(),

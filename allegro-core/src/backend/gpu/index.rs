@@ -16,7 +16,7 @@ use std::sync::{Arc, OnceLock};
 use cubecl::prelude::*;
 use cubecl::server::Handle;
 
-use super::launch::{arg, grid, u32_of, upload_u32, with_float};
+use super::launch::{arg, grid, u32_of, upload_u32, upload_u32_parts, with_float};
 use super::{Gpu, GpuDevice, GpuRuntime, GpuStorage};
 use crate::backend::IndexOps;
 
@@ -63,6 +63,20 @@ impl<R: GpuRuntime> GpuIndices<R> {
         }
     }
 
+    /// Index buffers for several host arrays, uploaded together.
+    pub(crate) fn from_host_many(device: &GpuDevice<R>, parts: &[&[u32]]) -> Vec<Self> {
+        upload_u32_parts(&device.client, parts)
+            .into_iter()
+            .zip(parts)
+            .map(|(handle, p)| GpuIndices {
+                handle,
+                host: Arc::new(p.to_vec()),
+                segments: Arc::new(OnceLock::new()),
+                device: device.clone(),
+            })
+            .collect()
+    }
+
     fn len(&self) -> usize {
         self.host.len()
     }
@@ -84,7 +98,7 @@ impl<R: GpuRuntime> GpuIndices<R> {
                 next[d as usize] += 1;
             }
             let longest = offsets.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
-            let chunks = (longest as usize > LONG_SEGMENT).then(|| {
+            let chunk_tables = (longest as usize > LONG_SEGMENT).then(|| {
                 let mut starts = Vec::new();
                 let mut chunk_offsets = vec![0u32];
                 for d in 0..num_segments {
@@ -94,15 +108,25 @@ impl<R: GpuRuntime> GpuIndices<R> {
                 }
                 let count = starts.len();
                 starts.push(self.len() as u32);
-                Chunks {
-                    starts: upload_u32(&self.device.client, &starts),
-                    offsets: upload_u32(&self.device.client, &chunk_offsets),
-                    count,
-                }
+                (starts, chunk_offsets, count)
+            });
+            // One upload for all the tables.
+            let mut parts: Vec<&[u32]> = vec![&offsets, &order];
+            if let Some((starts, chunk_offsets, _)) = &chunk_tables {
+                parts.push(starts);
+                parts.push(chunk_offsets);
+            }
+            let mut handles = upload_u32_parts(&self.device.client, &parts).into_iter();
+            let offsets_handle = handles.next().expect("offsets");
+            let order_handle = handles.next().expect("order");
+            let chunks = chunk_tables.map(|(_, _, count)| Chunks {
+                starts: handles.next().expect("starts"),
+                offsets: handles.next().expect("chunk offsets"),
+                count,
             });
             Segments {
-                offsets: upload_u32(&self.device.client, &offsets),
-                order: upload_u32(&self.device.client, &order),
+                offsets: offsets_handle,
+                order: order_handle,
                 num_segments,
                 chunks,
             }

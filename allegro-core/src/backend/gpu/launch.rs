@@ -42,6 +42,32 @@ pub(crate) fn upload_u32<R: GpuRuntime>(client: &ComputeClient<R>, values: &[u32
     }
 }
 
+/// Elements (`u32`) each part of [`upload_u32_parts`] is aligned to: 256 bytes, the
+/// strictest storage-buffer offset alignment among the runtimes.
+const PART_ALIGN: usize = 64;
+
+/// Several `u32` tables in one upload (each upload carries a fixed cost of the runtime's
+/// staging), returned as handles into the one buffer.
+pub(crate) fn upload_u32_parts<R: GpuRuntime>(
+    client: &ComputeClient<R>,
+    parts: &[&[u32]],
+) -> Vec<Handle> {
+    let mut all: Vec<u32> = Vec::new();
+    let mut starts = Vec::with_capacity(parts.len());
+    for p in parts {
+        starts.push(all.len());
+        all.extend_from_slice(p);
+        // At least one element per part, then pad to the alignment.
+        let end = (all.len() + 1).next_multiple_of(PART_ALIGN);
+        all.resize(end, 0);
+    }
+    let handle = client.create_from_slice(u32::as_bytes(&all));
+    starts
+        .into_iter()
+        .map(|s| handle.clone().offset_start((s * 4) as u64))
+        .collect()
+}
+
 /// Runs `$body` with `$F` bound to the Rust float type of `$dtype`.
 macro_rules! with_float {
     ($dtype:expr, $F:ident => $body:expr) => {

@@ -3,7 +3,7 @@
 use cubecl::prelude::*;
 
 use super::elementwise::broadcast_strides;
-use super::launch::{arg, grid, u32_of, upload_u32, with_float};
+use super::launch::{arg, grid, u32_of, with_float};
 use super::{Gpu, GpuRuntime, GpuStorage};
 use crate::backend::ShapeOps;
 
@@ -71,7 +71,7 @@ fn strided_gather<R: GpuRuntime>(
     }
     let mut meta: Vec<u32> = out_shape.iter().map(|&d| u32_of(d)).collect();
     meta.extend_from_slice(strides);
-    let meta_handle = upload_u32(x.client(), &meta);
+    let meta_handle = x.device.table(&meta);
     let (count, dim) = grid(x.client(), n);
     with_float!(x.dtype, F => unsafe {
         strided_gather_kernel::launch_unchecked::<F, R>(

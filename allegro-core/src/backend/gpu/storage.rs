@@ -167,6 +167,10 @@ impl<R: GpuRuntime> StorageOps for Gpu<R> {
         GpuIndices::from_host(device, indices)
     }
 
+    fn indices_from_host_many(device: &GpuDevice<R>, parts: &[&[u32]]) -> Vec<GpuIndices<R>> {
+        GpuIndices::from_host_many(device, parts)
+    }
+
     fn indices_to_host(indices: &GpuIndices<R>) -> Vec<u32> {
         indices.host.as_ref().clone()
     }

@@ -36,6 +36,14 @@ pub trait StorageOps: BackendTypes {
     fn cast(storage: &Self::Storage, dtype: DType) -> Self::Storage;
     /// Copies host indices to a new index buffer on `device`.
     fn indices_from_host(device: &Self::Device, indices: &[u32]) -> Self::IndexStorage;
+    /// Copies several host index arrays to the device (one transfer where the backend
+    /// can: each transfer has a fixed cost).
+    fn indices_from_host_many(device: &Self::Device, parts: &[&[u32]]) -> Vec<Self::IndexStorage> {
+        parts
+            .iter()
+            .map(|p| Self::indices_from_host(device, p))
+            .collect()
+    }
     /// Copies an index buffer back to host memory.
     fn indices_to_host(indices: &Self::IndexStorage) -> Vec<u32>;
     /// Waits until all work queued on `device` has finished (for stage timings; a no-op

@@ -22,7 +22,7 @@ use cubecl::ir::{ElemType, FloatKind};
 use cubecl::prelude::*;
 
 use super::fused::tables;
-use super::launch::{arg, grid, u32_of, upload_u32, with_float};
+use super::launch::{arg, grid, u32_of, with_float};
 use super::{Gpu, GpuDevice, GpuIndices, GpuRuntime, GpuStorage};
 use crate::backend::{
     ColumnBlock, ContractInput, InferenceOps, LinearSpec, MatmulPrecision, SegmentContraction,
@@ -189,7 +189,7 @@ fn launch_linear<R: GpuRuntime>(
 ) {
     let client = weight.client();
     let geometry = LinearGeometry::new(spec);
-    let table = upload_u32(client, &geometry.table);
+    let table = weight.device.table(&geometry.table);
     let g = arg(&table, geometry.table.len());
     // Unused slots get a one-element buffer (never read or written).
     let spare = GpuStorage::uninit(&weight.device, 1, weight.dtype);
@@ -369,9 +369,9 @@ impl<R: GpuRuntime> InferenceOps for Gpu<R> {
         let grouped = tables(device, &layer.spec, dtype);
         let ge = &grouped.by_output;
         let weights = entry_weights(ge, ops.theta, layer);
-        let irrep = upload_u32(client, &layer.irrep_of_component);
+        let irrep = device.table(&layer.irrep_of_component);
         let table = segment_table(layer, &ops, None, None, segments.count);
-        let g = upload_u32(client, &table);
+        let g = device.table(&table);
         let (x, weighted) = match ops.x {
             ContractInput::Plain(s) => (s, false),
             ContractInput::Weighted(s, _) => (s, true),
@@ -424,7 +424,7 @@ impl<R: GpuRuntime> InferenceOps for Gpu<R> {
             entry_weights(gi, ops.theta, layer),
             entry_weights(gj, ops.theta, layer),
         );
-        let irrep = upload_u32(client, &layer.irrep_of_component);
+        let irrep = device.table(&layer.irrep_of_component);
         let SegmentGradients {
             mut x_weights,
             env_weights: (grad_w, grad_w_block),
@@ -443,7 +443,7 @@ impl<R: GpuRuntime> InferenceOps for Gpu<R> {
             grad_x_block,
             segments.count,
         );
-        let g = upload_u32(client, &table);
+        let g = device.table(&table);
         let x = match ops.x {
             ContractInput::Plain(s) => s,
             ContractInput::Weighted(s, _) => s,
