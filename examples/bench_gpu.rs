@@ -197,7 +197,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let s = water_box(*n, 17);
                 if let Some(dir) = &write_dir {
                     let path = format!("{dir}/water-{}.xyz", 3 * n);
-                    extxyz::write_extxyz(&path, &[s.clone()], &Default::default())?;
+                    extxyz::write_extxyz(&path, std::slice::from_ref(&s), &Default::default())?;
                 }
                 (format!("water-box-{}", 3 * n), s)
             }

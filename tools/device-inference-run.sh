@@ -60,14 +60,18 @@ quick)
   timeout 100 $B --reps 3 --tf32 --max-edges 524288 $W/water-23559.xyz 2>&1 | quiet
   ;;
 bench)
+  timeout 90 /tmp/b/gpu_model --test-threads 1 --nocapture cuda::no_tape cuda::seed > $OUT/model.log 2>&1
+  grep -E "test result|panicked|float32\): no-tape" $OUT/model.log | head -6
   echo "== reference"
   timeout 240 bash $D/shared/reference/device-ref.sh 192 3000 23559
   (cd $D/shared/reference && PYTHONPATH=/tmp/ref-site:$PWD timeout 150 python3 ref_bench.py \
      --device cuda --natoms 23559 --lmax 3 --reps 3 --kernel triton 2>/dev/null | tail -n 1 | tee -a $OUT/ref.jsonl)
   echo "== ours"
-  timeout 60 $B --reference $OUT/ref.jsonl --reps 10 $W/water-192.xyz $W/water-3000.xyz 2>&1 | quiet
-  timeout 90 $B --reference $OUT/ref.jsonl --reps 5 --max-edges ${MAX_EDGES:-524288} $W/water-23559.xyz 2>&1 | quiet
-  timeout 90 $B --reps 3 --lmax 3 --max-edges ${MAX_EDGES_L3:-262144} $W/water-23559.xyz 2>&1 | quiet
+  R="--reference $OUT/ref.jsonl"
+  timeout 60 $B $R --reps 10 $W/water-192.xyz $W/water-3000.xyz 2>&1 | quiet
+  for m in 262144 524288; do timeout 90 $B $R --reps 5 --max-edges $m $W/water-23559.xyz 2>&1 | quiet | tail -1; done
+  for m in 131072 262144; do timeout 90 $B --reps 3 --lmax 3 --max-edges $m $W/water-23559.xyz 2>&1 | quiet | tail -1; done
+  timeout 60 $B $R --reps 5 --tf32 --max-edges 262144 $W/water-3000.xyz $W/water-23559.xyz 2>&1 | quiet
   ;;
 ncu)
   N=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu | head -1)
