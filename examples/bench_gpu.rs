@@ -5,7 +5,8 @@
 //! ```text
 //! cargo build --release --features cuda --example bench_gpu
 //! bench_gpu [--reference ref.jsonl] [--reps N] [--lmax L] [--max-edges M] [--tape]
-//!           [--tf32] [--json OUT.jsonl] [--write-boxes DIR] (FILE.xyz | --water MOLECULES)...
+//!           [--tf32] [--warmup N] [--json OUT.jsonl] [--write-boxes DIR]
+//!           (FILE.xyz | --water MOLECULES)...
 //! ```
 //! - `--max-edges M` evaluates in passes of at most M edges (grouped by center atom),
 //!   which bounds memory (`Predictor::with_max_edges_per_pass`).
@@ -129,6 +130,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (mut cases, mut reference, mut reps, mut l_max, mut max_edges) =
         (Vec::new(), None, 10, 2usize, None);
     let (mut tape, mut tf32, mut json_out, mut write_dir) = (false, false, None, None);
+    let mut warmup = 2;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--reference" => reference = args.next(),
@@ -137,6 +139,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--max-edges" => max_edges = Some(args.next().ok_or("--max-edges M")?.parse()?),
             "--tape" => tape = true,
             "--tf32" => tf32 = true,
+            "--warmup" => warmup = args.next().ok_or("--warmup N")?.parse()?,
             "--json" => json_out = args.next(),
             "--write-boxes" => write_dir = args.next(),
             "--water" => cases.push(Case::Water(args.next().ok_or("--water N")?.parse()?)),
@@ -206,7 +209,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             AtomicGraph::from_structure(&structure, &mapper, &NeighborOptions::new(config.r_max))?;
         device.release_unused_memory();
         // Warm-up: kernel compilation and pool growth.
-        for _ in 0..2 {
+        for _ in 0..warmup {
             predictor.predict(&graph)?;
         }
         allegro::nn::energy_forces::profile::report();

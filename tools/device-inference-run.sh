@@ -73,6 +73,30 @@ bench)
   for m in 131072 262144; do timeout 90 $B --reps 3 --lmax 3 --max-edges $m $W/water-23559.xyz 2>&1 | quiet | tail -1; done
   timeout 60 $B $R --reps 5 --tf32 --max-edges 262144 $W/water-3000.xyz $W/water-23559.xyz 2>&1 | quiet
   ;;
+final)
+  # Everything docs/perf.md reports, in one lease: checks, reference, ours, kernel
+  # breakdown, size sweep (largest last).
+  timeout 80 /tmp/b/gpu_model --test-threads 1 --nocapture cuda::no_tape cuda::seed > $OUT/model.log 2>&1
+  grep -E "test result|panicked|float32\): no-tape" $OUT/model.log | head -6
+  echo "== reference"
+  timeout 200 bash $D/shared/reference/device-ref.sh 192 3000 23559
+  (cd $D/shared/reference && PYTHONPATH=/tmp/ref-site:$PWD timeout 100 python3 ref_bench.py \
+     --device cuda --natoms 23559 --lmax 3 --reps 3 --kernel triton 2>/dev/null | tail -n 1 | tee -a $OUT/ref.jsonl)
+  echo "== ours"
+  R="--reference $OUT/ref.jsonl"
+  timeout 40 $B $R --reps 10 $W/water-192.xyz $W/water-3000.xyz 2>&1 | quiet
+  for m in 262144 524288; do timeout 40 $B $R --reps 5 --max-edges $m $W/water-23559.xyz 2>&1 | quiet | tail -1; done
+  for m in 131072 262144; do timeout 40 $B --reps 3 --lmax 3 --max-edges $m $W/water-23559.xyz 2>&1 | quiet | tail -1; done
+  timeout 40 $B $R --reps 5 --tf32 --max-edges 262144 $W/water-23559.xyz 2>&1 | quiet | tail -1
+  ALLEGRO_PROFILE=1 timeout 40 $B --reps 3 --max-edges 262144 $W/water-23559.xyz 2>&1 | quiet | tail -32 > $OUT/profile.txt
+  echo "== ncu"
+  N=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu | head -1)
+  timeout 90 $N --clock-control none --metrics gpu__time_duration.sum --csv /tmp/b/bench_gpu \
+    --reps 1 --warmup 0 --max-edges 262144 $W/water-23559.xyz > $OUT/ncu.csv 2> $OUT/ncu.err; tail -n 2 $OUT/ncu.err
+  echo "== sweep"
+  timeout 60 $B --reps 3 --max-edges 1048576 --water 33333 --water 100000 2>&1 | quiet
+  timeout 100 $B --reps 2 --warmup 1 --max-edges 1048576 --water 333334 2>&1 | quiet | tail -1
+  ;;
 ncu)
   N=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu | head -1)
   timeout 500 $N --clock-control none --metrics gpu__time_duration.sum --csv \

@@ -33,12 +33,25 @@ pub(crate) fn arg<R: GpuRuntime>(handle: &Handle, len: usize) -> ArrayArg<R> {
     unsafe { ArrayArg::from_raw_parts(handle.clone(), len.max(1)) }
 }
 
-/// A small `u32` table (shapes, strides, offsets) uploaded for one launch.
+/// Uploads host data through pinned (page-locked) staging memory where the runtime
+/// offers it (CUDA), else as given. Transfers from pageable memory ran at about 1 GB/s
+/// on the H200 machine; pinned staging is one host copy plus a full-speed DMA.
+pub(crate) fn upload_pinned<R: GpuRuntime, E>(client: &ComputeClient<R>, data: Vec<E>) -> Handle
+where
+    E: bytemuck::NoUninit + Send + Sync,
+{
+    let mut bytes = cubecl::bytes::Bytes::from_elems(data);
+    // Runtimes without staging (wgpu) leave the bytes as they are.
+    client.staging(std::iter::once(&mut bytes), false);
+    client.create(bytes)
+}
+
+/// A `u32` table (shapes, strides, offsets, indices) uploaded to the device.
 pub(crate) fn upload_u32<R: GpuRuntime>(client: &ComputeClient<R>, values: &[u32]) -> Handle {
     if values.is_empty() {
-        client.create_from_slice(u32::as_bytes(&[0]))
+        upload_pinned(client, vec![0u32])
     } else {
-        client.create_from_slice(u32::as_bytes(values))
+        upload_pinned(client, values.to_vec())
     }
 }
 
@@ -61,7 +74,7 @@ pub(crate) fn upload_u32_parts<R: GpuRuntime>(
         let end = (all.len() + 1).next_multiple_of(PART_ALIGN);
         all.resize(end, 0);
     }
-    let handle = client.create_from_slice(u32::as_bytes(&all));
+    let handle = upload_pinned(client, all);
     starts
         .into_iter()
         .map(|s| handle.clone().offset_start((s * 4) as u64))

@@ -3,7 +3,7 @@
 use cubecl::prelude::*;
 use cubecl::server::Handle;
 
-use super::launch::{alloc, arg, grid, u32_of, with_float};
+use super::launch::{alloc, arg, grid, u32_of, upload_pinned, with_float};
 use super::{Gpu, GpuDevice, GpuIndices, GpuRuntime};
 use crate::backend::StorageOps;
 use crate::dtype::{DType, HostData};
@@ -93,19 +93,17 @@ fn cast_into<R: GpuRuntime, F: Float + CubeElement>(
 
 impl<R: GpuRuntime> StorageOps for Gpu<R> {
     fn from_host(device: &GpuDevice<R>, data: HostData) -> GpuStorage<R> {
-        let (handle, len, dtype) = match &data {
+        let (handle, len, dtype) = match data {
             HostData::F32(v) if v.is_empty() => (alloc(&device.client, 0, 4), 0, DType::F32),
             HostData::F64(v) if v.is_empty() => (alloc(&device.client, 0, 8), 0, DType::F64),
-            HostData::F32(v) => (
-                device.client.create_from_slice(f32::as_bytes(v)),
-                v.len(),
-                DType::F32,
-            ),
-            HostData::F64(v) => (
-                device.client.create_from_slice(f64::as_bytes(v)),
-                v.len(),
-                DType::F64,
-            ),
+            HostData::F32(v) => {
+                let len = v.len();
+                (upload_pinned(&device.client, v), len, DType::F32)
+            }
+            HostData::F64(v) => {
+                let len = v.len();
+                (upload_pinned(&device.client, v), len, DType::F64)
+            }
         };
         GpuStorage {
             handle,
