@@ -2,7 +2,10 @@
 //! MLP 2×256, ZBL; float32) on the shared water boxes: energy + forces, and one
 //! training gradient (E + F loss, create_graph), next to the reference's CPU times.
 //!
-//! `cargo run --release --example bench_cpu -- [../shared/data/water-192.xyz ...]`
+//! `cargo run --release --example bench_cpu -- [--tape] [../shared/data/water-192.xyz ...]`
+//!
+//! `--tape` times energy + forces through the generic tape (the oracle) instead of the
+//! no-tape path `Predictor` runs.
 
 use std::time::Instant;
 
@@ -25,6 +28,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut files: Vec<String> = std::env::args().skip(1).collect();
+    let tape = files.iter().any(|a| a == "--tape");
+    files.retain(|a| a != "--tape");
     if files.is_empty() {
         files
             .push(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/water-192.xyz").to_string());
@@ -32,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = AllegroConfig::from_json(SEED_MODEL)?;
     let model = AllegroModel::new(&config)?;
     let params = model.init_parameters::<Cpu>(&CpuDevice);
-    let predictor = Predictor::new(model.clone(), &params, CpuDevice);
+    let predictor = Predictor::new(model.clone(), &params, CpuDevice).with_tape(tape);
     let mapper = TypeMapper::new(&config.type_names)?;
     println!(
         "{:<28} {:>7} {:>9} {:>12} {:>14} {:>12}",
