@@ -254,10 +254,14 @@ impl<B: Backend> Predictor<B> {
             }
             order
         };
-        timer.stage("passes: plan (host)");
-        let mut forces: Option<Tensor<B>> = None;
+        // Each pass is a graph of its own atoms only — its centers and the atoms their
+        // edges reach — so a pass costs O(its edges), not O(N). `local_of[a]` is atom
+        // a's index in the current pass plus one (zero: not in the pass).
+        let mut local_of = vec![0u32; n];
         let mut atomic_energies = vec![0.0; n];
+        let mut forces = vec![0.0; 3 * n];
         let mut strain_derivative = vec![0.0; 9 * graph.n_frames()];
+        timer.stage("passes: plan (host)");
         let mut first = 0;
         while first < n {
             let mut last = first + 1;
@@ -265,70 +269,84 @@ impl<B: Backend> Predictor<B> {
                 last += 1;
             }
             let range = start[first]..start[last];
-            let (edge_center, edge_neighbor, edge_cell_shift) = if sorted {
-                (
-                    graph.edge_center[range.clone()].to_vec(),
-                    graph.edge_neighbor[range.clone()].to_vec(),
-                    graph.edge_cell_shift[range].to_vec(),
-                )
-            } else {
-                let edges = &order[range];
-                (
-                    edges.par_iter().map(|&z| graph.edge_center[z]).collect(),
-                    edges.par_iter().map(|&z| graph.edge_neighbor[z]).collect(),
-                    edges
-                        .par_iter()
-                        .map(|&z| graph.edge_cell_shift[z])
-                        .collect(),
-                )
+            let edge = |k: usize| {
+                if sorted {
+                    range.start + k
+                } else {
+                    order[range.start + k]
+                }
             };
+            let n_edges = range.len();
+            // The pass's atoms in increasing global order (frames stay contiguous).
+            let mut atoms: Vec<u32> = (first as u32..last as u32).collect();
+            for flag in &mut local_of[first..last] {
+                *flag = 1;
+            }
+            for k in 0..n_edges {
+                let j = graph.edge_neighbor[edge(k)] as usize;
+                if local_of[j] == 0 {
+                    local_of[j] = 1;
+                    atoms.push(j as u32);
+                }
+            }
+            atoms.sort_unstable();
+            for (l, &a) in atoms.iter().enumerate() {
+                local_of[a as usize] = l as u32 + 1;
+            }
+            let local = |a: u32| local_of[a as usize] - 1;
+            let batch: Vec<u32> = atoms.iter().map(|&a| graph.batch[a as usize]).collect();
+            let mut frame_ptr = vec![0usize; graph.n_frames() + 1];
+            for &b in &batch {
+                frame_ptr[b as usize + 1] += 1;
+            }
+            for f in 0..graph.n_frames() {
+                frame_ptr[f + 1] += frame_ptr[f];
+            }
             let part = AtomicGraph {
-                edge_center,
-                edge_neighbor,
-                edge_cell_shift,
-                // Per-atom data only: `..graph.clone()` would copy every edge (and the
-                // labels) once per pass just to drop them.
-                positions: graph.positions.clone(),
-                atom_types: graph.atom_types.clone(),
-                batch: graph.batch.clone(),
-                frame_ptr: graph.frame_ptr.clone(),
+                edge_center: (0..n_edges)
+                    .map(|k| local(graph.edge_center[edge(k)]))
+                    .collect(),
+                edge_neighbor: (0..n_edges)
+                    .map(|k| local(graph.edge_neighbor[edge(k)]))
+                    .collect(),
+                edge_cell_shift: (0..n_edges)
+                    .map(|k| graph.edge_cell_shift[edge(k)])
+                    .collect(),
+                positions: atoms.iter().map(|&a| graph.positions[a as usize]).collect(),
+                atom_types: atoms
+                    .iter()
+                    .map(|&a| graph.atom_types[a as usize])
+                    .collect(),
+                batch,
+                frame_ptr,
                 cells: graph.cells.clone(),
                 pbc: graph.pbc.clone(),
                 ..AtomicGraph::default()
             };
             timer.stage("passes: pass graph (host)");
-            let inputs = self.inputs(&part)?;
-            timer.stage("inputs (host, upload)");
-            let out = self.outputs(&inputs);
-            timer.stage("model");
-            atomic_energies[first..last].copy_from_slice(
-                &out.atomic_energies
-                    .narrow(0, first, last - first)
-                    .to_vec_f64(),
-            );
-            timer.stage("passes: energies readback");
-            for (t, g) in strain_derivative
-                .iter_mut()
-                .zip(out.strain_derivative.to_vec_f64())
-            {
+            let out = self.pass(&part)?;
+            for c in first..last {
+                atomic_energies[c] = out.atomic_energies[local(c as u32) as usize];
+            }
+            for (l, &a) in atoms.iter().enumerate() {
+                for d in 0..3 {
+                    forces[3 * a as usize + d] += out.forces[3 * l + d];
+                }
+            }
+            for &a in &atoms {
+                local_of[a as usize] = 0;
+            }
+            for (t, g) in strain_derivative.iter_mut().zip(&out.strain_derivative) {
                 *t += g;
             }
-            forces = Some(match forces {
-                None => out.forces,
-                Some(f) => f.add(&out.forces),
-            });
-            timer.stage("passes: forces add");
-            drop(part);
-            drop(inputs);
-            timer.stage("passes: drop");
+            timer.stage("passes: results (host)");
             first = last;
         }
         let total = HostOutputs {
             atomic_energies,
-            forces: forces.map_or_else(Vec::new, |f| f.to_vec_f64()),
+            forces,
             strain_derivative,
         };
-        timer.stage("passes: forces readback");
         Ok(self.prediction(graph, total))
     }
 

@@ -1,5 +1,6 @@
 //! `Predictor::with_max_edges_per_pass`: evaluating a structure in passes over ranges of
-//! center atoms gives the single-pass energies, forces and virial.
+//! center atoms (each pass a graph of its own atoms) gives the single-pass energies,
+//! forces and virial, also for a batch of several structures.
 
 mod common;
 
@@ -34,5 +35,26 @@ fn passes_equal_one_pass() {
                 assert!(dv <= 1e-10, "{label}: virial {dv:e}");
             }
         }
+    }
+}
+
+#[test]
+fn passes_over_a_batch_equal_one_pass() {
+    let (model, params, fixture) = load("seed_lmax2.json");
+    let graphs: Vec<_> = fixture["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(frame_graph)
+        .collect();
+    let batch = allegro_data::AtomicGraph::batch(&graphs);
+    let one = Predictor::new(model, &params, CpuDevice);
+    let want = one.predict(&batch).unwrap();
+    for max in [batch.n_edges() / 7 + 1, 64] {
+        let split = Predictor::new(one.model().clone(), one.parameters(), CpuDevice)
+            .with_max_edges_per_pass(max);
+        let got = split.predict(&batch).unwrap();
+        let d = allegro_nn::testing::compare(&got, &want);
+        assert!(d.max() <= 1e-12, "batch, {max} edges per pass: {d:?}");
     }
 }
