@@ -97,6 +97,17 @@ final)
   timeout 60 $B --reps 3 --max-edges 1048576 --water 33333 --water 100000 2>&1 | quiet
   timeout 100 $B --reps 2 --warmup 1 --max-edges 1048576 --water 333334 2>&1 | quiet | tail -1
   ;;
+malloc)
+  # Host allocations on this VM: glibc returns large blocks to the system (mmap/munmap),
+  # and touching fresh pages is slow here; the tunables keep them in the heap.
+  T="glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=17179869184"
+  timeout 70 bash $D/shared/reference/device-ref.sh 23559
+  R="--reference $OUT/ref.jsonl"
+  timeout 30 $B $R --reps 5 --max-edges 262144 $W/water-23559.xyz 2>&1 | quiet | tail -1
+  GLIBC_TUNABLES=$T timeout 30 $B $R --reps 5 --max-edges 262144 $W/water-23559.xyz 2>&1 | quiet | tail -1
+  GLIBC_TUNABLES=$T timeout 30 $B $R --reps 5 --max-edges 524288 $W/water-23559.xyz 2>&1 | quiet | tail -1
+  GLIBC_TUNABLES=$T timeout 60 $B --reps 1 --warmup 1 --max-edges 1048576 --water 333334 2>&1 | quiet | tail -1
+  ;;
 ncu)
   N=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu | head -1)
   timeout 500 $N --clock-control none --metrics gpu__time_duration.sum --csv \
