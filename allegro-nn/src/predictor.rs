@@ -302,14 +302,18 @@ impl<B: Backend> Predictor<B> {
             for f in 0..graph.n_frames() {
                 frame_ptr[f + 1] += frame_ptr[f];
             }
+            // The edges renumbered, in parallel (hundreds of thousands per pass).
             let part = AtomicGraph {
                 edge_center: (0..n_edges)
+                    .into_par_iter()
                     .map(|k| local(graph.edge_center[edge(k)]))
                     .collect(),
                 edge_neighbor: (0..n_edges)
+                    .into_par_iter()
                     .map(|k| local(graph.edge_neighbor[edge(k)]))
                     .collect(),
                 edge_cell_shift: (0..n_edges)
+                    .into_par_iter()
                     .map(|k| graph.edge_cell_shift[edge(k)])
                     .collect(),
                 positions: atoms.iter().map(|&a| graph.positions[a as usize]).collect(),
