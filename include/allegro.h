@@ -28,8 +28,11 @@
  * Version of this C ABI. It changes whenever a signature or a meaning changes, so a
  * program built against one header can refuse a library of another
  * (`allegro_abi_version`).
+ *
+ * 2: `allegro_model_open_device`, `allegro_model_device`, and the `atom_virial` output
+ * of `allegro_compute_lammps`.
  */
-#define ALLEGRO_ABI_VERSION 1
+#define ALLEGRO_ABI_VERSION 2
 
 /**
  * Success.
@@ -60,6 +63,12 @@
  * A bug: a panic was caught at the boundary.
  */
 #define ALLEGRO_ERR_PANIC 5
+
+/**
+ * The device asked for is not usable: not built into this library, or it could not
+ * start (no driver, no such device).
+ */
+#define ALLEGRO_ERR_DEVICE 6
 
 /**
  * Model features are computed in IEEE binary32 (geometry and forces stay binary64).
@@ -121,16 +130,21 @@ const char *allegro_last_error(void);
  * (Å), and LAMMPS's full neighbor list: `inum` centers `ilist[inum]` (local indices),
  * `numneigh[inum]`, `firstneigh[inum]` (each an array of `numneigh[k]` atom indices,
  * LAMMPS's neighbor mask bits are stripped). Pairs beyond the model's cutoff for their
- * types are skipped (they would contribute exactly zero).
+ * types are skipped (they would contribute exactly zero). A rank with no local atoms,
+ * or local atoms without neighbors, is valid input.
  *
  * Outputs: `*energy`, the sum over local atoms; `atomic_energies[nlocal]` (or null);
  * `forces[(nlocal + nghost) * 3]` on local and ghost atoms (reverse-communicate ghost
  * forces to their owners, LAMMPS `newton on`); `virial[9]` (or null), `−Σ_z v ⊗ ∂E/∂v`
- * symmetrised, from the same edge vectors.
+ * symmetrised, from the same edge vectors; `atom_virial[(nlocal + nghost) * 9]` (or
+ * null), each atom's share `W_a = −½ Σ_{z ∋ a} v_z ⊗ ∂E/∂v_z` (row-major 3 × 3, not
+ * symmetrised: LAMMPS's centroid form; symmetrise it for `compute stress/atom`), on
+ * ghost atoms too (reverse-communicate them like forces). Over all atoms the
+ * symmetrised shares add up to `virial`.
  *
  * # Safety
- * Every pointer must be valid for the sizes above (`atomic_energies`, `virial` may be
- * null).
+ * Every pointer must be valid for the sizes above (`atomic_energies`, `virial`,
+ * `atom_virial` may be null).
  */
 int32_t allegro_compute_lammps(const AllegroModel *model,
                                int nlocal,
@@ -144,7 +158,8 @@ int32_t allegro_compute_lammps(const AllegroModel *model,
                                double *energy,
                                double *atomic_energies,
                                double *forces,
-                               double *virial);
+                               double *virial,
+                               double *atom_virial);
 
 /**
  * Writes the model's largest cutoff radius (Å) to `*r_max`: the ghost-atom reach a
@@ -177,6 +192,17 @@ int32_t allegro_model_cutoff(const AllegroModel *model,
  */
 int32_t allegro_model_num_types(const AllegroModel *model,
                                 int32_t *n);
+
+/**
+ * Copies where the model runs (`cpu`, `cuda:0`, …; NUL-terminated) into `buffer` of
+ * `len` bytes.
+ *
+ * # Safety
+ * `model` from `allegro_model_open`; `buffer` writable for `len` bytes.
+ */
+int32_t allegro_model_device(const AllegroModel *model,
+                             char *buffer,
+                             size_t len);
 
 /**
  * Copies the name of type `index` (NUL-terminated) into `buffer` of `len` bytes.
@@ -213,13 +239,26 @@ int32_t allegro_model_dtype(const AllegroModel *model,
                             int32_t *dtype);
 
 /**
- * Opens the `.allegro` file at `path` (UTF-8, NUL-terminated) into `*out`.
+ * Opens the `.allegro` file at `path` (UTF-8, NUL-terminated) into `*out`, on the CPU.
  *
  * # Safety
  * `path` must be a valid C string; `out` must point to writable storage.
  */
 int32_t allegro_model_open(const char *path,
                            AllegroModel **out);
+
+/**
+ * Opens the `.allegro` file at `path` into `*out` with its weights on `device`:
+ * `"cpu"`, `"cuda"` / `"cuda:N"`, `"hip"` / `"hip:N"` or `"vulkan"` (NUL-terminated).
+ * A GPU this library was not built for, or one that cannot start, is
+ * `ALLEGRO_ERR_DEVICE` with a message saying which.
+ *
+ * # Safety
+ * `path` and `device` must be valid C strings; `out` must point to writable storage.
+ */
+int32_t allegro_model_open_device(const char *path,
+                                  const char *device,
+                                  AllegroModel **out);
 
 /**
  * Frees a model opened by `allegro_model_open`; null is ignored.

@@ -4,17 +4,27 @@
  * back. Usage:
  *
  *   plugin load /path/to/allegroplugin.so
- *   pair_style allegro
+ *   pair_style allegro [device DEVICE]     # cpu (default), cuda, cuda:N, hip, hip:N
  *   pair_coeff * * model.allegro H O      # one model type name per LAMMPS type
  *
- * Requirements: units metal, newton pair on (forces on ghost atoms are reverse
- * communicated to their owners). */
+ * With `device cuda` (or hip) and no index, each MPI rank takes the GPU of its local
+ * rank on the node (Open MPI, MPICH, MVAPICH, Slurm, PALS variables), or GPU 0 when the
+ * launcher already gave the task a single visible GPU (CUDA_VISIBLE_DEVICES /
+ * ROCR_VISIBLE_DEVICES / HIP_VISIBLE_DEVICES with one entry, e.g. srun --gpu-bind).
+ * The environment variable ALLEGRO_DEVICE overrides the default device.
+ *
+ * Per-atom energies, per-atom virials (compute stress/atom) and centroid virials
+ * (compute centroid/stress/atom, heat flux) are available.
+ *
+ * Requirements: units metal, newton pair on (forces and per-atom virials on ghost atoms
+ * are reverse communicated to their owners). */
 
 #ifndef LMP_PAIR_ALLEGRO_RS_H
 #define LMP_PAIR_ALLEGRO_RS_H
 
 #include "pair.h"
 
+#include <string>
 #include <vector>
 
 struct AllegroModel;
@@ -29,7 +39,7 @@ class PairAllegro : public Pair {
   ~PairAllegro() override;
   /** Evaluates the model on this rank's local atoms (ghosts as neighbors). */
   void compute(int, int) override;
-  /** `pair_style allegro` takes no arguments. */
+  /** `pair_style allegro [device DEVICE]`. */
   void settings(int, char **) override;
   /** `pair_coeff * * MODEL NAME...`: opens the model, maps LAMMPS types by name. */
   void coeff(int, char **) override;
@@ -42,11 +52,13 @@ class PairAllegro : public Pair {
   void allocate();
 
   AllegroModel *model = nullptr;
+  /** The device the model is opened on (`cpu`, `cuda:1` ...). */
+  std::string device = "cpu";
   /** LAMMPS type (1-based) -> model type index. */
   std::vector<int> type_map;
   /** Per-step buffers, kept to avoid reallocating every step. */
   std::vector<int> types;
-  std::vector<double> forces, atom_energies;
+  std::vector<double> forces, atom_energies, atom_virial;
 };
 
 }    // namespace LAMMPS_NS

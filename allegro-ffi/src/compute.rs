@@ -83,9 +83,7 @@ pub unsafe extern "C" fn allegro_compute(
         let compute_error = |e: String| FfiError(ALLEGRO_ERR_COMPUTE, e);
         let graph = AtomicGraph::from_structure(&structure, &mapper, &options)
             .map_err(|e| compute_error(e.to_string()))?;
-        let p = m
-            .predictor
-            .predict(&graph)
+        let p = crate::device::with_predictor!(&m.predictor, |p| p.predict(&graph))
             .map_err(|e| compute_error(e.to_string()))?;
         // SAFETY: each output pointer is checked non-null and sized as documented.
         unsafe {

@@ -15,6 +15,9 @@ pub const ALLEGRO_ERR_MODEL_FILE: i32 = 3;
 pub const ALLEGRO_ERR_COMPUTE: i32 = 4;
 /// A bug: a panic was caught at the boundary.
 pub const ALLEGRO_ERR_PANIC: i32 = 5;
+/// The device asked for is not usable: not built into this library, or it could not
+/// start (no driver, no such device).
+pub const ALLEGRO_ERR_DEVICE: i32 = 6;
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
@@ -34,6 +37,7 @@ pub extern "C" fn allegro_last_error() -> *const c_char {
 }
 
 /// An error to report across the boundary: code and message.
+#[derive(Debug)]
 pub(crate) struct FfiError(pub i32, pub String);
 
 impl FfiError {

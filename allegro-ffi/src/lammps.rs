@@ -3,11 +3,60 @@
 
 use std::ffi::c_int;
 
-use allegro_core::backend::cpu::CpuDevice;
-use allegro_nn::ModelInputs;
+use allegro_core::Backend;
+use allegro_nn::{ModelInputs, Predictor};
 
+use crate::device::with_predictor;
 use crate::error::{ALLEGRO_ERR_COMPUTE, FfiError, guard};
 use crate::model::{AllegroModel, model_ref};
+
+/// The pairs within the model's cutoffs, as edges with their vectors.
+struct Edges {
+    center: Vec<u32>,
+    neighbor: Vec<u32>,
+    vectors: Vec<[f64; 3]>,
+}
+
+/// What one call computes, on the host.
+struct LammpsResult {
+    atomic_energies: Vec<f64>,
+    forces: Vec<f64>,
+    strain_derivative: Vec<f64>,
+    atom_virial: Option<Vec<f64>>,
+}
+
+/// The model on `edges` of `atom_types` (all atoms, local and ghost, one structure).
+fn evaluate<B: Backend>(
+    predictor: &Predictor<B>,
+    atom_types: &[u32],
+    edges: &Edges,
+    want_atom_virial: bool,
+) -> Result<LammpsResult, FfiError> {
+    let compute_error = |e: String| FfiError(ALLEGRO_ERR_COMPUTE, e);
+    let batch = vec![0u32; atom_types.len()];
+    let inputs = ModelInputs::new(
+        predictor.model().num_types(),
+        atom_types,
+        &batch,
+        1,
+        &edges.center,
+        &edges.neighbor,
+        &edges.vectors,
+        predictor.device(),
+    )
+    .map_err(|e| compute_error(e.to_string()))?;
+    let out = if want_atom_virial {
+        predictor.outputs_with_atom_virial(&inputs)
+    } else {
+        predictor.outputs(&inputs)
+    };
+    Ok(LammpsResult {
+        atomic_energies: out.atomic_energies.to_vec_f64(),
+        forces: out.forces.to_vec_f64(),
+        strain_derivative: out.strain_derivative.to_vec_f64(),
+        atom_virial: out.atom_virial.map(|w| w.to_vec_f64()),
+    })
+}
 
 /// Computes `nlocal` local atoms with `nghost` ghosts.
 ///
@@ -15,16 +64,21 @@ use crate::model::{AllegroModel, model_ref};
 /// (Å), and LAMMPS's full neighbor list: `inum` centers `ilist[inum]` (local indices),
 /// `numneigh[inum]`, `firstneigh[inum]` (each an array of `numneigh[k]` atom indices,
 /// LAMMPS's neighbor mask bits are stripped). Pairs beyond the model's cutoff for their
-/// types are skipped (they would contribute exactly zero).
+/// types are skipped (they would contribute exactly zero). A rank with no local atoms,
+/// or local atoms without neighbors, is valid input.
 ///
 /// Outputs: `*energy`, the sum over local atoms; `atomic_energies[nlocal]` (or null);
 /// `forces[(nlocal + nghost) * 3]` on local and ghost atoms (reverse-communicate ghost
 /// forces to their owners, LAMMPS `newton on`); `virial[9]` (or null), `−Σ_z v ⊗ ∂E/∂v`
-/// symmetrised, from the same edge vectors.
+/// symmetrised, from the same edge vectors; `atom_virial[(nlocal + nghost) * 9]` (or
+/// null), each atom's share `W_a = −½ Σ_{z ∋ a} v_z ⊗ ∂E/∂v_z` (row-major 3 × 3, not
+/// symmetrised: LAMMPS's centroid form; symmetrise it for `compute stress/atom`), on
+/// ghost atoms too (reverse-communicate them like forces). Over all atoms the
+/// symmetrised shares add up to `virial`.
 ///
 /// # Safety
-/// Every pointer must be valid for the sizes above (`atomic_energies`, `virial` may be
-/// null).
+/// Every pointer must be valid for the sizes above (`atomic_energies`, `virial`,
+/// `atom_virial` may be null).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn allegro_compute_lammps(
     model: *const AllegroModel,
@@ -40,22 +94,10 @@ pub unsafe extern "C" fn allegro_compute_lammps(
     atomic_energies: *mut f64,
     forces: *mut f64,
     virial: *mut f64,
+    atom_virial: *mut f64,
 ) -> i32 {
     guard(|| {
         let m = model_ref(model)?;
-        for (p, name) in [
-            (types as *const u8, "types"),
-            (x as *const u8, "x"),
-            (ilist as *const u8, "ilist"),
-            (numneigh as *const u8, "numneigh"),
-            (firstneigh as *const u8, "firstneigh"),
-            (energy as *const u8, "energy"),
-            (forces as *const u8, "forces"),
-        ] {
-            if p.is_null() && !(inum == 0 && matches!(name, "ilist" | "numneigh" | "firstneigh")) {
-                return Err(FfiError::null(name));
-            }
-        }
         let (nlocal, nghost, inum) = match (
             usize::try_from(nlocal),
             usize::try_from(nghost),
@@ -69,6 +111,30 @@ pub unsafe extern "C" fn allegro_compute_lammps(
             }
         };
         let ntotal = nlocal + nghost;
+        for (p, name, needed) in [
+            (types as *const u8, "types", ntotal > 0),
+            (x as *const u8, "x", ntotal > 0),
+            (ilist as *const u8, "ilist", inum > 0),
+            (numneigh as *const u8, "numneigh", inum > 0),
+            (firstneigh as *const u8, "firstneigh", inum > 0),
+            (energy as *const u8, "energy", true),
+            (forces as *const u8, "forces", ntotal > 0),
+        ] {
+            if p.is_null() && needed {
+                return Err(FfiError::null(name));
+            }
+        }
+        if ntotal == 0 {
+            // A rank whose domain holds no atoms: nothing to add.
+            // SAFETY: energy checked non-null; virial optional, 9 values.
+            unsafe {
+                *energy = 0.0;
+                if !virial.is_null() {
+                    std::slice::from_raw_parts_mut(virial, 9).fill(0.0);
+                }
+            }
+            return Ok(());
+        }
         // SAFETY: sizes as documented.
         let (types, x) = unsafe {
             (
@@ -92,7 +158,11 @@ pub unsafe extern "C" fn allegro_compute_lammps(
             })
             .collect::<Result<Vec<u32>, _>>()?;
         let cutoffs = &m.cutoffs;
-        let (mut center, mut neighbor, mut vectors) = (Vec::new(), Vec::new(), Vec::new());
+        let mut edges = Edges {
+            center: Vec::new(),
+            neighbor: Vec::new(),
+            vectors: Vec::new(),
+        };
         for k in 0..inum {
             // SAFETY: ilist, numneigh, firstneigh have inum entries; firstneigh[k] has numneigh[k].
             let (i, list) = unsafe {
@@ -135,32 +205,19 @@ pub unsafe extern "C" fn allegro_compute_lammps(
                 let r2 = v[0] * v[0] + v[1] * v[1] + v[2] * v[2];
                 let rc = cutoffs[atom_types[i] as usize * n_types + atom_types[j] as usize];
                 if r2 < rc * rc {
-                    center.push(i as u32);
-                    neighbor.push(j as u32);
-                    vectors.push(v);
+                    edges.center.push(i as u32);
+                    edges.neighbor.push(j as u32);
+                    edges.vectors.push(v);
                 }
             }
         }
-        let compute_error = |e: String| FfiError(ALLEGRO_ERR_COMPUTE, e);
-        let batch = vec![0u32; ntotal];
-        let inputs = ModelInputs::new(
-            n_types,
+        let result = with_predictor!(&m.predictor, |p| evaluate(
+            p,
             &atom_types,
-            &batch,
-            1,
-            &center,
-            &neighbor,
-            &vectors,
-            &CpuDevice,
-        )
-        .map_err(|e| compute_error(e.to_string()))?;
-        let out = m
-            .predictor
-            .model()
-            .outputs(m.predictor.parameters(), &inputs, false);
-        let atomic = out.atomic_energies.to_vec_f64();
-        let f = out.forces.to_vec_f64();
-        let g = out.strain_derivative.to_vec_f64();
+            &edges,
+            !atom_virial.is_null()
+        ))?;
+        let atomic = &result.atomic_energies;
         // SAFETY: output sizes as documented; optional ones checked for null.
         unsafe {
             *energy = atomic[..nlocal].iter().sum();
@@ -168,14 +225,17 @@ pub unsafe extern "C" fn allegro_compute_lammps(
                 std::slice::from_raw_parts_mut(atomic_energies, nlocal)
                     .copy_from_slice(&atomic[..nlocal]);
             }
-            std::slice::from_raw_parts_mut(forces, 3 * ntotal).copy_from_slice(&f);
+            std::slice::from_raw_parts_mut(forces, 3 * ntotal).copy_from_slice(&result.forces);
             if !virial.is_null() {
-                for (k, v) in std::slice::from_raw_parts_mut(virial, 9)
+                for (v, g) in std::slice::from_raw_parts_mut(virial, 9)
                     .iter_mut()
-                    .enumerate()
+                    .zip(&result.strain_derivative)
                 {
-                    *v = -g[k];
+                    *v = -g;
                 }
+            }
+            if let (false, Some(w)) = (atom_virial.is_null(), &result.atom_virial) {
+                std::slice::from_raw_parts_mut(atom_virial, 9 * ntotal).copy_from_slice(w);
             }
         }
         Ok(())

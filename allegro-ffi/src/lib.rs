@@ -1,7 +1,8 @@
 //! # allegro-ffi
 //!
-//! A C ABI over [`allegro_nn::Predictor`]: open a `.allegro` model file, read its
-//! metadata (cutoffs, type names, dtype), compute energies, forces and virial, either
+//! A C ABI over [`allegro_nn::Predictor`]: open a `.allegro` model file on the CPU or a
+//! GPU (features `cuda`, `hip`, `vulkan`), read its metadata (cutoffs, type names,
+//! dtype, device), compute energies, forces, virial and per-atom virial, either
 //! for a periodic or open cell ([`allegro_compute`]) or in LAMMPS's form, local plus
 //! ghost atoms with a full neighbor list ([`allegro_compute_lammps`]). The C header is
 //! `include/allegro.h`, generated from this crate by cbindgen (`cbindgen.toml`); the
@@ -17,6 +18,7 @@
 //! handles are independent. The last-error message is per thread.
 
 mod compute;
+mod device;
 mod error;
 mod lammps;
 pub mod lammps_data;
@@ -25,21 +27,24 @@ mod model;
 
 pub use compute::allegro_compute;
 pub use error::{
-    ALLEGRO_ERR_COMPUTE, ALLEGRO_ERR_INVALID, ALLEGRO_ERR_MODEL_FILE, ALLEGRO_ERR_NULL,
-    ALLEGRO_ERR_PANIC, ALLEGRO_OK, allegro_last_error,
+    ALLEGRO_ERR_COMPUTE, ALLEGRO_ERR_DEVICE, ALLEGRO_ERR_INVALID, ALLEGRO_ERR_MODEL_FILE,
+    ALLEGRO_ERR_NULL, ALLEGRO_ERR_PANIC, ALLEGRO_OK, allegro_last_error,
 };
 pub use lammps::allegro_compute_lammps;
 pub use metadata::{
-    ALLEGRO_DTYPE_FLOAT32, ALLEGRO_DTYPE_FLOAT64, allegro_model_cutoff, allegro_model_dtype,
-    allegro_model_num_types, allegro_model_r_max, allegro_model_type_index,
+    ALLEGRO_DTYPE_FLOAT32, ALLEGRO_DTYPE_FLOAT64, allegro_model_cutoff, allegro_model_device,
+    allegro_model_dtype, allegro_model_num_types, allegro_model_r_max, allegro_model_type_index,
     allegro_model_type_name,
 };
-pub use model::{AllegroModel, allegro_model_free, allegro_model_open};
+pub use model::{AllegroModel, allegro_model_free, allegro_model_open, allegro_model_open_device};
 
 /// Version of this C ABI. It changes whenever a signature or a meaning changes, so a
 /// program built against one header can refuse a library of another
 /// (`allegro_abi_version`).
-pub const ALLEGRO_ABI_VERSION: i32 = 1;
+///
+/// 2: `allegro_model_open_device`, `allegro_model_device`, and the `atom_virial` output
+/// of `allegro_compute_lammps`.
+pub const ALLEGRO_ABI_VERSION: i32 = 2;
 
 /// The ABI version of the loaded library; compare with the header's
 /// `ALLEGRO_ABI_VERSION`.

@@ -83,6 +83,41 @@ pub unsafe extern "C" fn allegro_model_num_types(model: *const AllegroModel, n: 
     guard(|| write(n, "n", model_ref(model)?.type_names.len() as i32))
 }
 
+/// Copies where the model runs (`cpu`, `cuda:0`, …; NUL-terminated) into `buffer` of
+/// `len` bytes.
+///
+/// # Safety
+/// `model` from `allegro_model_open`; `buffer` writable for `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn allegro_model_device(
+    model: *const AllegroModel,
+    buffer: *mut c_char,
+    len: usize,
+) -> i32 {
+    guard(|| {
+        let m = model_ref(model)?;
+        copy_c_string(&m.device.to_string(), buffer, len)
+    })
+}
+
+/// Writes `text` and a NUL into `buffer` of `len` bytes.
+fn copy_c_string(text: &str, buffer: *mut c_char, len: usize) -> Result<(), FfiError> {
+    if buffer.is_null() {
+        return Err(FfiError::null("buffer"));
+    }
+    if text.len() + 1 > len {
+        return Err(FfiError::invalid(format!(
+            "buffer of {len} bytes is too small for `{text}`"
+        )));
+    }
+    // SAFETY: buffer has at least text.len() + 1 writable bytes (checked above).
+    unsafe {
+        std::ptr::copy_nonoverlapping(text.as_ptr(), buffer as *mut u8, text.len());
+        *buffer.add(text.len()) = 0;
+    }
+    Ok(())
+}
+
 /// Copies the name of type `index` (NUL-terminated) into `buffer` of `len` bytes.
 ///
 /// # Safety
@@ -100,17 +135,7 @@ pub unsafe extern "C" fn allegro_model_type_name(
             return Err(FfiError::null("buffer"));
         }
         let name = &m.type_names[type_index(m, index, "type index")?];
-        if name.len() + 1 > len {
-            return Err(FfiError::invalid(format!(
-                "buffer of {len} bytes is too small for `{name}`"
-            )));
-        }
-        // SAFETY: buffer has at least name.len() + 1 writable bytes (checked above).
-        unsafe {
-            std::ptr::copy_nonoverlapping(name.as_ptr(), buffer as *mut u8, name.len());
-            *buffer.add(name.len()) = 0;
-        }
-        Ok(())
+        copy_c_string(name, buffer, len)
     })
 }
 

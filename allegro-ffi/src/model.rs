@@ -2,23 +2,24 @@
 
 use std::ffi::{CStr, c_char};
 
-use allegro_core::backend::cpu::{Cpu, CpuDevice};
-use allegro_nn::Predictor;
 use allegro_nn::model_file::ModelFile;
 
+use crate::device::{DevicePredictor, DeviceSpec};
 use crate::error::{ALLEGRO_ERR_MODEL_FILE, FfiError, guard};
 
 /// An opened model (opaque to C). One handle may be used from one thread at a time;
 /// open one handle per thread for parallel use.
 pub struct AllegroModel {
-    pub(crate) predictor: Predictor<Cpu>,
+    pub(crate) predictor: DevicePredictor,
+    /// Where it runs (`cpu`, `cuda:0` …).
+    pub(crate) device: DeviceSpec,
     pub(crate) type_names: Vec<String>,
     /// Cutoff of every edge type (`T × T`, row = center type), computed once because the
     /// LAMMPS entry point filters every pair by it on every step.
     pub(crate) cutoffs: Vec<f64>,
 }
 
-/// Opens the `.allegro` file at `path` (UTF-8, NUL-terminated) into `*out`.
+/// Opens the `.allegro` file at `path` (UTF-8, NUL-terminated) into `*out`, on the CPU.
 ///
 /// # Safety
 /// `path` must be a valid C string; `out` must point to writable storage.
@@ -27,33 +28,63 @@ pub unsafe extern "C" fn allegro_model_open(
     path: *const c_char,
     out: *mut *mut AllegroModel,
 ) -> i32 {
+    guard(|| open(path, DeviceSpec::Cpu, out))
+}
+
+/// Opens the `.allegro` file at `path` into `*out` with its weights on `device`:
+/// `"cpu"`, `"cuda"` / `"cuda:N"`, `"hip"` / `"hip:N"` or `"vulkan"` (NUL-terminated).
+/// A GPU this library was not built for, or one that cannot start, is
+/// `ALLEGRO_ERR_DEVICE` with a message saying which.
+///
+/// # Safety
+/// `path` and `device` must be valid C strings; `out` must point to writable storage.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn allegro_model_open_device(
+    path: *const c_char,
+    device: *const c_char,
+    out: *mut *mut AllegroModel,
+) -> i32 {
     guard(|| {
-        if path.is_null() {
-            return Err(FfiError::null("path"));
-        }
-        if out.is_null() {
-            return Err(FfiError::null("out"));
+        if device.is_null() {
+            return Err(FfiError::null("device"));
         }
         // SAFETY: checked non-null; the caller promises a NUL-terminated string.
-        let path = unsafe { CStr::from_ptr(path) }
+        let text = unsafe { CStr::from_ptr(device) }
             .to_str()
-            .map_err(|_| FfiError::invalid("path is not UTF-8"))?;
-        let file =
-            ModelFile::load(path).map_err(|e| FfiError(ALLEGRO_ERR_MODEL_FILE, e.to_string()))?;
-        let type_names = file.type_names.clone();
-        let predictor = file
-            .into_predictor::<Cpu>(CpuDevice)
-            .map_err(|e| FfiError(ALLEGRO_ERR_MODEL_FILE, e.to_string()))?;
-        let cutoffs = predictor.model().cutoffs();
-        let handle = Box::new(AllegroModel {
-            predictor,
-            type_names,
-            cutoffs,
-        });
-        // SAFETY: checked non-null.
-        unsafe { *out = Box::into_raw(handle) };
-        Ok(())
+            .map_err(|_| FfiError::invalid("device is not UTF-8"))?;
+        open(path, DeviceSpec::parse(text)?, out)
     })
+}
+
+fn open(
+    path: *const c_char,
+    spec: DeviceSpec,
+    out: *mut *mut AllegroModel,
+) -> Result<(), FfiError> {
+    if path.is_null() {
+        return Err(FfiError::null("path"));
+    }
+    if out.is_null() {
+        return Err(FfiError::null("out"));
+    }
+    // SAFETY: checked non-null; the caller promises a NUL-terminated string.
+    let path = unsafe { CStr::from_ptr(path) }
+        .to_str()
+        .map_err(|_| FfiError::invalid("path is not UTF-8"))?;
+    let file =
+        ModelFile::load(path).map_err(|e| FfiError(ALLEGRO_ERR_MODEL_FILE, e.to_string()))?;
+    let type_names = file.type_names.clone();
+    let predictor = DevicePredictor::open(file, spec)?;
+    let cutoffs = predictor.model().cutoffs();
+    let handle = Box::new(AllegroModel {
+        predictor,
+        device: spec,
+        type_names,
+        cutoffs,
+    });
+    // SAFETY: checked non-null.
+    unsafe { *out = Box::into_raw(handle) };
+    Ok(())
 }
 
 /// Frees a model opened by `allegro_model_open`; null is ignored.

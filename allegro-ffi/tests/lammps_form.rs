@@ -133,6 +133,7 @@ fn ghosts_reproduce_periodic_results() {
         let firstneigh: Vec<*const c_int> = lists.iter().map(|l| l.as_ptr()).collect();
         let xs: Vec<f64> = gx.iter().flatten().copied().collect();
         let (mut e, mut f, mut v) = (0.0, vec![0.0; 3 * ntotal], [0.0; 9]);
+        let mut w = vec![0.0; 9 * ntotal];
         let rc = unsafe {
             allegro_compute_lammps(
                 handle,
@@ -148,6 +149,7 @@ fn ghosts_reproduce_periodic_results() {
                 null_mut(),
                 f.as_mut_ptr(),
                 v.as_mut_ptr(),
+                w.as_mut_ptr(),
             )
         };
         assert_eq!(rc, ALLEGRO_OK, "{}", last_error());
@@ -173,6 +175,24 @@ fn ghosts_reproduce_periodic_results() {
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f64::max);
         assert!(dv < 1e-10, "{frame_name}: virial differs by {dv:e}");
+        // The per-atom shares (ghosts included) add up to the virial once symmetrised.
+        let mut sum = [0.0f64; 9];
+        for a in w.chunks(9) {
+            for k in 0..9 {
+                sum[k] += a[k];
+            }
+        }
+        let ds = (0..9)
+            .map(|k| (0.5 * (sum[k] + sum[3 * (k % 3) + k / 3]) - v[k]).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            ds < 1e-10,
+            "{frame_name}: per-atom virial sums off by {ds:e}"
+        );
+        assert!(
+            w.iter().any(|x| x.abs() > 1e-6),
+            "{frame_name}: per-atom virial all zero"
+        );
     }
     unsafe { allegro_model_free(handle) };
 }
@@ -214,6 +234,7 @@ fn bad_lammps_form_input_is_an_error() {
             e,
             null_mut(),
             f,
+            null_mut(),
             null_mut(),
         )
     };
@@ -261,5 +282,85 @@ fn bad_lammps_form_input_is_an_error() {
         err_invalid,
         "atom 2 has type 5",
     );
+    unsafe { allegro_model_free(m) };
+}
+
+/// A rank whose domain holds no atoms, and local atoms without neighbors (their energy
+/// is the per-type shift, as for isolated atoms through `allegro_compute`).
+#[test]
+fn empty_ranks_and_atoms_without_edges() {
+    let c = CString::new(common::small_model_file().to_str().unwrap()).unwrap();
+    let mut m = null_mut();
+    assert_eq!(
+        unsafe { allegro_model_open(c.as_ptr(), &mut m) },
+        ALLEGRO_OK
+    );
+    let (mut e, mut v) = (7.0, [1.0; 9]);
+    let rc = unsafe {
+        allegro_compute_lammps(
+            m,
+            0,
+            0,
+            null(),
+            null(),
+            0,
+            null(),
+            null(),
+            null(),
+            &mut e,
+            null_mut(),
+            null_mut(),
+            v.as_mut_ptr(),
+            null_mut(),
+        )
+    };
+    assert_eq!(rc, ALLEGRO_OK, "{}", last_error());
+    assert_eq!((e, v), (0.0, [0.0; 9]));
+
+    // Two local atoms 20 Å apart and no neighbors.
+    let types: [c_int; 2] = [0, 1];
+    let x = [0.0, 0.0, 0.0, 20.0, 0.0, 0.0];
+    let ilist: [c_int; 2] = [0, 1];
+    let numneigh: [c_int; 2] = [0, 0];
+    let first = [null(), null()];
+    let (mut e, mut ae, mut f) = (0.0, [0.0; 2], [1.0; 6]);
+    let rc = unsafe {
+        allegro_compute_lammps(
+            m,
+            2,
+            0,
+            types.as_ptr(),
+            x.as_ptr(),
+            2,
+            ilist.as_ptr(),
+            numneigh.as_ptr(),
+            first.as_ptr(),
+            &mut e,
+            ae.as_mut_ptr(),
+            f.as_mut_ptr(),
+            null_mut(),
+            null_mut(),
+        )
+    };
+    assert_eq!(rc, ALLEGRO_OK, "{}", last_error());
+    let (mut e_ref, mut ae_ref) = (0.0, [0.0; 2]);
+    let rc = unsafe {
+        allegro_compute(
+            m,
+            2,
+            types.as_ptr(),
+            x.as_ptr(),
+            null(),
+            null(),
+            &mut e_ref,
+            ae_ref.as_mut_ptr(),
+            null_mut(),
+            null_mut(),
+        )
+    };
+    assert_eq!(rc, ALLEGRO_OK, "{}", last_error());
+    assert_eq!(ae, ae_ref, "per-atom energies without edges");
+    assert!((e - e_ref).abs() <= 1e-12 * e_ref.abs().max(1.0));
+    assert_eq!(f, [0.0; 6], "no edges, no forces");
     unsafe { allegro_model_free(m) };
 }

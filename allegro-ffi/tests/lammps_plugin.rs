@@ -290,3 +290,190 @@ fn unknown_type_name_stops_lammps_with_the_model_types() {
         "{output}"
     );
 }
+
+/// `compute stress/atom` and `compute centroid/stress/atom` add up to the global virial
+/// (LAMMPS's own pressure, virial part), on 1 and 2 ranks (ghost shares reverse
+/// communicated).
+#[test]
+fn per_atom_virials_sum_to_the_virial() {
+    let Some(lammps) = lammps() else { return };
+    for ranks in [1, 2] {
+        let dir = scratch(&format!("stress-atom-{ranks}"));
+        let structure = water_data(&dir);
+        let input = format!(
+            "{SETUP}
+compute s all stress/atom NULL virial
+compute cs all centroid/stress/atom NULL virial
+compute ss all reduce sum c_s[1] c_s[2] c_s[3] c_s[4] c_s[5] c_s[6]
+compute scs all reduce sum c_cs[1] c_cs[2] c_cs[3] c_cs[4] c_cs[5] c_cs[6]
+compute pv all pressure NULL virial
+thermo_style custom step c_pv[1] c_pv[2] c_pv[3] c_pv[4] c_pv[5] c_pv[6] c_ss[1] c_ss[2] c_ss[3] c_ss[4] c_ss[5] c_ss[6] c_scs[1] c_scs[2] c_scs[3] c_scs[4] c_scs[5] c_scs[6]
+thermo_modify format float %.17g
+run 0
+"
+        );
+        let log = lammps.run(&dir, &input, ranks);
+        let (_, rows) = thermo(&log);
+        let row = &rows[0];
+        let volume = structure.volume().unwrap();
+        // stress/atom is −(per-atom virial) in pressure × volume units: the global
+        // virial pressure is −Σ s / V.
+        let p = &row[1..7];
+        let from_atoms: Vec<f64> = row[7..13].iter().map(|s| -s / volume).collect();
+        let from_centroid: Vec<f64> = row[13..19].iter().map(|s| -s / volume).collect();
+        let (d, dc) = (rel_diff(&from_atoms, p), rel_diff(&from_centroid, p));
+        report(&format!(
+            "LAMMPS ({ranks} rank(s)): -sum stress/atom / V vs virial pressure {d:.1e}, \
+             centroid/stress/atom {dc:.1e}"
+        ));
+        assert!(
+            d < REL_TOL && dc < REL_TOL,
+            "stress/atom {d:e}, centroid {dc:e}"
+        );
+    }
+}
+
+/// Two ranks, all atoms in one half of the box: the other rank's domain holds no
+/// local atoms; and an atom far from the others has no neighbors at all.
+#[test]
+fn ranks_without_atoms_and_atoms_without_neighbors() {
+    let Some(lammps) = lammps() else { return };
+    let dir = scratch("empty-rank");
+    // A water molecule near the origin and a lone H far away in a 40 Å box.
+    std::fs::write(
+        dir.join("sparse.data"),
+        "sparse\n\n4 atoms\n2 atom types\n\n0 40 xlo xhi\n0 40 ylo yhi\n0 40 zlo zhi\n\n\
+         Masses\n\n1 1.008\n2 15.999\n\nAtoms # atomic\n\n\
+         1 2 5.0 5.0 5.0\n2 1 5.96 5.0 5.0\n3 1 4.76 5.93 5.0\n4 1 12.0 30.0 5.0\n",
+    )
+    .unwrap();
+    let setup = SETUP.replace("water.data", "sparse.data");
+    let input = format!(
+        "{setup}compute pea all pe/atom
+thermo_style custom step pe
+thermo_modify format float %.17g
+dump d all custom 1 atoms.dump id c_pea fx fy fz
+dump_modify d sort id format float %.17g
+run 0
+"
+    );
+    let one = lammps.run(&dir, &input, 1);
+    let atoms_one = std::fs::read_to_string(dir.join("atoms.dump")).unwrap();
+    // Split along x at 20 Å: every atom is in the lower half.
+    let two = lammps.run(&dir, &format!("processors 2 1 1\n{input}"), 2);
+    let atoms_two = std::fs::read_to_string(dir.join("atoms.dump")).unwrap();
+    let (e1, e2) = (thermo(&one).1[0][1], thermo(&two).1[0][1]);
+    assert!(
+        (e1 - e2).abs() <= 1e-10 * e1.abs(),
+        "energy {e1} (1 rank) vs {e2} (2 ranks)"
+    );
+    let rows = |text: &str| -> Vec<Vec<f64>> {
+        text.lines()
+            .skip_while(|l| !l.starts_with("ITEM: ATOMS"))
+            .skip(1)
+            .map(|l| l.split_whitespace().map(|w| w.parse().unwrap()).collect())
+            .collect()
+    };
+    let (r1, r2) = (rows(&atoms_one), rows(&atoms_two));
+    assert_eq!(r1.len(), 4);
+    for (a, b) in r1.iter().zip(&r2) {
+        for k in 1..5 {
+            assert!(
+                (a[k] - b[k]).abs() <= 1e-10 * (1.0 + a[k].abs()),
+                "{a:?} vs {b:?}"
+            );
+        }
+    }
+    // The lone H: the model's energy of an isolated H, no force.
+    let lone = &r1[3];
+    assert_eq!(
+        &lone[2..5],
+        &[0.0, 0.0, 0.0],
+        "a force on an atom without neighbors"
+    );
+    report(&format!(
+        "LAMMPS, 2 ranks with one empty: E = {e2:.10} eV (1 rank {e1:.10}); lone H energy {:.6} eV",
+        lone[1]
+    ));
+}
+
+/// A GPU device asked for from a library built without it stops LAMMPS with the reason.
+#[test]
+fn device_option_without_gpu_support_is_a_clear_error() {
+    let Some(lammps) = lammps() else { return };
+    let dir = scratch("device");
+    water_data(&dir);
+    let input =
+        SETUP.replace("pair_style allegro\n", "pair_style allegro device hip:0\n") + "run 0\n";
+    let (ok, output) = lammps.try_run(&dir, &input, 1);
+    assert!(!ok, "LAMMPS opened a model on a HIP device");
+    assert!(
+        output.contains("hip:0") && output.contains("feature `hip`"),
+        "{output}"
+    );
+    let input =
+        SETUP.replace("pair_style allegro\n", "pair_style allegro device cpu\n") + "run 0\n";
+    let log = lammps.run(&dir, &input, 1);
+    assert!(log.contains("on cpu"), "{log}");
+}
+
+/// With the `vulkan` feature (lavapipe in CI), `pair_style allegro device vulkan` gives
+/// the CPU plugin's energy, forces and virial (float64 model), on 1 rank and on 2 ranks
+/// sharing the one device: the GPU code path of the plugin, without a GPU.
+#[cfg(feature = "vulkan")]
+#[test]
+fn vulkan_device_equals_cpu() {
+    let Some(lammps) = lammps() else { return };
+    let dir = scratch("vulkan");
+    water_data(&dir);
+    let input = |device: &str| {
+        SETUP.replace(
+            "pair_style allegro\n",
+            &format!("pair_style allegro device {device}\n"),
+        ) + "compute pv all pressure NULL virial
+thermo_style custom step pe c_pv[1] c_pv[2] c_pv[3] c_pv[4] c_pv[5] c_pv[6]
+thermo_modify format float %.17g
+dump d all custom 1 forces.dump id fx fy fz
+dump_modify d sort id format float %.17g
+run 0
+"
+    };
+    let forces = |dir: &Path| -> Vec<f64> {
+        std::fs::read_to_string(dir.join("forces.dump"))
+            .unwrap()
+            .lines()
+            .skip_while(|l| !l.starts_with("ITEM: ATOMS"))
+            .skip(1)
+            .flat_map(|l| {
+                l.split_whitespace()
+                    .skip(1)
+                    .map(|w| w.parse::<f64>().unwrap())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let cpu_row = thermo(&lammps.run(&dir, &input("cpu"), 1)).1[0].clone();
+    let f_cpu = forces(&dir);
+    for ranks in [1, 2] {
+        let (ok, log) = lammps.try_run(&dir, &input("vulkan"), ranks);
+        if !ok && log.contains("no usable vulkan device") {
+            assert!(std::env::var_os("ALLEGRO_REQUIRE_GPU").is_none(), "{log}");
+            report("skipped: no Vulkan device for the plugin");
+            return;
+        }
+        assert!(ok, "{log}");
+        let row = &thermo(&log).1[0];
+        let (de, dp, df) = (
+            ((row[1] - cpu_row[1]) / cpu_row[1]).abs(),
+            rel_diff(&row[2..8], &cpu_row[2..8]),
+            rel_diff(&forces(&dir), &f_cpu),
+        );
+        report(&format!(
+            "LAMMPS device vulkan ({ranks} rank(s)) vs cpu: E {de:.1e}, F {df:.1e}, virial {dp:.1e}"
+        ));
+        assert!(
+            de <= 1e-10 && dp <= 1e-10 && df <= 1e-10,
+            "{de:e} {df:e} {dp:e}"
+        );
+    }
+}

@@ -27,6 +27,10 @@ pub struct Outputs<B: Backend> {
     pub forces: Tensor<B>,
     /// `G = ∂E/∂ε` per structure `[F, 3, 3]` (virial = −G, stress = G/volume).
     pub strain_derivative: Tensor<B>,
+    /// Per-atom virial `W_a = −½ Σ_{z ∋ a} v_z ⊗ ∂E/∂v_z` `[N, 3, 3]` (each edge's share
+    /// split between its two atoms, unsymmetrised: LAMMPS's centroid form; the halves of
+    /// `W + Wᵀ` give `compute stress/atom`), when asked for.
+    pub atom_virial: Option<Tensor<B>>,
 }
 
 impl AllegroModel {
@@ -52,6 +56,7 @@ impl AllegroModel {
             total_energy,
             forces,
             strain_derivative,
+            atom_virial: None,
         }
     }
 }
@@ -76,6 +81,21 @@ pub(crate) fn forces_and_strain_derivative<B: Backend>(
     };
     let strain_derivative = total.add(&total.permute(&[0, 2, 1])).mul_scalar(0.5);
     (forces, strain_derivative)
+}
+
+/// `W_a = −½ Σ_{z ∋ a} v_z ⊗ g_z` `[N, 3, 3]`: the per-atom virial of
+/// [`Outputs::atom_virial`] from `g = ∂E/∂v`.
+pub(crate) fn atom_virial<B: Backend>(
+    inputs: &ModelInputs<B>,
+    v: &Tensor<B>,
+    g: &Tensor<B>,
+) -> Tensor<B> {
+    let n = inputs.n_atoms;
+    let outer = v.unsqueeze(2).mul(&g.unsqueeze(1));
+    outer
+        .index_add(0, &inputs.edge_center, n)
+        .add(&outer.index_add(0, &inputs.edge_neighbor, n))
+        .mul_scalar(-0.5)
 }
 
 /// Host-side results for a batch of structures.
@@ -192,9 +212,31 @@ impl<B: Backend> Predictor<B> {
     /// path.
     pub fn outputs(&self, inputs: &ModelInputs<B>) -> Outputs<B> {
         match &self.plan {
-            Some(plan) => self.model.energy_forces(plan, &self.params, inputs),
+            Some(plan) => self.model.energy_forces(plan, &self.params, inputs, false),
             None => self.model.outputs(&self.params, inputs, false),
         }
+    }
+
+    /// [`Predictor::outputs`] with the per-atom virial ([`Outputs::atom_virial`]).
+    pub fn outputs_with_atom_virial(&self, inputs: &ModelInputs<B>) -> Outputs<B> {
+        match &self.plan {
+            Some(plan) => self.model.energy_forces(plan, &self.params, inputs, true),
+            None => {
+                // The tape: ∂E/∂v again (cheap next to the model), for the split.
+                let v = inputs.edge_vectors.tracked();
+                let tracked = inputs.with_edge_vectors(v.clone());
+                let atomic = self.model.atomic_energies(&self.params, &tracked);
+                let g = grad(&[&atomic.sum_all()], None, &[&v], false).remove(0);
+                let mut out = self.model.outputs(&self.params, inputs, false);
+                out.atom_virial = Some(atom_virial(inputs, &v.detach(), &g));
+                out
+            }
+        }
+    }
+
+    /// The device the weights live on.
+    pub fn device(&self) -> &B::Device {
+        &self.device
     }
 
     /// Model inputs for a batched graph: edge vectors `pos[j] − pos[i] + shift·cell`.

@@ -173,3 +173,51 @@ fn unsorted_edges_give_the_same_results() {
     let d = compare(&b, &a);
     assert!(d.max() <= F64_RTOL, "shuffled edges: {d:?}");
 }
+
+/// The per-atom virial (no-tape and tape agree) sums over atoms to the virial −G once
+/// symmetrised, and each atom's share is not trivially zero.
+#[test]
+fn per_atom_virial_sums_to_the_virial() {
+    let model = AllegroModel::new(&config(LMAX3_PER_TYPE, "float64")).unwrap();
+    let params = model.init_parameters::<Cpu>(&CpuDevice);
+    let fast = Predictor::new(model.clone(), &params, CpuDevice);
+    let tape = fast.clone().with_tape(true);
+    let mut rng = SplitMix64::new(77);
+    let cell = random_cell(&mut rng, 5.0, 0.2);
+    let s = random_crystal(&mut rng, &["H", "C", "O", "Si"], 8, cell, 1.2);
+    let mapper = TypeMapper::new(&model.config().type_names).unwrap();
+    let graph = AtomicGraph::from_structure(&s, &mapper, &NeighborOptions::new(4.0)).unwrap();
+    let inputs = fast.inputs(&graph).unwrap();
+    let a = fast.outputs_with_atom_virial(&inputs);
+    let b = tape.outputs_with_atom_virial(&inputs);
+    let (wa, wb) = (
+        a.atom_virial.unwrap().to_vec_f64(),
+        b.atom_virial.unwrap().to_vec_f64(),
+    );
+    let scale = wb.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    let diff = wa
+        .iter()
+        .zip(&wb)
+        .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
+    assert!(
+        scale > 1e-3 && diff <= 1e-12 * scale,
+        "no-tape vs tape: {diff:e} of {scale:e}"
+    );
+    let g = a.strain_derivative.to_vec_f64();
+    let mut sum = [0.0f64; 9];
+    for w in wa.chunks(9) {
+        for k in 0..9 {
+            sum[k] += w[k];
+        }
+    }
+    for r in 0..3 {
+        for c in 0..3 {
+            let sym = 0.5 * (sum[3 * r + c] + sum[3 * c + r]);
+            assert!(
+                (sym + g[3 * r + c]).abs() <= 1e-12 * scale.max(1.0),
+                "Σ_a W_a[{r}{c}] = {sym}, virial = {}",
+                -g[3 * r + c]
+            );
+        }
+    }
+}

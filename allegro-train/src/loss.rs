@@ -166,6 +166,7 @@ mod tests {
             total_energy: t(&[2.0, 5.0], &[2]).tracked(),
             forces: t(&[1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0], &[3, 3]).tracked(),
             strain_derivative: t(&sd, &[2, 3, 3]).tracked(),
+            atom_virial: None,
         };
         (g, out)
     }

@@ -37,7 +37,7 @@ use allegro_core::{Backend, DType, Tensor, grad};
 use crate::inputs::ModelInputs;
 use crate::model::{AllegroModel, EdgeFront};
 use crate::parameters::Parameters;
-use crate::predictor::{Outputs, forces_and_strain_derivative};
+use crate::predictor::{Outputs, atom_virial, forces_and_strain_derivative};
 use matrix::{Block, Matrix};
 use profile::StageTimer;
 
@@ -55,12 +55,14 @@ struct LayerTrace<B: Backend> {
 
 impl AllegroModel {
     /// Energies, forces and strain derivatives of a batch by the no-tape path: the same
-    /// results as [`AllegroModel::outputs`] without `create_graph`, to rounding.
+    /// results as [`AllegroModel::outputs`] without `create_graph`, to rounding; with
+    /// the per-atom virial when `per_atom_virial`.
     pub fn energy_forces<B: Backend>(
         &self,
         plan: &EnergyForcesPlan<B>,
         params: &Parameters<B>,
         inputs: &ModelInputs<B>,
+        per_atom_virial: bool,
     ) -> Outputs<B> {
         let v = inputs.edge_vectors.tracked();
         let timer_device = v.device();
@@ -275,7 +277,9 @@ impl AllegroModel {
         }
         let g = grad(&outs, Some(&seeds), &[&v], false).remove(0);
         timer.stage("front backward (tape)");
-        let (forces, strain_derivative) = forces_and_strain_derivative(&tracked, &v.detach(), &g);
+        let v = v.detach();
+        let (forces, strain_derivative) = forces_and_strain_derivative(&tracked, &v, &g);
+        let atom_virial = per_atom_virial.then(|| atom_virial(&tracked, &v, &g));
         timer.stage("forces and virial");
         let total_energy = atomic_energies.index_add(0, &tracked.batch, tracked.n_frames);
         Outputs {
@@ -283,6 +287,7 @@ impl AllegroModel {
             total_energy,
             forces,
             strain_derivative,
+            atom_virial,
         }
     }
 

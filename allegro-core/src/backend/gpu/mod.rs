@@ -30,11 +30,11 @@ pub use inference::{ExactF32Matmul, exact_f32_matmul, set_exact_f32_matmul};
 pub use storage::GpuStorage;
 
 #[cfg(feature = "cuda")]
-pub use cubecl::cuda::CudaRuntime;
+pub use cubecl::cuda::{CudaDevice, CudaRuntime};
 #[cfg(feature = "hip")]
-pub use cubecl::hip::HipRuntime;
+pub use cubecl::hip::{AmdDevice, HipRuntime};
 #[cfg(feature = "vulkan")]
-pub use cubecl::wgpu::WgpuRuntime;
+pub use cubecl::wgpu::{WgpuDevice, WgpuRuntime};
 
 /// A cubecl runtime this backend runs on, with a short name for messages and tables.
 pub trait GpuRuntime: Runtime {
