@@ -477,3 +477,64 @@ run 0
         );
     }
 }
+
+/// `examples/lammps/demo.in` as the README runs it — 27 ethanol molecules, NVT at 300 K,
+/// 2,000 steps of 0.5 fs — with the quick-start model (`examples/lammps/
+/// quickstart.allegro`, what `examples/configs/xtb.yaml` trains): the temperature stays
+/// within 200–400 K throughout.
+#[test]
+fn demo_stays_physical() {
+    let Some(lammps) = lammps() else { return };
+    let dir = scratch("demo");
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let frames = allegro_data::extxyz::read_extxyz(
+        repo.join("examples/data/xtb-organics.xyz"),
+        &Default::default(),
+    )
+    .unwrap();
+    // One ethanol (frame 150) centered in a 10 Å box, as `xyz2lammps --frame 150 --box 10`.
+    let mut molecule = frames[150].clone();
+    let center: Vec<f64> = (0..3)
+        .map(|d| molecule.positions.iter().map(|p| p[d]).sum::<f64>() / molecule.n_atoms() as f64)
+        .collect();
+    for p in &mut molecule.positions {
+        for d in 0..3 {
+            p[d] += 5.0 - center[d];
+        }
+    }
+    molecule.cell = Some([[10.0, 0.0, 0.0], [0.0, 10.0, 0.0], [0.0, 0.0, 10.0]]);
+    molecule.pbc = [true; 3];
+    let types = ["C", "Cl", "F", "H", "N", "O", "S"];
+    std::fs::write(
+        dir.join("ethanol.data"),
+        allegro_ffi::lammps_data::lammps_data(&molecule, &types).unwrap(),
+    )
+    .unwrap();
+    let input = std::fs::read_to_string(repo.join("examples/lammps/demo.in"))
+        .unwrap()
+        .replace("${plugin}", "PLUGIN")
+        .replace(
+            "${model}",
+            &repo
+                .join("examples/lammps/quickstart.allegro")
+                .display()
+                .to_string(),
+        )
+        .replace("${data}", "ethanol.data");
+    let log = lammps.run(&dir, &input, 1);
+    let (names, rows) = thermo(&log);
+    let col = names.iter().position(|n| n == "Temp").unwrap();
+    assert_eq!(rows.len(), 21, "{log}");
+    let (lo, hi) = rows
+        .iter()
+        .map(|r| r[col])
+        .fold((f64::MAX, f64::MIN), |(a, b), t| (a.min(t), b.max(t)));
+    report(&format!(
+        "LAMMPS demo (27 ethanol, NVT 300 K, 2,000 x 0.5 fs, quick-start model): \
+         temperature {lo:.0}–{hi:.0} K"
+    ));
+    assert!(
+        lo >= 200.0 && hi <= 400.0,
+        "temperature left 200–400 K: {lo}–{hi}\n{log}"
+    );
+}
