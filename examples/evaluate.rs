@@ -1,12 +1,14 @@
-//! Metrics of a saved model on any extxyz file.
+//! Metrics of a saved model on an extxyz file or a nequip LMDB dataset.
 //!
 //! `cargo run --release --example evaluate -- MODEL.allegro DATA.xyz`
+//! `cargo run --release --example evaluate -- MODEL.allegro DATA.lmdb`
 //!
 //! Prints one JSON line as its last output: frames, force RMSE/MAE, per-atom energy
 //! RMSE/MAE and, when the labels have stress, stress RMSE.
 
 use allegro::core::backend::cpu::{Cpu, CpuDevice};
-use allegro::data::extxyz::{ReadOptions, read_extxyz};
+use allegro::data::extxyz::ReadOptions;
+use allegro::data::read_structures;
 use allegro::data::{AtomicGraph, NeighborOptions, TypeMapper};
 use allegro::nn::model_file::ModelFile;
 
@@ -42,7 +44,8 @@ fn run(model_path: &str, data_path: &str) -> Result<String, Error> {
     let config = predictor.model().config();
     let mapper = TypeMapper::new(&config.type_names)?;
     let options = NeighborOptions::new(config.r_max);
-    let frames = read_extxyz(data_path, &ReadOptions::default())?;
+    // extxyz, or nequip's LMDB (`*.lmdb`, or a directory holding data.mdb).
+    let frames = read_structures(data_path, &ReadOptions::default())?;
     let (mut forces, mut energy, mut stress) =
         (Errors::default(), Errors::default(), Errors::default());
     for s in &frames {

@@ -134,6 +134,14 @@ pub enum Error {
         /// What is wrong, in words.
         message: String,
     },
+    /// An LMDB dataset cannot be opened or read.
+    #[error("{path}: {message}")]
+    Lmdb {
+        /// The LMDB file or directory.
+        path: PathBuf,
+        /// What is wrong, in words.
+        message: String,
+    },
     /// Bad arguments to a function (split fractions, cutoff table, ...).
     #[error("{0}")]
     InvalidArgument(String),

@@ -43,8 +43,10 @@ pub mod dataset;
 pub mod error;
 pub mod extxyz;
 pub mod graph;
+pub mod lmdb;
 pub mod masses;
 pub mod neighbor;
+pub mod pickle;
 pub mod rng;
 pub mod shard;
 pub mod species;
@@ -56,6 +58,7 @@ pub mod type_mapper;
 pub use dataset::{Batches, GraphDataset, GraphSource, InMemoryDataset};
 pub use error::{Error, Origin, Result};
 pub use graph::{AtomicGraph, BatchLabels};
+pub use lmdb::{NequipLmdb, is_lmdb, read_structures};
 pub use masses::atomic_mass;
 pub use neighbor::{
     CutoffTable, FrameView, NeighborList, NeighborOptions, brute_force, neighbor_list,
