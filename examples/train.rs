@@ -448,11 +448,15 @@ fn train_test_md<B: Backend>(p: &Prepared, device: B::Device) -> Result<(), Erro
         _ => {}
     };
     let summary = trainer.fit(data, &parts.train, data, &parts.val, &fit, &mut progress)?;
+    let stop = summary
+        .stopped_early
+        .as_ref()
+        .map(|r| format!("; stopped early: {r}"))
+        .unwrap_or_default();
     println!(
-        "trained {} epochs in {:.1} s ({:?})",
+        "trained {} epochs in {:.1} s{stop}",
         summary.epochs,
         start.elapsed().as_secs_f64(),
-        summary.stopped_early
     );
 
     // Learning curve.
@@ -537,11 +541,19 @@ fn train_test_md<B: Backend>(p: &Prepared, device: B::Device) -> Result<(), Erro
         });
         test_structures.push(s);
     }
+    // An RMSE over nothing is not 0: a split without a test part says so.
+    let rmse = |se: f64, n: usize| {
+        if n == 0 {
+            "none".to_string()
+        } else {
+            format!("{:.6}", (se / n as f64).sqrt())
+        }
+    };
     let table = format!(
-        "test frames {}\nforces_rmse {:.6} eV/Å\nper_atom_energy_rmse {:.6} eV\n",
+        "test frames {}\nforces_rmse {} eV/Å\nper_atom_energy_rmse {} eV\n",
         parts.test.len(),
-        (se_f / n_f.max(1) as f64).sqrt(),
-        (se_e / n_e.max(1) as f64).sqrt()
+        rmse(se_f, n_f),
+        rmse(se_e, n_e)
     );
     print!("{table}");
     std::fs::write(out_dir.join("test_metrics.txt"), &table)?;

@@ -6,9 +6,10 @@ use crate::rng::SplitMix64;
 /// How large each part of a split is.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum SplitSizes {
-    /// Fractions of the dataset, each in [0, 1], summing to at most 1. Train and
-    /// validation get `floor(f·n)` frames; when the fractions sum to 1 the test part takes
-    /// every remaining frame, else `floor(f_test·n)`.
+    /// Fractions of the dataset, each in [0, 1], summing to at most 1. Each part gets
+    /// `floor(f·n)` frames; when the fractions sum to 1 the frames left by rounding go to
+    /// the last part with a nonzero fraction (test, else validation), so none is lost
+    /// and a part given 0 stays empty.
     Fractions {
         /// Fraction for training.
         train: f64,
@@ -58,13 +59,21 @@ pub fn split(n: usize, sizes: SplitSizes, seed: u64) -> Result<Split> {
                     "split fractions must be in [0, 1] and sum to at most 1, got {train} + {val} + {test}"
                 )));
             }
-            let a = (train * n as f64).floor() as usize;
-            let b = ((val * n as f64).floor() as usize).min(n - a);
-            let c = if (sum - 1.0).abs() <= 1e-9 {
-                n - a - b
-            } else {
-                ((test * n as f64).floor() as usize).min(n - a - b)
-            };
+            let mut a = (train * n as f64).floor() as usize;
+            let mut b = ((val * n as f64).floor() as usize).min(n - a);
+            let mut c = ((test * n as f64).floor() as usize).min(n - a - b);
+            if (sum - 1.0).abs() <= 1e-9 {
+                // The frames rounding left over go to the last part asked for, so a
+                // part given fraction 0 stays empty (a 90/10 split has no test set).
+                let rest = n - a - b - c;
+                if test > 0.0 {
+                    c += rest;
+                } else if val > 0.0 {
+                    b += rest;
+                } else {
+                    a += rest;
+                }
+            }
             (a, b, c)
         }
         SplitSizes::Counts { train, val, test } => {
@@ -171,6 +180,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!((s.train.len(), s.val.len(), s.test.len()), (4, 1, 2));
+        // nequip's 90/10 split: no test part; the rounding remainder goes to validation.
+        let s = split(
+            2253,
+            SplitSizes::Fractions {
+                train: 0.9,
+                val: 0.1,
+                test: 0.0,
+            },
+            0,
+        )
+        .unwrap();
+        assert_eq!((s.train.len(), s.val.len(), s.test.len()), (2027, 226, 0));
         // Pinned: the order for seed 42 must never change.
         assert_eq!(shuffled_indices(6, 42), PINNED);
     }
