@@ -7,8 +7,11 @@
 //! a record of the callable's name and its arguments.
 
 pub mod torch;
+pub mod torch_archive;
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 /// A pickled value, as data.
 #[derive(Clone, Debug, PartialEq)]
@@ -86,6 +89,59 @@ impl Value {
                 .map(|(_, v)| v),
             _ => None,
         }
+    }
+
+    /// The value as JSON, for plain data (configs, hyper-parameters): `None` → null,
+    /// tuples → arrays, dicts with string keys → objects. Anything else (a tensor, an
+    /// object) is an error naming where it sits below `path`.
+    pub fn to_json(&self, path: &str) -> Result<serde_json::Value, String> {
+        use serde_json::Value as J;
+        Ok(match self {
+            Value::None => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => match i64::try_from(*i) {
+                Ok(i) => J::from(i),
+                Err(_) => return Err(format!("`{path}`: integer {i} is out of range")),
+            },
+            Value::Float(x) => serde_json::Number::from_f64(*x)
+                .map(J::Number)
+                .ok_or_else(|| format!("`{path}`: {x} is not a finite number"))?,
+            Value::Str(s) => J::String(s.clone()),
+            Value::Tuple(items) | Value::List(items) => J::Array(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| v.to_json(&format!("{path}.{i}")))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Dict(items) => {
+                let mut map = serde_json::Map::new();
+                for (k, v) in items {
+                    let key = match k {
+                        Value::Str(s) => s.clone(),
+                        Value::Int(i) => i.to_string(),
+                        other => {
+                            return Err(format!("`{path}`: a dict key {other:?} is not a string"));
+                        }
+                    };
+                    let value = v.to_json(&format!("{path}.{key}"))?;
+                    map.insert(key, value);
+                }
+                J::Object(map)
+            }
+            Value::Bytes(_) => return Err(format!("`{path}` holds bytes, not plain data")),
+            Value::Global { module, name } => {
+                return Err(format!("`{path}` holds the Python object {module}.{name}"));
+            }
+            Value::Reduce { callable, .. } => {
+                let what = match &**callable {
+                    Value::Global { module, name } => format!("{module}.{name}"),
+                    _ => "an object".to_string(),
+                };
+                return Err(format!("`{path}` holds {what}, not plain data"));
+            }
+            Value::Persistent(_) => return Err(format!("`{path}` holds a storage reference")),
+        })
     }
 
     /// Whether this is the global `module.name`.
@@ -175,23 +231,112 @@ fn long(bytes: &[u8]) -> Result<i128, String> {
     Ok(v)
 }
 
+/// A value under construction. Pickle objects are references: a container put in the
+/// memo is later filled by `APPENDS`/`SETITEMS`/`BUILD`, and every memo reference must see
+/// that, so the machine works on shared nodes and copies them out into [`Value`]s at the
+/// end.
+type Slot = Rc<RefCell<Node>>;
+
+/// [`Value`] with children as shared slots.
+enum Node {
+    Leaf(Value),
+    Tuple(Vec<Slot>),
+    List(Vec<Slot>),
+    Dict(Vec<(Slot, Slot)>),
+    Reduce {
+        callable: Slot,
+        args: Slot,
+        state: Option<Slot>,
+    },
+    Persistent(Slot),
+}
+
+fn slot(node: Node) -> Slot {
+    Rc::new(RefCell::new(node))
+}
+
+fn leaf(v: Value) -> Slot {
+    slot(Node::Leaf(v))
+}
+
+/// Nesting deeper than this is refused: it only arises from self-referencing objects,
+/// which no data file nequip writes contains.
+const MAX_DEPTH: usize = 256;
+
+/// The value a slot holds, copied out (shared parts become copies).
+fn freeze(s: &Slot, depth: usize) -> Result<Value, String> {
+    if depth > MAX_DEPTH {
+        return Err(format!(
+            "pickle: objects nested deeper than {MAX_DEPTH} (a self-referencing object?)"
+        ));
+    }
+    let all = |items: &[Slot]| -> Result<Vec<Value>, String> {
+        items.iter().map(|i| freeze(i, depth + 1)).collect()
+    };
+    Ok(match &*s.borrow() {
+        Node::Leaf(v) => v.clone(),
+        Node::Tuple(items) => Value::Tuple(all(items)?),
+        Node::List(items) => Value::List(all(items)?),
+        Node::Dict(items) => Value::Dict(
+            items
+                .iter()
+                .map(|(k, v)| Ok((freeze(k, depth + 1)?, freeze(v, depth + 1)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        Node::Reduce {
+            callable,
+            args,
+            state,
+        } => Value::Reduce {
+            callable: Box::new(freeze(callable, depth + 1)?),
+            args: Box::new(freeze(args, depth + 1)?),
+            state: match state {
+                Some(st) => Some(Box::new(freeze(st, depth + 1)?)),
+                None => None,
+            },
+        },
+        Node::Persistent(pid) => Value::Persistent(Box::new(freeze(pid, depth + 1)?)),
+    })
+}
+
+/// The memo. Objects that reference themselves form `Rc` cycles, and any such cycle
+/// passes through a memoized object (the only way to refer to one twice), so emptying
+/// the memoized nodes when reading ends frees everything.
+struct Memo(HashMap<u32, Slot>);
+
+impl Drop for Memo {
+    fn drop(&mut self) {
+        for s in self.0.values() {
+            if let Ok(mut node) = s.try_borrow_mut() {
+                *node = Node::Leaf(Value::None);
+            }
+        }
+    }
+}
+
 /// Reads one pickle from the start of `data`; returns its value and the bytes it took.
 pub fn load(data: &[u8]) -> Result<(Value, usize), String> {
     let mut r = Reader { data, pos: 0 };
-    let mut stack: Vec<Value> = Vec::new();
+    let mut stack: Vec<Slot> = Vec::new();
     let mut marks: Vec<usize> = Vec::new();
-    let mut memo: HashMap<u32, Value> = HashMap::new();
-    let pop = |stack: &mut Vec<Value>| {
+    let mut memo = Memo(HashMap::new());
+    let pop = |stack: &mut Vec<Slot>| {
         stack
             .pop()
             .ok_or_else(|| "pickle stack underflow".to_string())
     };
-    let pop_mark = |stack: &mut Vec<Value>, marks: &mut Vec<usize>| -> Result<Vec<Value>, String> {
+    let pop_mark = |stack: &mut Vec<Slot>, marks: &mut Vec<usize>| -> Result<Vec<Slot>, String> {
         let m = marks.pop().ok_or("pickle: no MARK")?;
         if m > stack.len() {
             return Err("pickle: MARK beyond the stack".into());
         }
         Ok(stack.split_off(m))
+    };
+    let top = |stack: &Vec<Slot>, what: &str| -> Result<Slot, String> {
+        stack
+            .last()
+            .cloned()
+            .ok_or_else(|| format!("pickle: {what} on an empty stack"))
     };
     loop {
         let op = r.u8()?;
@@ -209,86 +354,76 @@ pub fn load(data: &[u8]) -> Result<(Value, usize), String> {
             }
             b'.' => {
                 let v = pop(&mut stack)?;
-                return Ok((v, r.pos));
+                return Ok((freeze(&v, 0)?, r.pos));
             }
             b'(' => marks.push(stack.len()),
-            b'}' => stack.push(Value::Dict(Vec::new())),
-            b']' => stack.push(Value::List(Vec::new())),
-            b')' => stack.push(Value::Tuple(Vec::new())),
-            b'N' => stack.push(Value::None),
-            0x88 => stack.push(Value::Bool(true)),
-            0x89 => stack.push(Value::Bool(false)),
-            b'K' => stack.push(Value::Int(r.u8()? as i128)),
-            b'M' => stack.push(Value::Int(r.u16()? as i128)),
-            b'J' => stack.push(Value::Int(r.u32()? as i32 as i128)),
+            b'}' => stack.push(slot(Node::Dict(Vec::new()))),
+            b']' | 0x8f => stack.push(slot(Node::List(Vec::new()))),
+            b')' => stack.push(slot(Node::Tuple(Vec::new()))),
+            b'N' => stack.push(leaf(Value::None)),
+            0x88 => stack.push(leaf(Value::Bool(true))),
+            0x89 => stack.push(leaf(Value::Bool(false))),
+            b'K' => stack.push(leaf(Value::Int(r.u8()? as i128))),
+            b'M' => stack.push(leaf(Value::Int(r.u16()? as i128))),
+            b'J' => stack.push(leaf(Value::Int(r.u32()? as i32 as i128))),
             0x8a => {
                 let n = r.u8()? as usize;
-                stack.push(Value::Int(long(r.take(n)?)?));
+                stack.push(leaf(Value::Int(long(r.take(n)?)?)));
             }
             0x8b => {
                 let n = r.u32()? as u64;
                 let n = r.len(n)?;
-                stack.push(Value::Int(long(r.take(n)?)?));
+                stack.push(leaf(Value::Int(long(r.take(n)?)?)));
             }
             b'G' => {
                 let b: [u8; 8] = r.take(8)?.try_into().expect("8 bytes");
-                stack.push(Value::Float(f64::from_be_bytes(b)));
+                stack.push(leaf(Value::Float(f64::from_be_bytes(b))));
             }
             0x8c => {
                 let n = r.u8()? as usize;
-                stack.push(Value::Str(text(r.take(n)?)?));
+                stack.push(leaf(Value::Str(text(r.take(n)?)?)));
             }
             b'X' => {
                 let n = r.u32()? as u64;
                 let n = r.len(n)?;
-                stack.push(Value::Str(text(r.take(n)?)?));
+                stack.push(leaf(Value::Str(text(r.take(n)?)?)));
             }
             0x8d => {
                 let n = r.u64()?;
                 let n = r.len(n)?;
-                stack.push(Value::Str(text(r.take(n)?)?));
+                stack.push(leaf(Value::Str(text(r.take(n)?)?)));
             }
             b'C' | b'U' => {
                 let n = r.u8()? as usize;
-                stack.push(Value::Bytes(r.take(n)?.to_vec()));
+                stack.push(leaf(Value::Bytes(r.take(n)?.to_vec())));
             }
             b'B' | b'T' => {
                 let n = r.u32()? as u64;
                 let n = r.len(n)?;
-                stack.push(Value::Bytes(r.take(n)?.to_vec()));
+                stack.push(leaf(Value::Bytes(r.take(n)?.to_vec())));
             }
             0x8e | 0x96 => {
                 let n = r.u64()?;
                 let n = r.len(n)?;
-                stack.push(Value::Bytes(r.take(n)?.to_vec()));
+                stack.push(leaf(Value::Bytes(r.take(n)?.to_vec())));
             }
             0x94 => {
                 // MEMOIZE
-                let v = stack
-                    .last()
-                    .ok_or("pickle: MEMOIZE on an empty stack")?
-                    .clone();
-                memo.insert(memo.len() as u32, v);
+                let v = top(&stack, "MEMOIZE")?;
+                memo.0.insert(memo.0.len() as u32, v);
             }
             b'q' => {
                 let k = r.u8()? as u32;
-                let v = stack
-                    .last()
-                    .ok_or("pickle: BINPUT on an empty stack")?
-                    .clone();
-                memo.insert(k, v);
+                memo.0.insert(k, top(&stack, "BINPUT")?);
             }
             b'r' => {
                 let k = r.u32()?;
-                let v = stack
-                    .last()
-                    .ok_or("pickle: LONG_BINPUT on an empty stack")?
-                    .clone();
-                memo.insert(k, v);
+                memo.0.insert(k, top(&stack, "LONG_BINPUT")?);
             }
             b'h' | b'j' => {
                 let k = if op == b'h' { r.u8()? as u32 } else { r.u32()? };
                 let v = memo
+                    .0
                     .get(&k)
                     .ok_or_else(|| format!("pickle: memo entry {k} missing"))?
                     .clone();
@@ -300,72 +435,57 @@ pub fn load(data: &[u8]) -> Result<(Value, usize), String> {
                     return Err("pickle stack underflow".into());
                 }
                 let items = stack.split_off(stack.len() - n);
-                stack.push(Value::Tuple(items));
+                stack.push(slot(Node::Tuple(items)));
             }
             b't' => {
                 let items = pop_mark(&mut stack, &mut marks)?;
-                stack.push(Value::Tuple(items));
+                stack.push(slot(Node::Tuple(items)));
             }
-            b'l' => {
+            b'l' | 0x91 => {
+                // LIST, FROZENSET: sets are read as lists.
                 let items = pop_mark(&mut stack, &mut marks)?;
-                stack.push(Value::List(items));
+                stack.push(slot(Node::List(items)));
             }
             b'd' => {
                 let items = pop_mark(&mut stack, &mut marks)?;
-                stack.push(Value::Dict(pairs(items)?));
+                stack.push(slot(Node::Dict(pairs(items)?)));
             }
             b'a' => {
                 let v = pop(&mut stack)?;
-                match stack.last_mut() {
-                    Some(Value::List(l)) => l.push(v),
+                match &mut *top(&stack, "APPEND")?.borrow_mut() {
+                    Node::List(l) => l.push(v),
                     _ => return Err("pickle: APPEND to a non-list".into()),
                 }
             }
-            b'e' => {
+            b'e' | 0x90 => {
+                // APPENDS, ADDITEMS (to a set, read as a list)
                 let items = pop_mark(&mut stack, &mut marks)?;
-                match stack.last_mut() {
-                    Some(Value::List(l)) => l.extend(items),
+                match &mut *top(&stack, "APPENDS")?.borrow_mut() {
+                    Node::List(l) => l.extend(items),
                     _ => return Err("pickle: APPENDS to a non-list".into()),
                 }
             }
             b's' => {
                 let v = pop(&mut stack)?;
                 let k = pop(&mut stack)?;
-                match stack.last_mut() {
-                    Some(Value::Dict(d)) => d.push((k, v)),
-                    _ => return Err("pickle: SETITEM on a non-dict".into()),
-                }
+                set_items(&top(&stack, "SETITEM")?, vec![(k, v)])?;
             }
             b'u' => {
                 let items = pairs(pop_mark(&mut stack, &mut marks)?)?;
-                match stack.last_mut() {
-                    Some(Value::Dict(d)) => d.extend(items),
-                    _ => return Err("pickle: SETITEMS on a non-dict".into()),
-                }
-            }
-            0x8f => stack.push(Value::List(Vec::new())),
-            0x90 => {
-                let items = pop_mark(&mut stack, &mut marks)?;
-                match stack.last_mut() {
-                    Some(Value::List(l)) => l.extend(items),
-                    _ => return Err("pickle: ADDITEMS to a non-set".into()),
-                }
-            }
-            0x91 => {
-                let items = pop_mark(&mut stack, &mut marks)?;
-                stack.push(Value::List(items));
+                set_items(&top(&stack, "SETITEMS")?, items)?;
             }
             b'c' => {
                 let module = r.line()?;
                 let name = r.line()?;
-                stack.push(Value::Global { module, name });
+                stack.push(leaf(Value::Global { module, name }));
             }
             0x93 => {
                 let name = pop(&mut stack)?;
                 let module = pop(&mut stack)?;
+                let (module, name) = (freeze(&module, 0)?, freeze(&name, 0)?);
                 match (module, name) {
                     (Value::Str(module), Value::Str(name)) => {
-                        stack.push(Value::Global { module, name })
+                        stack.push(leaf(Value::Global { module, name }))
                     }
                     _ => return Err("pickle: STACK_GLOBAL of non-strings".into()),
                 }
@@ -373,39 +493,37 @@ pub fn load(data: &[u8]) -> Result<(Value, usize), String> {
             b'R' | 0x81 => {
                 let args = pop(&mut stack)?;
                 let callable = pop(&mut stack)?;
-                stack.push(Value::Reduce {
-                    callable: Box::new(callable),
-                    args: Box::new(args),
+                stack.push(slot(Node::Reduce {
+                    callable,
+                    args,
                     state: None,
-                });
+                }));
             }
             0x92 => {
                 // NEWOBJ_EX: cls, args, kwargs
                 let _kwargs = pop(&mut stack)?;
                 let args = pop(&mut stack)?;
                 let callable = pop(&mut stack)?;
-                stack.push(Value::Reduce {
-                    callable: Box::new(callable),
-                    args: Box::new(args),
+                stack.push(slot(Node::Reduce {
+                    callable,
+                    args,
                     state: None,
-                });
+                }));
             }
             b'b' => {
                 let s = pop(&mut stack)?;
-                match stack.last_mut() {
-                    Some(Value::Reduce { state, .. }) => *state = Some(Box::new(s)),
-                    // BUILD on other values (e.g. a dict's __setstate__) keeps the value.
-                    Some(_) => {}
-                    None => return Err("pickle: BUILD on an empty stack".into()),
+                if let Node::Reduce { state, .. } = &mut *top(&stack, "BUILD")?.borrow_mut() {
+                    *state = Some(s);
                 }
+                // BUILD on other values (e.g. a dict's __setstate__) keeps the value.
             }
             b'Q' => {
                 let pid = pop(&mut stack)?;
-                stack.push(Value::Persistent(Box::new(pid)));
+                stack.push(slot(Node::Persistent(pid)));
             }
             b'P' => {
                 let pid = r.line()?;
-                stack.push(Value::Persistent(Box::new(Value::Str(pid))));
+                stack.push(slot(Node::Persistent(leaf(Value::Str(pid)))));
             }
             other => {
                 return Err(format!(
@@ -417,8 +535,46 @@ pub fn load(data: &[u8]) -> Result<(Value, usize), String> {
     }
 }
 
+/// Dict classes whose reduction `cls()` followed by `SETITEMS` is read as a plain dict
+/// (`collections.OrderedDict` holds every `state_dict`).
+const DICT_CLASSES: [(&str, &str); 3] = [
+    ("collections", "OrderedDict"),
+    ("builtins", "dict"),
+    ("__builtin__", "dict"),
+];
+
+/// `SETITEM(S)`: into a dict, or into a dict class's fresh instance, which becomes one.
+fn set_items(target: &Slot, items: Vec<(Slot, Slot)>) -> Result<(), String> {
+    let mut node = target.borrow_mut();
+    if let Node::Reduce {
+        callable,
+        args,
+        state: None,
+    } = &*node
+    {
+        let empty_args = matches!(&*args.borrow(), Node::Tuple(a) if a.is_empty());
+        let dict_class = matches!(&*callable.borrow(),
+            Node::Leaf(Value::Global { module, name })
+                if DICT_CLASSES.iter().any(|(m, n)| m == module && n == name));
+        if empty_args && dict_class {
+            *node = Node::Dict(Vec::new());
+        }
+    }
+    match &mut *node {
+        Node::Dict(d) => {
+            d.extend(items);
+            Ok(())
+        }
+        Node::Reduce { callable, .. } => Err(format!(
+            "pickle: dict items set on an instance of {:?}, which is not read as a dict",
+            freeze(callable, 0)?
+        )),
+        _ => Err("pickle: SETITEMS on a non-dict".into()),
+    }
+}
+
 /// `[k0, v0, k1, v1, …]` as pairs.
-fn pairs(items: Vec<Value>) -> Result<Vec<(Value, Value)>, String> {
+fn pairs<T>(items: Vec<T>) -> Result<Vec<(T, T)>, String> {
     if !items.len().is_multiple_of(2) {
         return Err("pickle: an odd number of dict items".into());
     }
@@ -467,6 +623,40 @@ mod tests {
         assert!(e.contains("0xff"), "{e}");
         let e = load(b"\x80\x09.").unwrap_err();
         assert!(e.contains("protocol 9"), "{e}");
+    }
+
+    /// `l = [1]; d = {'k': l}; pickle.dumps([l, l, d, d], protocol=4)`: containers are
+    /// memoized empty and filled afterwards, so later references must see the items.
+    #[test]
+    fn memo_references_see_later_items() {
+        let data = b"\x80\x04\x95\x17\x00\x00\x00\x00\x00\x00\x00]\x94(]\x94K\x01ah\x01}\x94\x8c\x01k\x94h\x01sh\x02e.";
+        let (v, _) = load(data).unwrap();
+        let l = Value::List(vec![Value::Int(1)]);
+        let d = Value::Dict(vec![(Value::Str("k".into()), l.clone())]);
+        assert_eq!(v, Value::List(vec![l.clone(), l, d.clone(), d]));
+    }
+
+    /// `pickle.dumps(collections.OrderedDict(a=1), protocol=2)`: read as a dict.
+    #[test]
+    fn ordered_dict_is_a_dict() {
+        let data = b"\x80\x02ccollections\nOrderedDict\nq\x00)Rq\x01X\x01\x00\x00\x00aq\x02K\x01s.";
+        let (v, _) = load(data).unwrap();
+        assert_eq!(
+            v,
+            Value::Dict(vec![(Value::Str("a".into()), Value::Int(1))])
+        );
+        // Items set on another class's instance are refused, naming the class.
+        let other = b"\x80\x02cfoo\nBar\nq\x00)Rq\x01X\x01\x00\x00\x00aq\x02K\x01s.";
+        let e = load(other).unwrap_err();
+        assert!(e.contains("Bar"), "{e}");
+    }
+
+    /// `a = []; a.append(a); pickle.dumps(a, protocol=4)`: refused, not a stack overflow.
+    #[test]
+    fn self_reference_is_an_error() {
+        let data = b"\x80\x04\x95\x06\x00\x00\x00\x00\x00\x00\x00]\x94h\x00a.";
+        let e = load(data).unwrap_err();
+        assert!(e.contains("self-referencing"), "{e}");
     }
 
     #[test]

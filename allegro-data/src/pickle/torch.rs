@@ -42,6 +42,11 @@ impl Dtype {
         })
     }
 
+    /// Whether values of this type are floating point.
+    pub fn is_float(self) -> bool {
+        matches!(self, Dtype::F32 | Dtype::F64)
+    }
+
     fn size(self) -> usize {
         match self {
             Dtype::F64 | Dtype::I64 => 8,
@@ -86,6 +91,38 @@ struct Storage {
     bytes: Vec<u8>,
 }
 
+/// The dtype and key of a persistent storage id
+/// `('storage', torch.XStorage, key, location, numel)`.
+fn storage_reference(pid: &Value) -> Result<(Dtype, String), String> {
+    let fields = pid
+        .as_seq()
+        .ok_or("torch storage: malformed persistent id")?;
+    match fields {
+        // torch.save writes the key as a string, torch.package as an integer.
+        [Value::Str(tag), Value::Global { name, .. }, key, ..] if tag == "storage" => {
+            let key = match key {
+                Value::Str(k) => k.clone(),
+                Value::Int(k) => k.to_string(),
+                other => return Err(format!("torch storage: bad key {}", brief(other))),
+            };
+            Ok((Dtype::from_storage_name(name)?, key))
+        }
+        _ => Err(format!(
+            "torch storage: unexpected persistent id {}",
+            brief(pid)
+        )),
+    }
+}
+
+/// A short description of a value for error messages (tensors can hold megabytes).
+fn brief(v: &Value) -> String {
+    let s = format!("{v:?}");
+    match s.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}…", &s[..cut]),
+        None => s,
+    }
+}
+
 /// Parses `torch.storage._load_from_bytes`'s argument.
 fn legacy_storage(b: &[u8]) -> Result<Storage, String> {
     let mut pos = 0;
@@ -113,19 +150,7 @@ fn legacy_storage(b: &[u8]) -> Result<Storage, String> {
             ));
         }
     };
-    let fields = pid
-        .as_seq()
-        .ok_or("torch storage: malformed persistent id")?;
-    let (kind, key) = match fields {
-        [
-            Value::Str(tag),
-            Value::Global { name, .. },
-            Value::Str(key),
-            ..,
-        ] if tag == "storage" => (name.clone(), key.clone()),
-        _ => return Err(format!("torch storage: unexpected persistent id {pid:?}")),
-    };
-    let dtype = Dtype::from_storage_name(&kind)?;
+    let (dtype, key) = storage_reference(&pid)?;
     let keys = next("storage keys")?;
     let keys = keys.as_seq().ok_or("torch storage: malformed key list")?;
     if keys.len() != 1 || keys[0].as_str() != Some(key.as_str()) {
@@ -160,13 +185,36 @@ fn usizes(v: &Value, what: &str) -> Result<Vec<usize>, String> {
         .collect()
 }
 
-/// The tensor a pickled value stands for (`_rebuild_tensor_v2` over a legacy storage).
+/// The tensor a pickled value stands for (`_rebuild_tensor_v2` over a legacy storage, as
+/// `pickle.dumps(tensor)` writes it).
 pub fn tensor(v: &Value) -> Result<Tensor, String> {
+    tensor_with(v, &|_| {
+        Err("torch tensor: a storage by reference outside an archive".to_string())
+    })
+}
+
+/// The tensor a pickled value stands for, its storage either inline (legacy) or a
+/// persistent reference `('storage', torch.XStorage, key, location, numel)` whose bytes
+/// `storage_bytes(key)` reads (`torch.save`'s zip archives). `torch._utils._rebuild_parameter`
+/// (an `nn.Parameter`) is read as its tensor.
+pub fn tensor_with(
+    v: &Value,
+    storage_bytes: &dyn Fn(&str) -> Result<Vec<u8>, String>,
+) -> Result<Tensor, String> {
     let Value::Reduce { callable, args, .. } = v else {
-        return Err(format!("not a pickled tensor: {v:?}"));
+        return Err(format!("not a pickled tensor: {}", brief(v)));
     };
+    if callable.is_global("torch._utils", "_rebuild_parameter") {
+        return match args.as_seq() {
+            Some([inner, ..]) => tensor_with(inner, storage_bytes),
+            _ => Err("torch parameter: malformed arguments".into()),
+        };
+    }
     if !callable.is_global("torch._utils", "_rebuild_tensor_v2") {
-        return Err(format!("not a pickled tensor: built by {callable:?}"));
+        return Err(format!(
+            "not a pickled tensor: built by {}",
+            brief(callable)
+        ));
     }
     let args = args.as_seq().ok_or("torch tensor: malformed arguments")?;
     let [storage, offset, size, stride, ..] = args else {
@@ -181,7 +229,19 @@ pub fn tensor(v: &Value) -> Result<Tensor, String> {
                 _ => return Err("torch tensor: malformed _load_from_bytes".into()),
             }
         }
-        other => return Err(format!("torch tensor: unsupported storage {other:?}")),
+        Value::Persistent(pid) => {
+            let (dtype, key) = storage_reference(pid)?;
+            Storage {
+                dtype,
+                bytes: storage_bytes(&key)?,
+            }
+        }
+        other => {
+            return Err(format!(
+                "torch tensor: unsupported storage {}",
+                brief(other)
+            ));
+        }
     };
     let offset = offset
         .as_int()
