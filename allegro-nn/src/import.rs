@@ -57,28 +57,61 @@ pub fn flatten(value: &Value, name: &str) -> Result<(Vec<f64>, Vec<usize>)> {
     Ok((out, shape))
 }
 
-/// Parameters of `model` read from a `state_dict` (names with the `model.func.` prefix).
+/// One `state_dict` tensor: values in row-major order and the shape.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StateTensor {
+    /// Values, row-major.
+    pub values: Vec<f64>,
+    /// Shape (empty for a scalar).
+    pub shape: Vec<usize>,
+}
+
+/// A reference `state_dict`: names (with the `model.func.` prefix) to tensors.
+pub type StateDict = std::collections::HashMap<String, StateTensor>;
+
+/// A JSON `state_dict` (nested lists) as a [`StateDict`].
+pub fn state_dict_from_json(state_dict: &serde_json::Map<String, Value>) -> Result<StateDict> {
+    state_dict
+        .iter()
+        .map(|(k, v)| {
+            let (values, shape) = flatten(v, k)?;
+            Ok((k.clone(), StateTensor { values, shape }))
+        })
+        .collect()
+}
+
+/// Parameters of `model` read from a JSON `state_dict` (names with the `model.func.`
+/// prefix); see [`parameters_from_tensors`].
+pub fn parameters_from_state_dict<B: Backend>(
+    model: &AllegroModel,
+    state_dict: &serde_json::Map<String, Value>,
+    device: &B::Device,
+) -> Result<Parameters<B>> {
+    parameters_from_tensors(model, &state_dict_from_json(state_dict)?, device)
+}
+
+/// Parameters of `model` read from a `state_dict`.
 ///
 /// Every parameter the model expects must be present with its shape; buffers the model
 /// computes itself (the tensor-product `w3j` coefficients, `1/r_max`) are compared with
 /// the file's, so a config that does not match the weights is an error, not a silently
 /// different model.
-pub fn parameters_from_state_dict<B: Backend>(
+pub fn parameters_from_tensors<B: Backend>(
     model: &AllegroModel,
-    state_dict: &serde_json::Map<String, Value>,
+    state_dict: &StateDict,
     device: &B::Device,
 ) -> Result<Parameters<B>> {
     let expected = model.init_parameters::<B>(device);
     let mut params = Parameters::new();
     for (name, entry) in expected.iter() {
         let key = format!("{STATE_DICT_PREFIX}{name}");
-        let value = state_dict
+        let t = state_dict
             .get(&key)
             .ok_or_else(|| Error::Weights(format!("`{key}` is missing from the state dict")))?;
-        let (data, shape) = flatten(value, &key)?;
-        if shape != entry.tensor.shape() {
+        if t.shape != entry.tensor.shape() {
             return Err(Error::Weights(format!(
-                "`{key}` has shape {shape:?}, the config gives {:?}",
+                "`{key}` has shape {:?}, the config gives {:?}",
+                t.shape,
                 entry.tensor.shape()
             )));
         }
@@ -89,7 +122,7 @@ pub fn parameters_from_state_dict<B: Backend>(
         };
         params.insert(
             name,
-            Tensor::from_f64(&data, &shape, dtype, device)?,
+            Tensor::from_f64(&t.values, &t.shape, dtype, device)?,
             entry.trainable,
         );
     }
@@ -106,21 +139,21 @@ fn buffer_tolerance(model: &AllegroModel) -> f64 {
     }
 }
 
-fn check_buffers(model: &AllegroModel, state_dict: &serde_json::Map<String, Value>) -> Result<()> {
+fn check_buffers(model: &AllegroModel, state_dict: &StateDict) -> Result<()> {
     let tol = buffer_tolerance(model);
     let close = |a: f64, b: f64| (a - b).abs() <= tol * b.abs().max(1.0);
     for (k, layer) in model.layers().iter().enumerate() {
         let key = format!("{STATE_DICT_PREFIX}allegro.tps.{k}.w3j");
-        if let Some(v) = state_dict.get(&key) {
-            let (data, shape) = flatten(v, &key)?;
+        if let Some(t) = state_dict.get(&key) {
             let ours = layer.tensor_product().w3j_buffer();
-            if shape != ours.shape {
+            if t.shape != ours.shape {
                 return Err(Error::Weights(format!(
-                    "`{key}` has shape {shape:?}, the coupling coefficients of this config have {:?}: l_max, parity or layers do not match the weights",
-                    ours.shape
+                    "`{key}` has shape {:?}, the coupling coefficients of this config have {:?}: l_max, parity or layers do not match the weights",
+                    t.shape, ours.shape
                 )));
             }
-            if let Some((i, (a, b))) = data
+            if let Some((i, (a, b))) = t
+                .values
                 .iter()
                 .zip(&ours.data)
                 .enumerate()
@@ -133,8 +166,8 @@ fn check_buffers(model: &AllegroModel, state_dict: &serde_json::Map<String, Valu
         }
     }
     let key = format!("{STATE_DICT_PREFIX}edge_norm._rmax_recip");
-    if let Some(v) = state_dict.get(&key) {
-        let (data, _) = flatten(v, &key)?;
+    if let Some(t) = state_dict.get(&key) {
+        let data = &t.values;
         let ours = model.cutoffs();
         let matches = if data.len() == 1 {
             ours.iter().all(|c| close(data[0], 1.0 / c))

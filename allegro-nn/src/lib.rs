@@ -20,6 +20,7 @@ pub mod layer;
 pub mod mlp;
 pub mod model;
 pub mod model_file;
+pub mod nequip;
 pub mod nonlinearity;
 pub mod pair;
 pub mod parameters;
