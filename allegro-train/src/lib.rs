@@ -16,6 +16,7 @@
 //!   stop early, resume), built from the parts above.
 pub mod checkpoint;
 pub mod clip;
+pub mod compile;
 pub mod early_stopping;
 pub mod ema;
 pub mod error;
