@@ -199,6 +199,9 @@ def load_model(path, model_key):
 
     set_global_state()
     model = load_saved_model(str(path), compile_mode="eager", model_key=model_key)
+    # The frames are built on the CPU: a model saved on a GPU is brought to them (without
+    # this, a GPU machine fails with "Expected all tensors to be on the same device").
+    model = model.to("cpu")
     model.eval()
     return model
 
@@ -288,7 +291,9 @@ def export(args):
     state_dict = {keys[k]: tensor_list(v) for k, v in sd.items()
                   if k in keys and v.is_floating_point()}
     doc = dict(reference=f"exported by tools/export_nequip.py from {args.model}",
-               config=cfg, state_dict=state_dict)
+               config=cfg)
+    if not args.no_weights:
+        doc["state_dict"] = state_dict
     if args.xyz:
         doc["frames"], grad_doc = frames_from_xyz(
             model, cfg, args.xyz, args.max_frames, args.loss_gradient)
@@ -298,7 +303,8 @@ def export(args):
         json.dump(doc, f, allow_nan=False)
     for note in notes:
         print("note:", note, file=sys.stderr)
-    print(f"{args.out}: {len(state_dict)} tensors, {len(doc.get('frames', []))} frames")
+    print(f"{args.out}: {len(doc.get('state_dict', {}))} tensors, "
+          f"{len(doc.get('frames', []))} frames")
 
 
 def main(argv=None):
@@ -309,6 +315,9 @@ def main(argv=None):
     p.add_argument("--max-frames", type=int, default=None)
     p.add_argument("--loss-gradient", action="store_true",
                    help="also store the training-loss gradient on the first frame")
+    p.add_argument("--no-weights", action="store_true",
+                   help="leave the state dict out (nequip's predictions only, e.g. to check "
+                        "a model `compile` imported)")
     p.add_argument("--model-key", default="sole_model",
                    help="model of a multi-model ModuleDict (default sole_model)")
     args = p.parse_args(argv)
