@@ -11,6 +11,7 @@
 //! - [`import`]: reference weights from a fixture-layout JSON.
 
 pub mod config;
+pub mod edge_inputs;
 pub mod embedding;
 pub mod energy_forces;
 pub mod error;

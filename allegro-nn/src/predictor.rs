@@ -4,13 +4,14 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use allegro_core::backend::MatmulPrecision;
+use allegro_core::backend::{MatmulPrecision, edge_vector_component};
 use allegro_core::{Backend, DType, Tensor, grad};
 use allegro_data::AtomicGraph;
 
+use crate::edge_inputs::NeighborListInputs;
 use crate::energy_forces::EnergyForcesPlan;
 use crate::energy_forces::profile::StageTimer;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::inputs::ModelInputs;
 use crate::model::AllegroModel;
 use crate::parameters::Parameters;
@@ -246,13 +247,19 @@ impl<B: Backend> Predictor<B> {
 
     /// Energies, forces, virial and stress of every structure in `graph`.
     pub fn predict(&self, graph: &AtomicGraph) -> Result<Prediction> {
-        match self.max_edges_per_pass {
-            Some(max) if graph.n_edges() > max => self.predict_in_passes(graph, max),
+        let prediction = match self.max_edges_per_pass {
+            Some(max) if graph.n_edges() > max => self.predict_in_passes(graph, max)?,
             _ => {
                 let out = self.pass(graph)?;
-                Ok(self.prediction(graph, out))
+                self.prediction(graph, out)
             }
+        };
+        let finite = prediction.total_energy.iter().all(|e| e.is_finite())
+            && prediction.forces.iter().flatten().all(|f| f.is_finite());
+        if !finite {
+            return Err(non_finite_cause(graph));
         }
+        Ok(prediction)
     }
 
     /// One evaluation of `graph`: per-atom energies, flat forces, flat `G`.
@@ -439,8 +446,62 @@ pub fn inputs_from_graph<B: Backend>(
     num_types: usize,
     device: &B::Device,
 ) -> Result<ModelInputs<B>> {
-    let mut timer = StageTimer::<B>::start(device);
-    // v = pos[j] − pos[i] + shift·cell, in parallel over chunks of edges.
+    let list = NeighborListInputs {
+        positions: &graph.positions,
+        cells: &graph.cells,
+        atom_types: &graph.atom_types,
+        batch: &graph.batch,
+        edge_center: &graph.edge_center,
+        edge_neighbor: &graph.edge_neighbor,
+        edge_shifts: &graph.edge_cell_shift,
+    };
+    match ModelInputs::from_neighbor_list(num_types, &list, device)? {
+        Some(inputs) => Ok(inputs),
+        None => inputs_from_graph_on_host(graph, num_types, device),
+    }
+}
+
+/// [`inputs_from_graph`] with the edge vectors computed on the host
+/// ([`ModelInputs::new`]): the oracle of the device-built inputs, and the route for cell
+/// shifts beyond the packed form.
+pub fn inputs_from_graph_on_host<B: Backend>(
+    graph: &AtomicGraph,
+    num_types: usize,
+    device: &B::Device,
+) -> Result<ModelInputs<B>> {
+    let vectors = host_edge_vectors(graph);
+    ModelInputs::new(
+        num_types,
+        &graph.atom_types,
+        &graph.batch,
+        graph.n_frames(),
+        &graph.edge_center,
+        &graph.edge_neighbor,
+        &vectors,
+        device,
+    )
+}
+
+/// Why a prediction is not finite: a zero-length edge (two atoms at the same place,
+/// which edge vectors built on the device do not reveal before the model runs), or
+/// else the model itself (its weights).
+fn non_finite_cause(graph: &AtomicGraph) -> Error {
+    let vectors = host_edge_vectors(graph);
+    match vectors.iter().position(|v| v.iter().all(|c| *c == 0.0)) {
+        Some(z) => Error::Input(format!(
+            "edge {z} has zero length: atoms {} and {} are at the same place",
+            graph.edge_center[z], graph.edge_neighbor[z]
+        )),
+        None => Error::Input(
+            "the model's energies or forces are not finite (its weights hold NaN or \
+             infinity, or the structure overflows them)"
+                .into(),
+        ),
+    }
+}
+
+/// `v = pos[j] − pos[i] + shift·cell` of every edge, in parallel over chunks of edges.
+fn host_edge_vectors(graph: &AtomicGraph) -> Vec<[f64; 3]> {
     let mut vectors = vec![[0.0f64; 3]; graph.n_edges()];
     vectors
         .par_chunks_mut(1 << 14)
@@ -453,29 +514,14 @@ pub fn inputs_from_graph<B: Backend>(
                     graph.edge_center[z] as usize,
                     graph.edge_neighbor[z] as usize,
                 );
-                let (pi, pj, s) = (
-                    graph.positions[i],
-                    graph.positions[j],
-                    graph.edge_cell_shift[z],
-                );
+                let s = graph.edge_cell_shift[z].map(|c| c as f64);
                 let cell = &graph.cells[graph.batch[i] as usize];
                 for d in 0..3 {
-                    v[d] = pj[d] - pi[d]
-                        + s[0] as f64 * cell[0][d]
-                        + s[1] as f64 * cell[1][d]
-                        + s[2] as f64 * cell[2][d];
+                    let col = [cell[0][d], cell[1][d], cell[2][d]];
+                    v[d] =
+                        edge_vector_component(graph.positions[i][d], graph.positions[j][d], s, col);
                 }
             }
         });
-    timer.stage("inputs: edge vectors (host)");
-    ModelInputs::new(
-        num_types,
-        &graph.atom_types,
-        &graph.batch,
-        graph.n_frames(),
-        &graph.edge_center,
-        &graph.edge_neighbor,
-        &vectors,
-        device,
-    )
+    vectors
 }

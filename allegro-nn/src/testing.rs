@@ -595,3 +595,72 @@ pub fn random_crystal(
         [true; 3],
     )
 }
+
+/// How far the inputs built on the device ([`ModelInputs::from_neighbor_list`], through
+/// [`crate::predictor::inputs_from_graph`]) are from those built on the host (the
+/// oracle, [`crate::predictor::inputs_from_graph_on_host`]): the largest edge-vector
+/// difference relative to the longest vector. Errors when any index table, the edge
+/// order or the offsets differ, or when the graph's shifts did not fit the packed form.
+pub fn device_inputs_deviation<B: Backend>(
+    graph: &AtomicGraph,
+    num_types: usize,
+    device: &B::Device,
+) -> Result<f64> {
+    use crate::edge_inputs::NeighborListInputs;
+    use crate::inputs::ModelInputs;
+    let list = NeighborListInputs {
+        positions: &graph.positions,
+        cells: &graph.cells,
+        atom_types: &graph.atom_types,
+        batch: &graph.batch,
+        edge_center: &graph.edge_center,
+        edge_neighbor: &graph.edge_neighbor,
+        edge_shifts: &graph.edge_cell_shift,
+    };
+    let built = ModelInputs::<B>::from_neighbor_list(num_types, &list, device)?
+        .ok_or_else(|| Error::Input("cell shifts beyond the packed form".into()))?;
+    let host = crate::predictor::inputs_from_graph_on_host::<B>(graph, num_types, device)?;
+    let tables = [
+        ("atom types", &built.atom_types, &host.atom_types),
+        ("batch", &built.batch, &host.batch),
+        ("edge centers", &built.edge_center, &host.edge_center),
+        ("edge neighbors", &built.edge_neighbor, &host.edge_neighbor),
+        ("center types", &built.center_types, &host.center_types),
+        (
+            "neighbor types",
+            &built.neighbor_types,
+            &host.neighbor_types,
+        ),
+        ("edge types", &built.edge_types, &host.edge_types),
+        ("edge structures", &built.edge_batch, &host.edge_batch),
+        (
+            "center offsets",
+            &built.center_offsets,
+            &host.center_offsets,
+        ),
+    ];
+    for (name, a, b) in tables {
+        if a.to_vec() != b.to_vec() || a.len() != b.len() {
+            return Err(Error::Input(format!("{name} differ")));
+        }
+        let true_max = b.to_vec().into_iter().max();
+        if let (Some(m), Some(t)) = (a.max(), true_max)
+            && m < t
+        {
+            return Err(Error::Input(format!("{name}: recorded max {m} below {t}")));
+        }
+    }
+    let (va, vb) = (
+        built.edge_vectors.to_vec_f64(),
+        host.edge_vectors.to_vec_f64(),
+    );
+    if va.len() != vb.len() {
+        return Err(Error::Input("edge vector counts differ".into()));
+    }
+    let scale = vb.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    let diff = va
+        .iter()
+        .zip(&vb)
+        .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+    Ok(if scale > 0.0 { diff / scale } else { diff })
+}

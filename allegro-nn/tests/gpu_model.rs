@@ -1,7 +1,8 @@
 //! The model on the GPU backend (features `vulkan`, `cuda`, `hip`): the reference
 //! fixtures in float64 to the CPU test's tolerances, float32 within 1e-5 of float64, the
 //! no-tape path equal to the tape (float64 1e-12, float32 1e-5), and the gradient of an
-//! energy + force loss equal to the CPU's.
+//! energy + force loss equal to the CPU's; model inputs built on the device equal those
+//! built on the host.
 //!
 //! Without a device the tests print that they were skipped, unless
 //! `ALLEGRO_REQUIRE_GPU=1` is set, when they fail.
@@ -151,6 +152,33 @@ fn loss_gradient_matches_cpu<R: GpuRuntime>(name: &str, dev: &GpuDevice<R>) {
     );
 }
 
+/// Edge vectors and per-edge tables built on the device from per-atom arrays and the
+/// neighbor list, against the host-built ones: periodic skewed cells (cell shifts),
+/// batched with a molecule. The tables are equal; vectors differ by rounding at most
+/// (the device may fuse the shift products into FMAs).
+fn device_inputs<R: GpuRuntime>(name: &str, dev: &GpuDevice<R>) {
+    use allegro_core::testing::rng::SplitMix64;
+    use allegro_data::{AtomicGraph, NeighborOptions, TypeMapper};
+    use allegro_nn::testing::{
+        device_inputs_deviation, random_cell, random_crystal, random_molecule,
+    };
+    let types = ["H", "C", "O"];
+    let mapper = TypeMapper::new(&types.map(String::from)).unwrap();
+    let mut rng = SplitMix64::new(9);
+    let mut graphs = Vec::new();
+    for k in 0..2 {
+        let cell = random_cell(&mut rng, 2.5 + k as f64, 0.3);
+        let s = random_crystal(&mut rng, &types, 6, cell, 1.0);
+        graphs.push(AtomicGraph::from_structure(&s, &mapper, &NeighborOptions::new(4.0)).unwrap());
+    }
+    let m = random_molecule(&mut rng, &types, 10, 4.0, 1.0);
+    graphs.push(AtomicGraph::from_structure(&m, &mapper, &NeighborOptions::new(4.0)).unwrap());
+    let batch = AtomicGraph::batch(&graphs);
+    let d = device_inputs_deviation::<Gpu<R>>(&batch, types.len(), dev).unwrap();
+    eprintln!("{name}: device-built edge vectors off the host's by {d:e}");
+    assert!(d <= 1e-15, "{name}: {d:e}");
+}
+
 macro_rules! gpu_model_tests {
     ($m:ident, $runtime:ty) => {
         mod $m {
@@ -184,6 +212,13 @@ macro_rules! gpu_model_tests {
                 if let Some(d) = device::<R>() {
                     no_tape_vs_tape::<R>("small_noparity.json", &d);
                     no_tape_vs_tape::<R>("seed_lmax2.json", &d);
+                }
+            }
+
+            #[test]
+            fn device_built_inputs_equal_host_built() {
+                if let Some(d) = device::<R>() {
+                    device_inputs::<R>(stringify!($m), &d);
                 }
             }
 

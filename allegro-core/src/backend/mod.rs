@@ -14,14 +14,23 @@ pub mod ops;
 
 pub use ops::{
     Activation, BackendTypes, BinaryOp, ColumnBlock, CompareOp, ContractEntry, ContractInput,
-    ContractionSpec, ElementwiseOps, FusedOps, IndexOps, InferenceOps, LinearSpec, MatmulOps,
-    MatmulPrecision, MatmulSpec, OutputBlock, ReduceOps, SegmentContraction, SegmentForward,
-    SegmentGradients, SegmentOperands, Segments, ShapeOps, StorageOps, UnaryOp,
+    ContractionSpec, EdgeInputs, EdgeOps, ElementwiseOps, FusedOps, IndexOps, InferenceOps,
+    LinearSpec, MatmulOps, MatmulPrecision, MatmulSpec, NeighborList, OutputBlock, ReduceOps,
+    SegmentContraction, SegmentForward, SegmentGradients, SegmentOperands, Segments, ShapeOps,
+    StorageOps, UnaryOp, edge_vector_component, pack_shift, unpack_shift,
 };
 
 /// Everything a tensor needs from a backend.
 pub trait Backend:
-    StorageOps + ElementwiseOps + MatmulOps + ReduceOps + IndexOps + ShapeOps + FusedOps + InferenceOps
+    StorageOps
+    + ElementwiseOps
+    + MatmulOps
+    + ReduceOps
+    + IndexOps
+    + ShapeOps
+    + FusedOps
+    + InferenceOps
+    + EdgeOps
 {
 }
 
@@ -34,5 +43,6 @@ impl<B> Backend for B where
         + ShapeOps
         + FusedOps
         + InferenceOps
+        + EdgeOps
 {
 }

@@ -58,6 +58,13 @@ impl<B: Backend> Indices<B> {
             .collect()
     }
 
+    /// Indices already in a backend buffer (built there, e.g. by
+    /// [`crate::backend::EdgeOps::edge_inputs`]). `max` must be at least every value
+    /// (ops check ranges against it without reading the buffer).
+    pub fn from_storage(storage: B::IndexStorage, len: usize, max: Option<u32>) -> Self {
+        Indices { storage, len, max }
+    }
+
     /// Copies `values` to the device, checking that each is below `bound`.
     pub fn new_checked(values: &[u32], bound: usize, device: &B::Device) -> Result<Self> {
         if let Some((pos, &v)) = values

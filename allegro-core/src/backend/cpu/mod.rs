@@ -4,6 +4,7 @@
 //! number of threads: parallel loops split work into fixed chunks and reductions combine
 //! them in a fixed order.
 
+mod edges;
 mod element;
 mod elementwise;
 mod fused;

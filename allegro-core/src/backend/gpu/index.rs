@@ -45,19 +45,44 @@ struct Segments {
 }
 
 /// A `u32` index buffer on a GPU, with a host copy (indices are small next to the float
-/// data and are read back for checks and for building [`Segments`]).
+/// data and are read back for checks and for building [`Segments`]). Buffers uploaded
+/// from the host keep the host copy they came from; buffers computed on the device
+/// (per-edge tables built from per-atom ones) download it the first time it is asked for.
 pub struct GpuIndices<R: GpuRuntime> {
     pub(crate) handle: Handle,
-    pub(crate) host: Arc<Vec<u32>>,
+    host: Arc<OnceLock<Vec<u32>>>,
+    len: usize,
     segments: Arc<OnceLock<Segments>>,
     device: GpuDevice<R>,
 }
 
 impl<R: GpuRuntime> GpuIndices<R> {
     pub(crate) fn from_host(device: &GpuDevice<R>, indices: &[u32]) -> Self {
+        Self::with_host(
+            upload_u32(&device.client, indices),
+            indices.to_vec(),
+            device,
+        )
+    }
+
+    /// A buffer whose host copy is `host`.
+    fn with_host(handle: Handle, host: Vec<u32>, device: &GpuDevice<R>) -> Self {
         GpuIndices {
-            handle: upload_u32(&device.client, indices),
-            host: Arc::new(indices.to_vec()),
+            handle,
+            len: host.len(),
+            host: Arc::new(OnceLock::from(host)),
+            segments: Arc::new(OnceLock::new()),
+            device: device.clone(),
+        }
+    }
+
+    /// A buffer of `len` indices computed on the device; the host copy is read back
+    /// when first needed.
+    pub(crate) fn on_device(handle: Handle, len: usize, device: &GpuDevice<R>) -> Self {
+        GpuIndices {
+            handle,
+            host: Arc::new(OnceLock::new()),
+            len,
             segments: Arc::new(OnceLock::new()),
             device: device.clone(),
         }
@@ -68,24 +93,37 @@ impl<R: GpuRuntime> GpuIndices<R> {
         upload_u32_parts(&device.client, parts)
             .into_iter()
             .zip(parts)
-            .map(|(handle, p)| GpuIndices {
-                handle,
-                host: Arc::new(p.to_vec()),
-                segments: Arc::new(OnceLock::new()),
-                device: device.clone(),
-            })
+            .map(|(handle, p)| Self::with_host(handle, p.to_vec(), device))
             .collect()
     }
 
-    fn len(&self) -> usize {
-        self.host.len()
+    /// The indices on the host (read back from the device the first time, for buffers
+    /// computed there).
+    pub(crate) fn host(&self) -> &Vec<u32> {
+        self.host.get_or_init(|| {
+            if self.len == 0 {
+                return Vec::new();
+            }
+            let bytes = self.device.client.read_one_unchecked(self.handle.clone());
+            u32::from_bytes(&bytes)[..self.len].to_vec()
+        })
+    }
+
+    /// Number of indices.
+    pub(crate) fn len(&self) -> usize {
+        self.len
     }
 
     fn segments(&self) -> &Segments {
         self.segments.get_or_init(|| {
-            let num_segments = self.host.iter().map(|&d| d as usize + 1).max().unwrap_or(0);
+            let num_segments = self
+                .host()
+                .iter()
+                .map(|&d| d as usize + 1)
+                .max()
+                .unwrap_or(0);
             let mut offsets = vec![0u32; num_segments + 1];
-            for &d in self.host.iter() {
+            for &d in self.host().iter() {
                 offsets[d as usize + 1] += 1;
             }
             for d in 0..num_segments {
@@ -93,7 +131,7 @@ impl<R: GpuRuntime> GpuIndices<R> {
             }
             let mut next = offsets.clone();
             let mut order = vec![0u32; self.len()];
-            for (m, &d) in self.host.iter().enumerate() {
+            for (m, &d) in self.host().iter().enumerate() {
                 order[next[d as usize] as usize] = m as u32;
                 next[d as usize] += 1;
             }
@@ -139,6 +177,7 @@ impl<R: GpuRuntime> Clone for GpuIndices<R> {
         GpuIndices {
             handle: self.handle.clone(),
             host: self.host.clone(),
+            len: self.len,
             segments: self.segments.clone(),
             device: self.device.clone(),
         }

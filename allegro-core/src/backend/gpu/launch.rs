@@ -41,9 +41,18 @@ where
     E: bytemuck::NoUninit + Send + Sync,
 {
     let mut bytes = cubecl::bytes::Bytes::from_elems(data);
-    // Runtimes without staging (wgpu) leave the bytes as they are.
-    client.staging(std::iter::once(&mut bytes), false);
+    // Runtimes without staging (wgpu) leave the bytes as they are. For measurements
+    // (examples/gpu_transfer.rs): ALLEGRO_GPU_UPLOAD=pageable skips the staging.
+    if !upload_pageable() {
+        client.staging(std::iter::once(&mut bytes), false);
+    }
     client.create(bytes)
+}
+
+/// Whether `ALLEGRO_GPU_UPLOAD=pageable` asks uploads to skip pinned staging.
+fn upload_pageable() -> bool {
+    static PAGEABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *PAGEABLE.get_or_init(|| std::env::var("ALLEGRO_GPU_UPLOAD").is_ok_and(|v| v == "pageable"))
 }
 
 /// A `u32` table (shapes, strides, offsets, indices) uploaded to the device.

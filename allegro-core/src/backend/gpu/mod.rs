@@ -10,6 +10,7 @@
 //! order. The CPU backend is the oracle; `tests/gpu.rs` runs the generic op suite here.
 
 mod device;
+mod edges;
 mod elementwise;
 mod fused;
 mod index;

@@ -170,6 +170,6 @@ impl<R: GpuRuntime> StorageOps for Gpu<R> {
     }
 
     fn indices_to_host(indices: &GpuIndices<R>) -> Vec<u32> {
-        indices.host.as_ref().clone()
+        indices.host().clone()
     }
 }

@@ -4,6 +4,7 @@
 //! checked by [`crate::Tensor`] before a backend sees them, so implementations may assume
 //! consistent arguments. All float storages of one call have the same dtype.
 
+pub mod edges;
 pub mod elementwise;
 pub mod fused;
 pub mod index;
@@ -13,6 +14,9 @@ pub mod reduce;
 pub mod shape;
 pub mod storage;
 
+pub use edges::{
+    EdgeInputs, EdgeOps, NeighborList, edge_vector_component, pack_shift, unpack_shift,
+};
 pub use elementwise::{BinaryOp, CompareOp, ElementwiseOps, UnaryOp};
 pub use fused::{ContractEntry, ContractionSpec, FusedOps};
 pub use index::IndexOps;

@@ -52,7 +52,7 @@ pub(super) fn fused_linear<R: GpuRuntime>(
 }
 
 fn cpu_segments<R: GpuRuntime>(s: Segments<'_, GpuIndices<R>>) -> (Arc<Vec<u32>>, usize, usize) {
-    (s.offsets.host.clone(), s.count, s.rows)
+    (Arc::new(s.offsets.host().clone()), s.count, s.rows)
 }
 
 /// Host copies of the operands of a segment op.
