@@ -25,6 +25,7 @@ pub mod grads;
 pub mod loss;
 pub mod manager;
 pub mod metrics;
+pub mod nequip_config;
 pub mod optim;
 pub mod schedule;
 pub mod trainer;
