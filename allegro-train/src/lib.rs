@@ -26,6 +26,7 @@ pub mod loss;
 pub mod manager;
 pub mod metrics;
 pub mod nequip_config;
+pub mod nequip_eval;
 pub mod optim;
 pub mod schedule;
 pub mod trainer;
