@@ -27,6 +27,7 @@ pub mod manager;
 pub mod metrics;
 pub mod nequip_config;
 pub mod nequip_eval;
+pub mod nequip_train;
 pub mod optim;
 pub mod schedule;
 pub mod trainer;

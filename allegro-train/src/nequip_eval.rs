@@ -7,11 +7,14 @@
 //! `…/{metric}_{type}`, and `…/weighted_sum` where the list has coefficients). The values
 //! are written to `{run_dir}/eval_metrics.csv` (`name,value`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use allegro_core::backend::cpu::{Cpu, CpuDevice};
-use allegro_data::extxyz::ReadOptions;
-use allegro_data::{AtomicGraph, NeighborOptions, TypeMapper, read_structures};
+use allegro_data::extxyz::{ReadOptions, WriteOptions, write_extxyz};
+use allegro_data::{
+    AtomicGraph, Column, ColumnData, InfoValue, Labels, NeighborOptions, Structure, TypeMapper,
+    read_structures,
+};
 use allegro_nn::Predictor;
 
 use crate::compile::compile;
@@ -19,7 +22,7 @@ use crate::error::{Result, config_error, io_error};
 use crate::manager::{MetricEntry, MetricsManager};
 use crate::metrics::{Mae, Mse, Rmse};
 use crate::nequip_config::{
-    DatasetSpec, LoaderSpec, MetricKind, MetricsSpec, NequipRunConfig, RunStep,
+    Callback, DatasetSpec, LoaderSpec, MetricKind, MetricsSpec, NequipRunConfig, RunStep,
 };
 
 /// The metrics of one dataset of one split.
@@ -53,6 +56,26 @@ pub fn evaluate_checkpoint(config: &NequipRunConfig) -> Result<Vec<DatasetMetric
     let compiled = compile(ckpt)?;
     let type_names = compiled.file.type_names.clone();
     let predictor: Predictor<Cpu> = compiled.file.into_predictor(CpuDevice)?;
+    evaluate_steps(config, &predictor, &type_names)
+}
+
+/// The config's `val` and `test` steps (a `train` step is skipped: it runs before) with
+/// `predictor`, whose model has `type_names`; test predictions go to the
+/// `TestTimeXYZFileWriter`'s file when the config lists one, the values to
+/// `{run_dir}/eval_metrics.csv`.
+pub fn evaluate_steps(
+    config: &NequipRunConfig,
+    predictor: &Predictor<Cpu>,
+    type_names: &[String],
+) -> Result<Vec<DatasetMetrics>> {
+    let writer = config.trainer.callbacks.iter().find_map(|c| match c {
+        Callback::TestTimeXyzFileWriter {
+            out_file,
+            output_fields_from_original_dataset,
+            ..
+        } => Some((out_file, output_fields_from_original_dataset)),
+        _ => None,
+    });
     let mut results = Vec::new();
     for step in &config.run {
         let (datasets, loader, metrics, key) = match step {
@@ -68,7 +91,7 @@ pub fn evaluate_checkpoint(config: &NequipRunConfig) -> Result<Vec<DatasetMetric
                 config.training_module.test_metrics.as_ref(),
                 "test",
             ),
-            RunStep::Train => unreachable!("refused above"),
+            RunStep::Train => continue,
         };
         let metrics = metrics.ok_or_else(|| {
             config_error(
@@ -77,16 +100,30 @@ pub fn evaluate_checkpoint(config: &NequipRunConfig) -> Result<Vec<DatasetMetric
             )
         })?;
         for (index, dataset) in datasets.iter().enumerate() {
-            let mut values = evaluate_dataset(&predictor, &type_names, dataset, loader, metrics)?;
-            for (name, _) in &mut values.1 {
+            let xyz = match (step, writer) {
+                (RunStep::Test, Some((out, fields))) => Some((
+                    PathBuf::from(format!("{}{index}.xyz", out.display())),
+                    fields,
+                )),
+                _ => None,
+            };
+            let (frames, mut values) = evaluate_dataset(
+                predictor,
+                type_names,
+                dataset,
+                loader,
+                metrics,
+                xyz.as_ref().map(|(p, f)| (p.as_path(), f.as_slice())),
+            )?;
+            for (name, _) in &mut values {
                 *name = format!("{key}{index}_epoch/{name}");
             }
             results.push(DatasetMetrics {
                 split: *step,
                 index,
                 file: dataset.file_path.clone(),
-                frames: values.0,
-                values: values.1,
+                frames,
+                values,
             });
         }
     }
@@ -95,7 +132,7 @@ pub fn evaluate_checkpoint(config: &NequipRunConfig) -> Result<Vec<DatasetMetric
 }
 
 /// The metric manager of a nequip metric list, over the model's types.
-fn manager(spec: &MetricsSpec, type_names: &[String]) -> Result<MetricsManager<Cpu>> {
+pub(crate) fn manager(spec: &MetricsSpec, type_names: &[String]) -> Result<MetricsManager<Cpu>> {
     let entries = spec
         .metrics
         .iter()
@@ -122,6 +159,7 @@ fn evaluate_dataset(
     dataset: &DatasetSpec,
     loader: Option<&LoaderSpec>,
     metrics: &MetricsSpec,
+    xyz: Option<(&Path, &[String])>,
 ) -> Result<(usize, Vec<(String, f64)>)> {
     let structures = read_structures(&dataset.file_path, &ReadOptions::default())?;
     // Atoms map to the model's types by chemical symbol; the dataset's mapper lists the
@@ -140,6 +178,7 @@ fn evaluate_dataset(
     let options = NeighborOptions::new(dataset.r_max);
     let batch_size = loader.map_or(1, |l| l.batch_size.max(1));
     let mut manager = manager(metrics, type_names)?;
+    let mut written = Vec::new();
     for chunk in structures.chunks(batch_size) {
         let graphs = chunk
             .iter()
@@ -149,8 +188,63 @@ fn evaluate_dataset(
         let inputs = predictor.inputs(&graph)?;
         let outputs = predictor.outputs(&inputs);
         manager.update(&outputs, &graph)?;
+        if let Some((_, fields)) = xyz {
+            let energies = outputs.total_energy.to_vec_f64();
+            let forces = outputs.forces.to_vec_f64();
+            let mut atom = 0;
+            for (k, s) in chunk.iter().enumerate() {
+                let n = s.n_atoms();
+                let f = &forces[3 * atom..3 * (atom + n)];
+                written.push(with_predictions(s, energies[k], f, fields));
+                atom += n;
+            }
+        }
+    }
+    if let Some((path, _)) = xyz {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
+        }
+        write_extxyz(path, &written, &WriteOptions::default())?;
     }
     Ok((structures.len(), manager.compute().values))
+}
+
+/// A structure with the model's energy and forces as its `total_energy` and `forces`,
+/// and the dataset's own values of `fields` as `original_dataset_{field}` (as nequip's
+/// `TestTimeXYZFileWriter` writes them; fields the dataset lacks are left out).
+fn with_predictions(s: &Structure, energy: f64, forces: &[f64], fields: &[String]) -> Structure {
+    let mut out = s.clone();
+    let original = &s.labels;
+    out.labels = Labels {
+        energy: Some(energy),
+        forces: Some(forces.chunks(3).map(|c| [c[0], c[1], c[2]]).collect()),
+        ..Labels::default()
+    };
+    for field in fields {
+        let name = format!("original_dataset_{field}");
+        match field.as_str() {
+            "total_energy" => {
+                if let Some(e) = original.energy {
+                    out.labels.info.insert(name, InfoValue::Real(e));
+                }
+            }
+            "forces" => {
+                if let Some(f) = &original.forces {
+                    out.labels.arrays.push(Column {
+                        name,
+                        width: 3,
+                        data: ColumnData::Real(f.iter().flatten().copied().collect()),
+                    });
+                }
+            }
+            other => {
+                if let Some(v) = original.info.get(other) {
+                    out.labels.info.insert(name, v.clone());
+                }
+            }
+        }
+    }
+    out
 }
 
 /// `{run_dir}/eval_metrics.csv`, written atomically.

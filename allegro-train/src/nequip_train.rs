@@ -1,0 +1,173 @@
+//! A nequip config's whole run (`run: [train, val, test]`, or `[val, test]` with
+//! `ckpt_path`) on the CPU, as `nequip-train` runs it: the model block (its
+//! `${training_data_stats:…}` filled from the training set), the loss and validation
+//! metric lists, AdamW, ReduceLROnPlateau, EMA, early stopping, `best.ckpt`, `last.ckpt`
+//! and `metrics.csv` in the run directory (Lightning's CSV log; a wandb logger becomes
+//! it), then the `val` and `test` steps with the trained (EMA) weights
+//! ([`crate::nequip_eval`]).
+
+use std::collections::HashMap;
+
+use allegro_core::backend::cpu::{Cpu, CpuDevice};
+use allegro_data::extxyz::ReadOptions;
+use allegro_data::{InMemoryDataset, NeighborOptions, Statistics, TypeMapper, read_structures};
+use allegro_nn::{AllegroConfig, AllegroModel, Predictor};
+use serde_json::{Value, json};
+
+use crate::early_stopping::EarlyStopping;
+use crate::error::{Result, config_error};
+use crate::nequip_config::{Callback, NequipRunConfig, RunStep};
+use crate::nequip_eval::{DatasetMetrics, evaluate_checkpoint, evaluate_steps, manager};
+use crate::optim::AdamW;
+use crate::schedule::ReduceLROnPlateau;
+use crate::trainer::{FitConfig, FitSummary, Progress, Trainer};
+
+/// What a run did.
+#[derive(Debug)]
+pub struct NequipRunReport {
+    /// The training, when the run had a `train` step.
+    pub fit: Option<FitSummary>,
+    /// The `val` and `test` steps' metrics.
+    pub metrics: Vec<DatasetMetrics>,
+}
+
+/// Runs `config` (module docs); `progress` sees the trainer's batches and epochs.
+pub fn run_nequip(
+    config: &NequipRunConfig,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<NequipRunReport> {
+    if !config.run.contains(&RunStep::Train) {
+        return Ok(NequipRunReport {
+            fit: None,
+            metrics: evaluate_checkpoint(config)?,
+        });
+    }
+    let train_spec = config
+        .data
+        .train
+        .as_ref()
+        .ok_or_else(|| config_error("data.train_dataset", "`run` has a train step"))?;
+    let val_spec = config
+        .data
+        .val
+        .first()
+        .ok_or_else(|| config_error("data.val_dataset", "training validates every epoch"))?;
+    let read = ReadOptions::default();
+    let train = InMemoryDataset {
+        structures: read_structures(&train_spec.file_path, &read)?,
+    };
+    let val = InMemoryDataset {
+        structures: read_structures(&val_spec.file_path, &read)?,
+    };
+    // Types by the dataset's mapper (the config's chemical symbols), as nequip's
+    // ChemicalSpeciesToAtomTypeMapper.
+    let mapper = TypeMapper::new(&train_spec.chemical_symbols)?;
+    let train = train.to_graphs(&mapper, &NeighborOptions::new(train_spec.r_max))?;
+    let val = val.to_graphs(&mapper, &NeighborOptions::new(val_spec.r_max))?;
+    let model_config = model_config(config, &train.statistics(None)?)?;
+    if model_config.type_names != train_spec.chemical_symbols {
+        return Err(config_error(
+            "training_module.model.type_names",
+            format!(
+                "{:?} differ from the dataset's chemical_symbols {:?}",
+                model_config.type_names, train_spec.chemical_symbols
+            ),
+        ));
+    }
+    let model = AllegroModel::new(&model_config)?;
+    let params = model.init_parameters::<Cpu>(&CpuDevice);
+    let names = &model_config.type_names;
+    let module = &config.training_module;
+    let loss_spec = module
+        .loss
+        .as_ref()
+        .ok_or_else(|| config_error("training_module.loss", "training needs a loss"))?;
+    let val_spec_metrics = module.val_metrics.as_ref().ok_or_else(|| {
+        config_error(
+            "training_module.val_metrics",
+            "training validates every epoch",
+        )
+    })?;
+    let optimizer = module
+        .optimizer
+        .as_ref()
+        .map(|o| o.config)
+        .unwrap_or_default();
+    let mut trainer = Trainer::new(
+        model.clone(),
+        params,
+        AdamW::new(optimizer)?,
+        manager(loss_spec, names)?,
+        manager(val_spec_metrics, names)?,
+        CpuDevice,
+    )?;
+    if let Some(d) = module.ema_decay {
+        trainer = trainer.with_ema(d)?;
+    }
+    let mut monitor = "weighted_sum".to_string();
+    if let Some(s) = &module.lr_scheduler {
+        trainer = trainer.with_scheduler(ReduceLROnPlateau::new(s.config)?);
+        monitor = s.monitor.metric.clone();
+    }
+    for c in &config.trainer.callbacks {
+        if let Callback::EarlyStopping { config: e, .. } = c {
+            trainer = trainer.with_early_stopping(EarlyStopping::new(*e));
+        }
+    }
+    trainer.resume_from_dir(&config.run_dir)?;
+    let loader =
+        |l: Option<&crate::nequip_config::LoaderSpec>| l.map_or(1, |l| l.batch_size.max(1));
+    let fit = FitConfig {
+        max_epochs: config.trainer.max_epochs,
+        batch_size: loader(config.data.train_loader.as_ref()),
+        val_batch_size: loader(config.data.val_loader.as_ref()),
+        shuffle: config.data.train_loader.as_ref().is_none_or(|l| l.shuffle),
+        seed: config.seed().unwrap_or(0),
+        monitor,
+        out_dir: Some(config.run_dir.clone()),
+    };
+    let train_indices: Vec<usize> = (0..train.graphs.len()).collect();
+    let val_indices: Vec<usize> = (0..val.graphs.len()).collect();
+    let summary = trainer.fit(&train, &train_indices, &val, &val_indices, &fit, progress)?;
+    let predictor = Predictor::new(model, trainer.eval_params(), CpuDevice);
+    let metrics = evaluate_steps(config, &predictor, names)?;
+    Ok(NequipRunReport {
+        fit: Some(summary),
+        metrics,
+    })
+}
+
+/// The model block's config, its `${training_data_stats:…}` filled from `stats`.
+fn model_config(config: &NequipRunConfig, stats: &Statistics) -> Result<AllegroConfig> {
+    let mut spec = config.training_module.model.clone();
+    if let Some(c) = &spec.config {
+        return Ok(c.clone());
+    }
+    let per_type = |v: &[Option<f64>], name: &str| -> Result<Value> {
+        v.iter()
+            .map(|x| x.ok_or_else(|| config_error(name, "a type has no atoms in the training set")))
+            .collect::<Result<Vec<f64>>>()
+            .map(|v| json!(v))
+    };
+    let mut values = HashMap::new();
+    for name in spec.stat_names() {
+        let missing = || config_error(name, "the training set has no such labels");
+        let value = match name {
+            "num_neighbors_mean" => json!(stats.avg_num_neighbors),
+            "per_type_num_neighbors_mean" => per_type(&stats.per_type_num_neighbors, name)?,
+            "per_atom_energy_mean" => json!(stats.per_atom_energy_mean.ok_or_else(missing)?),
+            "forces_rms" => json!(stats.forces_rms.ok_or_else(missing)?),
+            "per_type_forces_rms" => per_type(&stats.per_type_forces_rms, name)?,
+            other => {
+                return Err(config_error(
+                    &format!("training_data_stats:{other}"),
+                    "not a statistic computed here (num_neighbors_mean, \
+                     per_type_num_neighbors_mean, per_atom_energy_mean, forces_rms, \
+                     per_type_forces_rms)",
+                ));
+            }
+        };
+        values.insert(name.to_string(), value);
+    }
+    Ok(spec.fill_stats(&values)?.clone())
+}
