@@ -3,13 +3,20 @@
 //! `cargo run --release --example evaluate -- MODEL.allegro DATA.xyz`
 //! `cargo run --release --example evaluate -- MODEL.allegro DATA.lmdb`
 //!
+//! `cargo run --release --features cuda --example evaluate -- MODEL DATA --device cuda [--tf32]`
+//!
 //! Prints one JSON line as its last output: frames, force RMSE/MAE, per-atom energy
-//! RMSE/MAE and, when the labels have stress, stress RMSE.
+//! RMSE/MAE and, when the labels have stress, stress RMSE. `--device cuda` (a build with
+//! `--features cuda`) evaluates on the GPU; `--tf32` lets its products round operands to
+//! TF32 (nequip's `allow_tf32`), else they are exact float32 (`ALLEGRO_GPU_MATMUL=simt` or
+//! `tf32x3` picks how).
 
+use allegro::core::Backend;
 use allegro::core::backend::cpu::{Cpu, CpuDevice};
 use allegro::data::extxyz::ReadOptions;
 use allegro::data::read_structures;
 use allegro::data::{AtomicGraph, NeighborOptions, TypeMapper};
+use allegro::nn::Predictor;
 use allegro::nn::model_file::ModelFile;
 
 type Error = Box<dyn std::error::Error>;
@@ -39,8 +46,37 @@ fn json(v: Option<f64>) -> String {
     v.map_or("null".to_string(), |x| format!("{x}"))
 }
 
-fn run(model_path: &str, data_path: &str) -> Result<String, Error> {
-    let predictor = ModelFile::load(model_path)?.into_predictor::<Cpu>(CpuDevice)?;
+#[cfg_attr(not(feature = "cuda"), allow(unused_variables))]
+fn run(model_path: &str, data_path: &str, device: &str, tf32: bool) -> Result<String, Error> {
+    let file = ModelFile::load(model_path)?;
+    match device {
+        "cpu" => metrics(file.into_predictor::<Cpu>(CpuDevice)?, data_path),
+        #[cfg(feature = "cuda")]
+        "cuda" => {
+            use allegro::core::backend::MatmulPrecision;
+            use allegro::core::backend::gpu::{CudaRuntime, Gpu, GpuDevice};
+            let dev = GpuDevice::<CudaRuntime>::try_default()?;
+            let precision = if tf32 {
+                MatmulPrecision::Tf32
+            } else {
+                MatmulPrecision::Exact
+            };
+            let predictor = file.into_predictor::<Gpu<CudaRuntime>>(dev)?;
+            metrics(predictor.with_matmul_precision(precision), data_path)
+        }
+        other => Err(format!(
+            "--device {other}: this build has cpu{} (cuda needs --features cuda)",
+            if cfg!(feature = "cuda") {
+                " and cuda"
+            } else {
+                ""
+            }
+        )
+        .into()),
+    }
+}
+
+fn metrics<B: Backend>(predictor: Predictor<B>, data_path: &str) -> Result<String, Error> {
     let config = predictor.model().config();
     let mapper = TypeMapper::new(&config.type_names)?;
     let options = NeighborOptions::new(config.r_max);
@@ -82,12 +118,26 @@ fn run(model_path: &str, data_path: &str) -> Result<String, Error> {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let tf32 = args.iter().any(|a| a == "--tf32");
+    args.retain(|a| a != "--tf32");
+    let mut device = "cpu".to_string();
+    if let Some(k) = args.iter().position(|a| a == "--device") {
+        if k + 1 >= args.len() {
+            eprintln!("--device needs a value (cpu or cuda)");
+            std::process::exit(2);
+        }
+        device = args.remove(k + 1);
+        args.remove(k);
+    }
     if args.len() != 2 {
-        eprintln!("usage: evaluate MODEL.allegro DATA.xyz");
+        eprintln!("usage: evaluate MODEL.allegro DATA.xyz|DATA.lmdb [--device cpu|cuda] [--tf32]");
         std::process::exit(2);
     }
-    match run(&args[0], &args[1]) {
+    if tf32 && device == "cpu" {
+        eprintln!("note: --tf32 has no effect on the CPU");
+    }
+    match run(&args[0], &args[1], &device, tf32) {
         Ok(line) => println!("{line}"),
         Err(e) => {
             eprintln!("error: {e}");
