@@ -25,6 +25,9 @@ pub enum Error {
     /// Input structures the model cannot evaluate.
     #[error("input: {0}")]
     Input(String),
+    /// The backend failed during a call (a GPU runtime's failed allocation).
+    #[error("device: {0}")]
+    Device(String),
     /// An error from the tensor engine.
     #[error(transparent)]
     Core(#[from] allegro_core::Error),

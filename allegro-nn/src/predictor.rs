@@ -247,13 +247,28 @@ impl<B: Backend> Predictor<B> {
 
     /// Energies, forces, virial and stress of every structure in `graph`.
     pub fn predict(&self, graph: &AtomicGraph) -> Result<Prediction> {
-        let prediction = match self.max_edges_per_pass {
-            Some(max) if graph.n_edges() > max => self.predict_in_passes(graph, max)?,
+        // A GPU runtime that fails inside (cubecl answers a failed allocation with a
+        // panic on its thread, which reaches this one) is an error here, not a crash.
+        let run = || match self.max_edges_per_pass {
+            Some(max) if graph.n_edges() > max => self.predict_in_passes(graph, max),
             _ => {
                 let out = self.pass(graph)?;
-                self.prediction(graph, out)
+                Ok(self.prediction(graph, out))
             }
         };
+        let prediction =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).map_err(|panic| {
+                let message = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("no message");
+                Error::Device(format!(
+                    "the {} backend failed during the call ({message}); on a GPU this is \
+                     most often memory: with_max_edges_per_pass bounds it",
+                    B::name()
+                ))
+            })??;
         let finite = prediction.total_energy.iter().all(|e| e.is_finite())
             && prediction.forces.iter().flatten().all(|f| f.is_finite());
         if !finite {
