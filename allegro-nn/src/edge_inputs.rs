@@ -9,6 +9,7 @@
 
 use allegro_core::backend::{NeighborList, pack_shift};
 use allegro_core::{Backend, HostData, Indices, Tensor};
+use allegro_data::AtomicGraph;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
@@ -33,6 +34,21 @@ pub struct NeighborListInputs<'a> {
     /// Integer cell shift of each edge, `[E]` (empty: all zero, as for LAMMPS's lists
     /// with ghost atoms).
     pub edge_shifts: &'a [[i32; 3]],
+}
+
+impl<'a> NeighborListInputs<'a> {
+    /// The arrays of a batched graph.
+    pub fn of_graph(graph: &'a AtomicGraph) -> Self {
+        NeighborListInputs {
+            positions: &graph.positions,
+            cells: &graph.cells,
+            atom_types: &graph.atom_types,
+            batch: &graph.batch,
+            edge_center: &graph.edge_center,
+            edge_neighbor: &graph.edge_neighbor,
+            edge_shifts: &graph.edge_cell_shift,
+        }
+    }
 }
 
 /// Edges per task of the parallel loops.
@@ -97,13 +113,10 @@ impl<B: Backend> ModelInputs<B> {
                 )
             }));
         }
-        if packed.par_iter().any(|p| p.is_none()) {
+        // Any shift beyond the packed form: the caller builds vectors on the host.
+        let Some(mut shifts) = packed.into_par_iter().collect::<Option<Vec<u32>>>() else {
             return Ok(None);
-        }
-        let mut shifts: Vec<u32> = packed
-            .into_par_iter()
-            .map(|p| p.expect("checked"))
-            .collect();
+        };
         let (mut centers, mut neighbors) = (list.edge_center.to_vec(), list.edge_neighbor.to_vec());
         if !centers.par_windows(2).all(|w| w[0] <= w[1]) {
             // Group edges by center (stable), as ModelInputs promises.

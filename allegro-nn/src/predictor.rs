@@ -455,21 +455,15 @@ struct HostOutputs {
     strain_derivative: Vec<f64>,
 }
 
-/// Uploads a batched graph: edge vectors are computed on the host in float64.
+/// Uploads a batched graph: per-atom arrays and the neighbor list, with edge vectors
+/// built on the device ([`ModelInputs::from_neighbor_list`]), or on the host when a cell
+/// shift does not fit the packed form.
 pub fn inputs_from_graph<B: Backend>(
     graph: &AtomicGraph,
     num_types: usize,
     device: &B::Device,
 ) -> Result<ModelInputs<B>> {
-    let list = NeighborListInputs {
-        positions: &graph.positions,
-        cells: &graph.cells,
-        atom_types: &graph.atom_types,
-        batch: &graph.batch,
-        edge_center: &graph.edge_center,
-        edge_neighbor: &graph.edge_neighbor,
-        edge_shifts: &graph.edge_cell_shift,
-    };
+    let list = NeighborListInputs::of_graph(graph);
     match ModelInputs::from_neighbor_list(num_types, &list, device)? {
         Some(inputs) => Ok(inputs),
         None => inputs_from_graph_on_host(graph, num_types, device),

@@ -608,15 +608,7 @@ pub fn device_inputs_deviation<B: Backend>(
 ) -> Result<f64> {
     use crate::edge_inputs::NeighborListInputs;
     use crate::inputs::ModelInputs;
-    let list = NeighborListInputs {
-        positions: &graph.positions,
-        cells: &graph.cells,
-        atom_types: &graph.atom_types,
-        batch: &graph.batch,
-        edge_center: &graph.edge_center,
-        edge_neighbor: &graph.edge_neighbor,
-        edge_shifts: &graph.edge_cell_shift,
-    };
+    let list = NeighborListInputs::of_graph(graph);
     let built = ModelInputs::<B>::from_neighbor_list(num_types, &list, device)?
         .ok_or_else(|| Error::Input("cell shifts beyond the packed form".into()))?;
     let host = crate::predictor::inputs_from_graph_on_host::<B>(graph, num_types, device)?;

@@ -56,15 +56,7 @@ fn device_built_inputs_equal_host_built_on_the_cpu() {
 }
 
 fn list(g: &AtomicGraph) -> NeighborListInputs<'_> {
-    NeighborListInputs {
-        positions: &g.positions,
-        cells: &g.cells,
-        atom_types: &g.atom_types,
-        batch: &g.batch,
-        edge_center: &g.edge_center,
-        edge_neighbor: &g.edge_neighbor,
-        edge_shifts: &g.edge_cell_shift,
-    }
+    NeighborListInputs::of_graph(g)
 }
 
 fn error_of(g: &AtomicGraph) -> String {

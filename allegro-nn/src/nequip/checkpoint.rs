@@ -7,9 +7,9 @@ use std::path::Path;
 use allegro_data::pickle::Value;
 use allegro_data::pickle::torch_archive::TorchArchive;
 
-use super::state::{StateEntries, model_prefix};
+use super::state::{StateEntries, allegro_state_dict};
 use super::{NequipWeights, config_of_model, nequip_parameters};
-use crate::import::{STATE_DICT_PREFIX, StateDict, StateTensor};
+use crate::import::STATE_DICT_PREFIX;
 
 /// Where the EMA weights live in a Lightning `state_dict`: `ema.ema_weight_<i>` is the
 /// EMA of the i-th of `model.parameters()`.
@@ -47,25 +47,7 @@ pub fn read_checkpoint(path: &Path) -> Result<NequipWeights, String> {
         .iter()
         .filter_map(|(k, v)| k.as_str().map(|k| (k.to_string(), v)))
         .collect();
-    let names: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
-    let prefix = model_prefix(&names)?;
-
-    // The Allegro tensors, floating point only (counters and type tables are not weights).
-    let mut state_dict = StateDict::new();
-    for (name, value) in &entries {
-        if let Some(rest) = name.strip_prefix(&prefix) {
-            let t = ckpt.tensor(value).map_err(|e| format!("`{name}`: {e}"))?;
-            if t.dtype.is_float() {
-                state_dict.insert(
-                    format!("{STATE_DICT_PREFIX}{rest}"),
-                    StateTensor {
-                        values: t.values,
-                        shape: t.shape,
-                    },
-                );
-            }
-        }
-    }
+    let (mut state_dict, prefix) = allegro_state_dict(&entries, &ckpt)?;
 
     // EMA: nequip evaluates the EMA weights unless the module was caught mid-swap.
     let ema: Vec<&(String, &Value)> = entries
@@ -106,7 +88,9 @@ pub fn read_checkpoint(path: &Path) -> Result<NequipWeights, String> {
                     .map(|(_, v)| *v)
                     .ok_or_else(|| format!("`{key}` is missing"))?;
                 let t = ckpt.tensor(value).map_err(|e| format!("`{key}`: {e}"))?;
-                let target = state_dict.get_mut(name).expect("listed above");
+                let target = state_dict.get_mut(name).ok_or_else(|| {
+                    format!("`{name}` is a model parameter but not a floating-point tensor")
+                })?;
                 if t.shape != target.shape {
                     return Err(format!(
                         "`{key}` has shape {:?} but `{name}` {:?}: the EMA does not line up with the model",

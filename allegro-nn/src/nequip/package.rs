@@ -9,9 +9,8 @@ use std::path::Path;
 use allegro_data::pickle::Value;
 use allegro_data::pickle::torch_archive::TorchArchive;
 
-use super::state::model_prefix;
+use super::state::allegro_state_dict;
 use super::{NequipWeights, config_of_model};
-use crate::import::{STATE_DICT_PREFIX, StateDict, StateTensor};
 
 /// The pickled model inside a package (the eager build; the others hold the same weights).
 const MODEL_PICKLE: &str = "model/eager_model.pkl";
@@ -72,25 +71,7 @@ pub fn read_package(path: &Path) -> Result<NequipWeights, String> {
     let config = config_of_model(&package_model_config(&archive)?, &mut notes)?;
     let mut entries = Vec::new();
     module_tensors(archive.root(), "", 0, &mut entries)?;
-    let names: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
-    let prefix = model_prefix(&names)?;
-    let mut state_dict = StateDict::new();
-    for (name, value) in &entries {
-        if let Some(rest) = name.strip_prefix(&prefix) {
-            let t = archive
-                .tensor(value)
-                .map_err(|e| format!("`{name}`: {e}"))?;
-            if t.dtype.is_float() {
-                state_dict.insert(
-                    format!("{STATE_DICT_PREFIX}{rest}"),
-                    StateTensor {
-                        values: t.values,
-                        shape: t.shape,
-                    },
-                );
-            }
-        }
-    }
+    let (state_dict, _) = allegro_state_dict(&entries, &archive)?;
     Ok(NequipWeights {
         config,
         state_dict,

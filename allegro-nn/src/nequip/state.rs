@@ -1,6 +1,9 @@
 //! Where the Allegro modules sit in a nequip `state_dict`.
 
 use allegro_data::pickle::Value;
+use allegro_data::pickle::torch_archive::TorchArchive;
+
+use crate::import::{STATE_DICT_PREFIX, StateDict, StateTensor};
 
 /// `(name, pickled tensor)` pairs of a `state_dict`, in its order.
 pub type StateEntries<'a> = Vec<(String, &'a Value)>;
@@ -22,6 +25,34 @@ pub fn model_prefix(names: &[&str]) -> Result<String, String> {
         }
     }
     Err("no Allegro modules (edge_norm, radial_chemical_embed, edge_readout) among the weights: is this an Allegro model?".into())
+}
+
+/// The Allegro model's floating-point tensors among `entries` (counters and type tables
+/// are not weights), named as our import expects, and the wrapping prefix they had.
+pub fn allegro_state_dict(
+    entries: &StateEntries<'_>,
+    archive: &TorchArchive,
+) -> Result<(StateDict, String), String> {
+    let names: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
+    let prefix = model_prefix(&names)?;
+    let mut state_dict = StateDict::new();
+    for (name, value) in entries {
+        if let Some(rest) = name.strip_prefix(&prefix) {
+            let t = archive
+                .tensor(value)
+                .map_err(|e| format!("`{name}`: {e}"))?;
+            if t.dtype.is_float() {
+                state_dict.insert(
+                    format!("{STATE_DICT_PREFIX}{rest}"),
+                    StateTensor {
+                        values: t.values,
+                        shape: t.shape,
+                    },
+                );
+            }
+        }
+    }
+    Ok((state_dict, prefix))
 }
 
 #[cfg(test)]
