@@ -6,7 +6,7 @@
 //! cargo build --release --features cuda --example bench_gpu
 //! bench_gpu [--reference ref.jsonl] [--reps N] [--lmax L] [--max-edges M] [--tape]
 //!           [--tf32] [--warmup N] [--json OUT.jsonl] [--write-boxes DIR]
-//!           (FILE.xyz | --water MOLECULES)...
+//!           [--save-model OUT.allegro] (FILE.xyz | --water MOLECULES)...
 //! ```
 //! - `--max-edges M` evaluates in passes of at most M edges (grouped by center atom),
 //!   which bounds memory (`Predictor::with_max_edges_per_pass`).
@@ -17,6 +17,8 @@
 //! - `--water N` builds a box of N rigid waters at liquid density with random
 //!   orientations (the reference's `water_box` recipe), for sizes the shared files lack;
 //!   `--write-boxes DIR` also writes each such box as extxyz.
+//! - `--save-model OUT.allegro` writes the model it times (the seed architecture with
+//!   its seeded initial weights) as a model file, so LAMMPS can run the same model.
 //!
 //! `ref.jsonl` is what `shared/reference/device-ref.sh` prints (one JSON line per size).
 
@@ -26,7 +28,7 @@ use allegro::core::backend::MatmulPrecision;
 use allegro::core::backend::gpu::{Gpu, GpuDevice, GpuRuntime, exact_f32_matmul};
 use allegro::core::testing::rng::SplitMix64;
 use allegro::data::{AtomicGraph, NeighborOptions, Species, Structure, TypeMapper, extxyz};
-use allegro::nn::{AllegroConfig, AllegroModel, Predictor};
+use allegro::nn::{AllegroConfig, AllegroModel, ModelFile, Predictor};
 
 #[cfg(feature = "cuda")]
 type Runtime = allegro::core::backend::gpu::CudaRuntime;
@@ -131,6 +133,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (Vec::new(), None, 10, 2usize, None);
     let (mut tape, mut tf32, mut json_out, mut write_dir) = (false, false, None, None);
     let mut warmup = 2;
+    let mut save_model: Option<String> = None;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--reference" => reference = args.next(),
@@ -142,6 +145,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--warmup" => warmup = args.next().ok_or("--warmup N")?.parse()?,
             "--json" => json_out = args.next(),
             "--write-boxes" => write_dir = args.next(),
+            "--save-model" => save_model = Some(args.next().ok_or("--save-model OUT")?),
             "--water" => cases.push(Case::Water(args.next().ok_or("--water N")?.parse()?)),
             _ => cases.push(Case::File(a)),
         }
@@ -178,6 +182,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let config = AllegroConfig::from_json(&json.to_string())?;
         let model = AllegroModel::new(&config)?;
         let params = model.init_parameters::<Gpu<Runtime>>(&device);
+        if let Some(out) = save_model.take() {
+            ModelFile::from_model(&model, &params, Default::default())?.save(&out)?;
+            println!("model file: {out}");
+        }
         let mut predictor = Predictor::new(model, &params, device.clone()).with_tape(tape);
         if tf32 {
             predictor = predictor.with_matmul_precision(MatmulPrecision::Tf32);

@@ -30,9 +30,9 @@
  * (`allegro_abi_version`).
  *
  * 2: `allegro_model_open_device`, `allegro_model_device`, and the `atom_virial` output
- * of `allegro_compute_lammps`.
+ * of `allegro_compute_lammps`. 3: `allegro_model_set_max_edges_per_pass`.
  */
-#define ALLEGRO_ABI_VERSION 2
+#define ALLEGRO_ABI_VERSION 3
 
 /**
  * Success.
@@ -132,6 +132,11 @@ const char *allegro_last_error(void);
  * LAMMPS's neighbor mask bits are stripped). Pairs beyond the model's cutoff for their
  * types are skipped (they would contribute exactly zero). A rank with no local atoms,
  * or local atoms without neighbors, is valid input.
+ *
+ * On a GPU, positions, types and the kept pairs go to the device once per call and the
+ * edge vectors are built there; with `allegro_model_set_max_edges_per_pass` the edges
+ * are evaluated in passes of bounded memory. A failed GPU allocation is
+ * `ALLEGRO_ERR_DEVICE`.
  *
  * Outputs: `*energy`, the sum over local atoms; `atomic_energies[nlocal]` (or null);
  * `forces[(nlocal + nghost) * 3]` on local and ghost atoms (reverse-communicate ghost
@@ -261,7 +266,22 @@ int32_t allegro_model_open_device(const char *path,
                                   AllegroModel **out);
 
 /**
- * Frees a model opened by `allegro_model_open`; null is ignored.
+ * Bounds the memory of each evaluation: edges are evaluated in passes of at most about
+ * `max_edges` (grouped by center atom; exact, the passes add up to one evaluation).
+ * `0` removes the bound (one pass, the default). Worth setting on a GPU for large
+ * systems: memory grows with the edges of a pass, time barely changes above a few
+ * hundred thousand.
+ *
+ * # Safety
+ * `model` must come from `allegro_model_open` (or be null: `ALLEGRO_ERR_NULL`) and not
+ * be in use on another thread.
+ */
+int32_t allegro_model_set_max_edges_per_pass(AllegroModel *model,
+                                             uint64_t max_edges);
+
+/**
+ * Frees a model opened by `allegro_model_open`; null is ignored. With `ALLEGRO_PROFILE`
+ * set, prints the time per stage of its evaluations so far to stderr.
  *
  * # Safety
  * `model` must come from `allegro_model_open` and not be used afterwards.

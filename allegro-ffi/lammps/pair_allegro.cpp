@@ -102,8 +102,15 @@ void PairAllegro::settings(int narg, char **arg)
     if (strcmp(arg[iarg], "device") == 0 && iarg + 1 < narg) {
       device = arg[iarg + 1];
       iarg += 2;
+    } else if (strcmp(arg[iarg], "edges_per_pass") == 0 && iarg + 1 < narg) {
+      edges_per_pass = utils::bnumeric(FLERR, arg[iarg + 1], false, lmp);
+      if (edges_per_pass < 0)
+        error->all(FLERR, "pair_style allegro: edges_per_pass must be 0 (no bound) or more");
+      iarg += 2;
     } else {
-      error->all(FLERR, "Illegal pair_style allegro command: expected [device DEVICE], got {}",
+      error->all(FLERR,
+                 "Illegal pair_style allegro command: expected [device DEVICE] "
+                 "[edges_per_pass N], got {}",
                  arg[iarg]);
     }
   }
@@ -128,7 +135,13 @@ void PairAllegro::coeff(int narg, char **arg)
   if (allegro_model_open_device(arg[2], device.c_str(), &model) != ALLEGRO_OK)
     error->one(FLERR, "pair_style allegro: cannot open {} on {}: {}", arg[2], device,
                allegro_last_error());
-  if (comm->me == 0) utils::logmesg(lmp, "pair_style allegro: {} on {}\n", arg[2], device);
+  if (allegro_model_set_max_edges_per_pass(model, (uint64_t) edges_per_pass) != ALLEGRO_OK)
+    error->one(FLERR, "pair_style allegro: {}", allegro_last_error());
+  if (comm->me == 0) {
+    utils::logmesg(lmp, "pair_style allegro: {} on {}\n", arg[2], device);
+    if (edges_per_pass > 0)
+      utils::logmesg(lmp, "pair_style allegro: passes of at most {} edges\n", edges_per_pass);
+  }
 
   // Map LAMMPS types to model types by name, so the order of the model's types does
   // not matter and a wrong name fails here rather than computing nonsense.

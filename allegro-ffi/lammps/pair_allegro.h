@@ -4,7 +4,8 @@
  * back. Usage:
  *
  *   plugin load /path/to/allegroplugin.so
- *   pair_style allegro [device DEVICE]     # cpu (default), cuda, cuda:N, hip, hip:N
+ *   pair_style allegro [device DEVICE] [edges_per_pass N]
+ *                                          # DEVICE: cpu (default), cuda, cuda:N, hip, hip:N
  *   pair_coeff * * model.allegro H O      # one model type name per LAMMPS type
  *
  * With `device cuda` (or hip) and no index, each MPI rank takes the GPU of its local
@@ -39,7 +40,7 @@ class PairAllegro : public Pair {
   ~PairAllegro() override;
   /** Evaluates the model on this rank's local atoms (ghosts as neighbors). */
   void compute(int, int) override;
-  /** `pair_style allegro [device DEVICE]`. */
+  /** `pair_style allegro [device DEVICE] [edges_per_pass N]`. */
   void settings(int, char **) override;
   /** `pair_coeff * * MODEL NAME...`: opens the model, maps LAMMPS types by name. */
   void coeff(int, char **) override;
@@ -54,6 +55,8 @@ class PairAllegro : public Pair {
   AllegroModel *model = nullptr;
   /** The device the model is opened on (`cpu`, `cuda:1` ...). */
   std::string device = "cpu";
+  /** Edges per evaluation pass (`edges_per_pass N`; 0: one pass), bounds GPU memory. */
+  bigint edges_per_pass = 0;
   /** LAMMPS type (1-based) -> model type index. */
   std::vector<int> type_map;
   /** Per-step buffers, kept to avoid reallocating every step. */

@@ -4,58 +4,124 @@
 use std::ffi::c_int;
 
 use allegro_core::Backend;
-use allegro_nn::{ModelInputs, Predictor};
+use allegro_data::AtomicGraph;
+use allegro_nn::energy_forces::profile::StageTimer;
+use allegro_nn::{AtomOutputs, Predictor};
+use rayon::prelude::*;
 
 use crate::device::with_predictor;
-use crate::error::{ALLEGRO_ERR_COMPUTE, FfiError, guard};
+use crate::error::{ALLEGRO_ERR_COMPUTE, ALLEGRO_ERR_DEVICE, FfiError, guard};
 use crate::model::{AllegroModel, model_ref};
 
-/// The pairs within the model's cutoffs, as edges with their vectors.
-struct Edges {
-    center: Vec<u32>,
-    neighbor: Vec<u32>,
-    vectors: Vec<[f64; 3]>,
+/// Centers of LAMMPS's list per parallel task.
+const CENTER_CHUNK: usize = 256;
+
+/// LAMMPS's full neighbor list, as the pointers `allegro_compute_lammps` receives.
+struct LammpsList {
+    inum: usize,
+    ilist: *const c_int,
+    numneigh: *const c_int,
+    firstneigh: *const *const c_int,
 }
 
-/// What one call computes, on the host.
-struct LammpsResult {
-    atomic_energies: Vec<f64>,
-    forces: Vec<f64>,
-    strain_derivative: Vec<f64>,
-    atom_virial: Option<Vec<f64>>,
+// SAFETY: the list is only read, during the call that received it.
+unsafe impl Sync for LammpsList {}
+
+impl LammpsList {
+    /// Center `k`'s local index and its neighbors (mask bits still set).
+    ///
+    /// # Safety
+    /// The pointers are valid as `allegro_compute_lammps` documents, and `k < inum`.
+    unsafe fn entry(&self, k: usize) -> Result<(c_int, &[c_int]), FfiError> {
+        // SAFETY: as the caller promises.
+        unsafe {
+            let i = *self.ilist.add(k);
+            let n = usize::try_from(*self.numneigh.add(k))
+                .map_err(|_| FfiError::invalid(format!("numneigh[{k}] is negative")))?;
+            let first = *self.firstneigh.add(k);
+            if n == 0 {
+                return Ok((i, &[]));
+            }
+            if first.is_null() {
+                return Err(FfiError::null(&format!("firstneigh[{k}]")));
+            }
+            Ok((i, std::slice::from_raw_parts(first, n)))
+        }
+    }
 }
 
-/// The model on `edges` of `atom_types` (all atoms, local and ghost, one structure).
+/// The pairs of `list` within the model's cutoff of their (center, neighbor) types, as
+/// edges (center, neighbor), in parallel over centers. Pairs beyond it would contribute
+/// exactly zero but cost as much as any other edge; LAMMPS's list holds them because of
+/// its skin and the largest cutoff.
+fn edges_within_cutoff(
+    list: &LammpsList,
+    nlocal: usize,
+    positions: &[[f64; 3]],
+    atom_types: &[u32],
+    cutoffs: &[f64],
+) -> Result<(Vec<u32>, Vec<u32>), FfiError> {
+    let ntotal = positions.len();
+    let n_types = (cutoffs.len() as f64).sqrt() as usize;
+    let chunks: Vec<(Vec<u32>, Vec<u32>)> = (0..list.inum.div_ceil(CENTER_CHUNK))
+        .into_par_iter()
+        .map(|c| {
+            let (mut centers, mut neighbors) = (Vec::new(), Vec::new());
+            for k in c * CENTER_CHUNK..((c + 1) * CENTER_CHUNK).min(list.inum) {
+                // SAFETY: k < inum; the pointers as the caller of the entry point promises.
+                let (i, neighbors_of_i) = unsafe { list.entry(k) }?;
+                let i = usize::try_from(i)
+                    .ok()
+                    .filter(|&i| i < nlocal)
+                    .ok_or_else(|| {
+                        FfiError::invalid(format!("ilist[{k}] = {i} is not a local atom"))
+                    })?;
+                let (ri, ti) = (positions[i], atom_types[i] as usize);
+                for &j in neighbors_of_i {
+                    // LAMMPS keeps special-bond bits (30, 31) and a history bit (29)
+                    // above the index: its NEIGHMASK is 0x1FFFFFFF.
+                    let j = (j & 0x1FFF_FFFF) as usize;
+                    if j >= ntotal {
+                        return Err(FfiError::invalid(format!(
+                            "neighbor {j} of atom {i} is beyond nlocal + nghost = {ntotal}"
+                        )));
+                    }
+                    let rj = positions[j];
+                    let r2 = (0..3).map(|d| (rj[d] - ri[d]).powi(2)).sum::<f64>();
+                    let rc = cutoffs[ti * n_types + atom_types[j] as usize];
+                    if r2 < rc * rc {
+                        centers.push(i as u32);
+                        neighbors.push(j as u32);
+                    }
+                }
+            }
+            Ok((centers, neighbors))
+        })
+        .collect::<Result<_, FfiError>>()?;
+    let e: usize = chunks.iter().map(|(c, _)| c.len()).sum();
+    let (mut centers, mut neighbors) = (Vec::with_capacity(e), Vec::with_capacity(e));
+    for (c, n) in chunks {
+        centers.extend_from_slice(&c);
+        neighbors.extend_from_slice(&n);
+    }
+    Ok((centers, neighbors))
+}
+
+/// The model on the LAMMPS form as one structure without a cell: ghosts are explicit
+/// images, so every edge's cell shift is zero and its vector is `x[j] − x[i]`, built on
+/// the device from the positions (`Predictor::atom_outputs`, in passes when the model
+/// handle asks for them).
 fn evaluate<B: Backend>(
     predictor: &Predictor<B>,
-    atom_types: &[u32],
-    edges: &Edges,
+    graph: &AtomicGraph,
     want_atom_virial: bool,
-) -> Result<LammpsResult, FfiError> {
-    let compute_error = |e: String| FfiError(ALLEGRO_ERR_COMPUTE, e);
-    let batch = vec![0u32; atom_types.len()];
-    let inputs = ModelInputs::new(
-        predictor.model().num_types(),
-        atom_types,
-        &batch,
-        1,
-        &edges.center,
-        &edges.neighbor,
-        &edges.vectors,
-        predictor.device(),
-    )
-    .map_err(|e| compute_error(e.to_string()))?;
-    let out = if want_atom_virial {
-        predictor.outputs_with_atom_virial(&inputs)
-    } else {
-        predictor.outputs(&inputs)
-    };
-    Ok(LammpsResult {
-        atomic_energies: out.atomic_energies.to_vec_f64(),
-        forces: out.forces.to_vec_f64(),
-        strain_derivative: out.strain_derivative.to_vec_f64(),
-        atom_virial: out.atom_virial.map(|w| w.to_vec_f64()),
-    })
+) -> Result<AtomOutputs, FfiError> {
+    predictor
+        .atom_outputs(graph, want_atom_virial)
+        .map_err(|e| match e {
+            allegro_nn::Error::Device(m) => FfiError(ALLEGRO_ERR_DEVICE, m),
+            e => FfiError(ALLEGRO_ERR_COMPUTE, e.to_string()),
+        })
 }
 
 /// Computes `nlocal` local atoms with `nghost` ghosts.
@@ -66,6 +132,11 @@ fn evaluate<B: Backend>(
 /// LAMMPS's neighbor mask bits are stripped). Pairs beyond the model's cutoff for their
 /// types are skipped (they would contribute exactly zero). A rank with no local atoms,
 /// or local atoms without neighbors, is valid input.
+///
+/// On a GPU, positions, types and the kept pairs go to the device once per call and the
+/// edge vectors are built there; with `allegro_model_set_max_edges_per_pass` the edges
+/// are evaluated in passes of bounded memory. A failed GPU allocation is
+/// `ALLEGRO_ERR_DEVICE`.
 ///
 /// Outputs: `*energy`, the sum over local atoms; `atomic_energies[nlocal]` (or null);
 /// `forces[(nlocal + nghost) * 3]` on local and ghost atoms (reverse-communicate ghost
@@ -135,11 +206,11 @@ pub unsafe extern "C" fn allegro_compute_lammps(
             }
             return Ok(());
         }
-        // SAFETY: sizes as documented.
-        let (types, x) = unsafe {
+        // SAFETY: sizes as documented; [f64; 3] has f64's alignment.
+        let (types, positions) = unsafe {
             (
                 std::slice::from_raw_parts(types, ntotal),
-                std::slice::from_raw_parts(x, 3 * ntotal),
+                std::slice::from_raw_parts(x as *const [f64; 3], ntotal),
             )
         };
         let n_types = m.type_names.len();
@@ -157,66 +228,37 @@ pub unsafe extern "C" fn allegro_compute_lammps(
                     })
             })
             .collect::<Result<Vec<u32>, _>>()?;
-        let cutoffs = &m.cutoffs;
-        let mut edges = Edges {
-            center: Vec::new(),
-            neighbor: Vec::new(),
-            vectors: Vec::new(),
+        // Host stages of this entry point (ALLEGRO_PROFILE); the predictor times its own.
+        let mut timer = StageTimer::host();
+        let list = LammpsList {
+            inum,
+            ilist,
+            numneigh,
+            firstneigh,
         };
-        for k in 0..inum {
-            // SAFETY: ilist, numneigh, firstneigh have inum entries; firstneigh[k] has numneigh[k].
-            let (i, list) = unsafe {
-                let i = *ilist.add(k);
-                let n = usize::try_from(*numneigh.add(k))
-                    .map_err(|_| FfiError::invalid("negative numneigh"))?;
-                let first = *firstneigh.add(k);
-                if first.is_null() && n > 0 {
-                    return Err(FfiError::null("firstneigh entry"));
-                }
-                (
-                    i,
-                    if n == 0 {
-                        &[][..]
-                    } else {
-                        std::slice::from_raw_parts(first, n)
-                    },
-                )
-            };
-            let i = usize::try_from(i)
-                .ok()
-                .filter(|&i| i < nlocal)
-                .ok_or_else(|| {
-                    FfiError::invalid(format!("ilist[{k}] = {i} is not a local atom"))
-                })?;
-            for &j in list {
-                // LAMMPS keeps special-bond bits (30, 31) and a history bit (29) above
-                // the index: its NEIGHMASK is 0x1FFFFFFF.
-                let j = (j & 0x1FFF_FFFF) as usize;
-                if j >= ntotal {
-                    return Err(FfiError::invalid(format!(
-                        "neighbor {j} of atom {i} is beyond nlocal + nghost = {ntotal}"
-                    )));
-                }
-                let v = [
-                    x[3 * j] - x[3 * i],
-                    x[3 * j + 1] - x[3 * i + 1],
-                    x[3 * j + 2] - x[3 * i + 2],
-                ];
-                let r2 = v[0] * v[0] + v[1] * v[1] + v[2] * v[2];
-                let rc = cutoffs[atom_types[i] as usize * n_types + atom_types[j] as usize];
-                if r2 < rc * rc {
-                    edges.center.push(i as u32);
-                    edges.neighbor.push(j as u32);
-                    edges.vectors.push(v);
-                }
-            }
-        }
+        let (edge_center, edge_neighbor) =
+            edges_within_cutoff(&list, nlocal, positions, &atom_types, &m.cutoffs)?;
+        let n_edges = edge_center.len();
+        let graph = AtomicGraph {
+            positions: positions.to_vec(),
+            atom_types,
+            batch: vec![0; ntotal],
+            frame_ptr: vec![0, ntotal],
+            cells: vec![[[0.0; 3]; 3]],
+            pbc: vec![[false; 3]],
+            edge_center,
+            edge_neighbor,
+            // Zero-filled memory: the allocator hands out untouched pages.
+            edge_cell_shift: vec![[0; 3]; n_edges],
+            ..AtomicGraph::default()
+        };
+        timer.stage("lammps: edges within cutoff (host)");
         let result = with_predictor!(&m.predictor, |p| evaluate(
             p,
-            &atom_types,
-            &edges,
+            &graph,
             !atom_virial.is_null()
         ))?;
+        timer.restart();
         let atomic = &result.atomic_energies;
         // SAFETY: output sizes as documented; optional ones checked for null.
         unsafe {
@@ -238,6 +280,7 @@ pub unsafe extern "C" fn allegro_compute_lammps(
                 std::slice::from_raw_parts_mut(atom_virial, 9 * ntotal).copy_from_slice(w);
             }
         }
+        timer.stage("lammps: results out (host)");
         Ok(())
     })
 }

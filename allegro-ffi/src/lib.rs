@@ -36,15 +36,18 @@ pub use metadata::{
     allegro_model_dtype, allegro_model_num_types, allegro_model_r_max, allegro_model_type_index,
     allegro_model_type_name,
 };
-pub use model::{AllegroModel, allegro_model_free, allegro_model_open, allegro_model_open_device};
+pub use model::{
+    AllegroModel, allegro_model_free, allegro_model_open, allegro_model_open_device,
+    allegro_model_set_max_edges_per_pass,
+};
 
 /// Version of this C ABI. It changes whenever a signature or a meaning changes, so a
 /// program built against one header can refuse a library of another
 /// (`allegro_abi_version`).
 ///
 /// 2: `allegro_model_open_device`, `allegro_model_device`, and the `atom_virial` output
-/// of `allegro_compute_lammps`.
-pub const ALLEGRO_ABI_VERSION: i32 = 2;
+/// of `allegro_compute_lammps`. 3: `allegro_model_set_max_edges_per_pass`.
+pub const ALLEGRO_ABI_VERSION: i32 = 3;
 
 /// The ABI version of the loaded library; compare with the header's
 /// `ALLEGRO_ABI_VERSION`.

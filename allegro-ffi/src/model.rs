@@ -4,7 +4,7 @@ use std::ffi::{CStr, c_char};
 
 use allegro_nn::model_file::ModelFile;
 
-use crate::device::{DevicePredictor, DeviceSpec};
+use crate::device::{DevicePredictor, DeviceSpec, with_predictor};
 use crate::error::{ALLEGRO_ERR_MODEL_FILE, FfiError, guard};
 
 /// An opened model (opaque to C). One handle may be used from one thread at a time;
@@ -87,7 +87,31 @@ fn open(
     Ok(())
 }
 
-/// Frees a model opened by `allegro_model_open`; null is ignored.
+/// Bounds the memory of each evaluation: edges are evaluated in passes of at most about
+/// `max_edges` (grouped by center atom; exact, the passes add up to one evaluation).
+/// `0` removes the bound (one pass, the default). Worth setting on a GPU for large
+/// systems: memory grows with the edges of a pass, time barely changes above a few
+/// hundred thousand.
+///
+/// # Safety
+/// `model` must come from `allegro_model_open` (or be null: `ALLEGRO_ERR_NULL`) and not
+/// be in use on another thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn allegro_model_set_max_edges_per_pass(
+    model: *mut AllegroModel,
+    max_edges: u64,
+) -> i32 {
+    guard(|| {
+        // SAFETY: non-null handles come from allegro_model_open (documented contract).
+        let m = unsafe { model.as_mut() }.ok_or_else(|| FfiError::null("model"))?;
+        let bound = (max_edges > 0).then(|| usize::try_from(max_edges).unwrap_or(usize::MAX));
+        with_predictor!(&mut m.predictor, |p| p.set_max_edges_per_pass(bound));
+        Ok(())
+    })
+}
+
+/// Frees a model opened by `allegro_model_open`; null is ignored. With `ALLEGRO_PROFILE`
+/// set, prints the time per stage of its evaluations so far to stderr.
 ///
 /// # Safety
 /// `model` must come from `allegro_model_open` and not be used afterwards.
@@ -96,7 +120,13 @@ pub unsafe extern "C" fn allegro_model_free(model: *mut AllegroModel) {
     if !model.is_null() {
         // SAFETY: the pointer came from Box::into_raw in allegro_model_open.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            drop(unsafe { Box::from_raw(model) })
+            drop(unsafe { Box::from_raw(model) });
+            if allegro_nn::energy_forces::profile::enabled() {
+                eprint!(
+                    "allegro: time per stage (ALLEGRO_PROFILE)\n{}",
+                    allegro_nn::energy_forces::profile::report()
+                );
+            }
         }));
     }
 }

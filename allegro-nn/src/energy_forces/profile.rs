@@ -8,6 +8,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use allegro_core::Backend;
+use allegro_core::backend::cpu::{Cpu, CpuDevice};
 
 fn table() -> &'static Mutex<BTreeMap<String, (f64, usize)>> {
     static TABLE: OnceLock<Mutex<BTreeMap<String, (f64, usize)>>> = OnceLock::new();
@@ -36,6 +37,15 @@ impl<'a, B: Backend> StageTimer<'a, B> {
         StageTimer { device, last }
     }
 
+    /// Starts the next stage now, without recording the time since the last one (time
+    /// spent in stages recorded elsewhere).
+    pub fn restart(&mut self) {
+        if self.last.is_some() {
+            B::synchronize(self.device);
+            self.last = Some(Instant::now());
+        }
+    }
+
     /// Ends the stage `name` (waits for the device) and starts the next.
     pub fn stage(&mut self, name: &str) {
         if let Some(last) = self.last {
@@ -47,6 +57,14 @@ impl<'a, B: Backend> StageTimer<'a, B> {
             entry.1 += 1;
             self.last = Some(now);
         }
+    }
+}
+
+impl StageTimer<'static, Cpu> {
+    /// Times stages of host work (nothing to wait for).
+    pub fn host() -> Self {
+        static HOST: CpuDevice = CpuDevice;
+        StageTimer::start(&HOST)
     }
 }
 

