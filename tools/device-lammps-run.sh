@@ -14,6 +14,9 @@
 #           ranks sharing the GPU, in passes too; NVE 1,000 steps)
 #   bench   reference (device-ref.sh 23559), bench_gpu, then LAMMPS on water-23559 with
 #           the same model and passes; a profiled LAMMPS run for the host-path costs
+#   oom     water-23559 replicated 3x3x2 (424,062 atoms) in one pass: more memory than
+#           the GPU has, which must stop LAMMPS with an error, not a crash; then the
+#           same in passes of 1,048,576 edges
 set -u
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -57,5 +60,21 @@ bench)
   (cd /tmp && ALLEGRO_PROFILE=1 timeout 200 $LMP -in /tmp/bench.in -var plugin $ALLEGRO_LAMMPS_PLUGIN \
      -var model /tmp/seed.allegro -var data $D/data/water-23559.data -var steps 10 \
      -log $OUT/lammps-profile.log -echo none 2>&1 | grep -A30 "time per stage")
+  ;;
+oom)
+  [ -f /tmp/seed.allegro ] || target/release/bench_gpu --reps 1 --warmup 0 \
+    --save-model /tmp/seed.allegro $D/data/water-192.xyz > /dev/null 2>&1
+  for P in 0 1048576; do
+    sed -e "s|^pair_style .*|pair_style      allegro device cuda edges_per_pass $P|" \
+      -e "s|^read_data .*|read_data       \${data}\nreplicate       3 3 2|" \
+      -e "s|^run .*||" examples/lammps/bench.in > /tmp/oom.in
+    echo "run 0" >> /tmp/oom.in
+    echo "== 424,062 atoms, edges_per_pass $P"
+    (cd /tmp && timeout 200 $LMP -in /tmp/oom.in -var plugin $ALLEGRO_LAMMPS_PLUGIN \
+       -var model /tmp/seed.allegro -var data $D/data/water-23559.data -var steps 0 \
+       -log $OUT/lammps-oom-$P.log -echo none > $OUT/oom-$P.out 2>&1; echo "exit status $?")
+    grep -E "ERROR|Loop time|Total wall|atoms in group|^Pair " $OUT/oom-$P.out | head -5
+    tail -n 3 $OUT/oom-$P.out
+  done
   ;;
 esac

@@ -28,4 +28,13 @@ cp /tmp/pydeps.tar.xz $D/
 cp ../shared/data/water-192.xyz ../shared/data/water-23559.xyz $D/data/
 $R/examples/xyz2lammps $D/data/water-23559.xyz $D/data/water-23559.data H O
 cp -r ../shared/reference $D/reference && rm -rf $D/reference/trained
+# LMDB files our writer makes, for tools/device-lmdb-check.sh (nequip reads them there).
+if [ -x $R/examples/xyz2lmdb ]; then
+  mkdir -p $D/lmdb
+  awk 'BEGIN{f=0} /^[0-9]+$/ && !inframe {n=$1; left=n+2; f++; inframe=1} f<=200 {print}
+       inframe {left--; if (left==0) inframe=0}' examples/data/xtb-organics.xyz > $D/lmdb/organics-200.xyz
+  cp ../shared/data/water-192.xyz $D/lmdb/
+  for f in organics-200 water-192; do $R/examples/xyz2lmdb $D/lmdb/$f.xyz $D/lmdb/$f.lmdb; done
+  $R/examples/xyz2lmdb $D/lmdb/organics-200.xyz $D/lmdb/organics-200-f32.lmdb --float32
+fi
 du -sh $D

@@ -12,6 +12,7 @@
 //! - [`shard`] — memory-mapped on-disk datasets with cached neighbor lists, and a
 //!   converter from extxyz.
 //! - [`stats`] — average neighbor counts, force RMS, per-type energy shifts.
+//! - [`lmdb`] — nequip's LMDB datasets, read and written.
 //!
 //! Edge convention (see `spec/allegro.md` §1): edge z goes from the center
 //! `i = edge_center[z]` to the neighbor `j = edge_neighbor[z]`, with vector
@@ -44,6 +45,7 @@ pub mod error;
 pub mod extxyz;
 pub mod graph;
 pub mod lmdb;
+mod lmdb_write;
 pub mod masses;
 pub mod neighbor;
 pub mod pickle;
@@ -58,7 +60,7 @@ pub mod type_mapper;
 pub use dataset::{Batches, GraphDataset, GraphSource, InMemoryDataset};
 pub use error::{Error, Origin, Result};
 pub use graph::{AtomicGraph, BatchLabels};
-pub use lmdb::{NequipLmdb, is_lmdb, read_structures};
+pub use lmdb::{NequipLmdb, NequipLmdbWriter, is_lmdb, read_structures, write_nequip_lmdb};
 pub use masses::atomic_mass;
 pub use neighbor::{
     CutoffTable, FrameView, NeighborList, NeighborOptions, brute_force, neighbor_list,

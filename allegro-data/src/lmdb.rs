@@ -1,11 +1,14 @@
 //! nequip's LMDB datasets (`NequIPLMDBDataset`), read natively.
 //!
 //! Layout (nequip 0.19): one LMDB environment, a file (`subdir=False`) or a directory;
-//! keys `b"0"`, `b"1"`, … hold `pickle.dumps(dict)` of torch tensors (`pos` [n,3],
-//! `cell` [1,3,3], `pbc` [1,3], `atomic_numbers` [n], and labels such as `total_energy`
-//! [1,1], `forces` [n,3], `stress` [1,3,3]); `b"__metadata__"` holds the frame count.
+//! keys `b"0"`, `b"1"`, … hold `pickle.dumps(dict)` of torch tensors (`pos` `[n,3]`,
+//! `cell` `[1,3,3]`, `pbc` `[1,3]`, `atomic_numbers` `[n]`, and labels such as
+//! `total_energy` `[1,1]`, `forces` `[n,3]`, `stress` `[1,3,3]`); `b"__metadata__"` holds
+//! the frame count.
 //! Keys the reader does not know are ignored. Values are read by the pickle subset of
 //! [`crate::pickle`]: nothing in a file is executed.
+//!
+//! [`NequipLmdbWriter`] / [`write_nequip_lmdb`] write the same layout.
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +19,11 @@ use crate::error::{Error, Origin, Result};
 use crate::pickle::{self, Value, torch};
 use crate::species::{Species, chemical_symbol};
 use crate::structure::{Labels, Mat3, Structure};
+
+pub use crate::lmdb_write::{
+    FloatDtype, LmdbWriteOptions, NequipLmdbWriter, encode_frame, encode_frame_with_storage_keys,
+    encode_metadata, write_nequip_lmdb,
+};
 
 /// A nequip LMDB dataset opened read-only.
 pub struct NequipLmdb {
@@ -116,6 +124,12 @@ impl NequipLmdb {
             .get(&rtxn, key)
             .map_err(|e| lmdb_error(&self.path, e.to_string()))?
             .map(<[u8]>::to_vec))
+    }
+
+    /// The stored bytes of entry `key` (`b"0"`, …, `b"__metadata__"`), as written: a
+    /// pickle. `None` when there is no such entry.
+    pub fn raw_value(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.raw_key(key)
     }
 
     /// The file.

@@ -119,7 +119,13 @@ fn evaluate<B: Backend>(
     predictor
         .atom_outputs(graph, want_atom_virial)
         .map_err(|e| match e {
-            allegro_nn::Error::Device(m) => FfiError(ALLEGRO_ERR_DEVICE, m),
+            allegro_nn::Error::Device(m) => FfiError(
+                ALLEGRO_ERR_DEVICE,
+                format!(
+                    "{m} (through this ABI: allegro_model_set_max_edges_per_pass; in LAMMPS: \
+                     pair_style allegro ... edges_per_pass N)"
+                ),
+            ),
             e => FfiError(ALLEGRO_ERR_COMPUTE, e.to_string()),
         })
 }

@@ -76,14 +76,22 @@ fn per_atom_virials_in_passes_equal_one_pass() {
                 .map(|m| 0.5 * (m[3 * a + b] + m[3 * b + a]))
                 .sum();
             let g = want.strain_derivative[3 * a + b];
-            assert!((sum + g).abs() <= 1e-10 * (1.0 + g.abs()), "{sum} vs {}", -g);
+            assert!(
+                (sum + g).abs() <= 1e-10 * (1.0 + g.abs()),
+                "{sum} vs {}",
+                -g
+            );
         }
         for max in [graph.n_edges() / 3 + 1, 5] {
             let split = Predictor::new(one.model().clone(), one.parameters(), CpuDevice)
                 .with_max_edges_per_pass(max);
             let got = split.atom_outputs(&graph, true).unwrap();
             let d = max_abs_diff(got.atom_virial.as_ref().unwrap(), w);
-            assert!(d <= 1e-11, "{} / {max} edges per pass: {d:e}", frame["name"]);
+            assert!(
+                d <= 1e-11,
+                "{} / {max} edges per pass: {d:e}",
+                frame["name"]
+            );
             assert_eq!(got.forces.len(), want.forces.len());
             assert!(max_abs_diff(&got.forces, &want.forces) <= 1e-11);
         }

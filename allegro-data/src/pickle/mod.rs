@@ -5,9 +5,13 @@
 //!
 //! Reading a pickle this way cannot run code: a global is only a name, a reduction only
 //! a record of the callable's name and its arguments.
+//!
+//! [`writer`] is the mirror: it writes this subset (and torch's tensor reduction) the way
+//! CPython does.
 
 pub mod torch;
 pub mod torch_archive;
+pub mod writer;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
