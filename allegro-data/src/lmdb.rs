@@ -10,7 +10,9 @@
 //!
 //! [`NequipLmdbWriter`] / [`write_nequip_lmdb`] write the same layout.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, WithoutTls};
@@ -25,12 +27,36 @@ pub use crate::lmdb_write::{
     encode_metadata, write_nequip_lmdb,
 };
 
-/// A nequip LMDB dataset opened read-only.
+/// A nequip LMDB dataset opened read-only. Several handles on one file (training and
+/// validation sets naming the same path) share one LMDB environment: LMDB allows only
+/// one per file and process.
 pub struct NequipLmdb {
     path: PathBuf,
+    shared: Arc<OpenFile>,
+    len: usize,
+}
+
+/// One file's LMDB environment and main database, shared by its handles.
+struct OpenFile {
     env: Env<WithoutTls>,
     db: Database<'static, Bytes, Bytes>,
-    len: usize,
+    /// The file's identity when opened: a path that now names another file (replaced
+    /// by a rename) must not be served from the old mapping.
+    identity: (u64, u64),
+}
+
+/// The files open in this process, by canonical path; an entry lives while a handle
+/// holds it.
+fn open_files() -> &'static Mutex<HashMap<PathBuf, Weak<OpenFile>>> {
+    static OPEN: OnceLock<Mutex<HashMap<PathBuf, Weak<OpenFile>>>> = OnceLock::new();
+    OPEN.get_or_init(Default::default)
+}
+
+/// (device, inode) of `path`.
+fn identity(path: &Path) -> Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).map_err(|e| lmdb_error(path, e.to_string()))?;
+    Ok((m.dev(), m.ino()))
 }
 
 impl std::fmt::Debug for NequipLmdb {
@@ -51,6 +77,38 @@ fn lmdb_error(path: &Path, message: impl Into<String>) -> Error {
     }
 }
 
+/// Opens `path`'s LMDB environment read-only and its main database.
+fn open_env(path: &Path, identity: (u64, u64)) -> Result<OpenFile> {
+    let mut flags = EnvFlags::READ_ONLY | EnvFlags::NO_LOCK;
+    if !path.is_dir() {
+        flags |= EnvFlags::NO_SUB_DIR;
+    }
+    let mut options = EnvOpenOptions::new().read_txn_without_tls();
+    options.max_dbs(1);
+    // SAFETY: the environment is opened read-only and without LMDB's lock file (shared
+    // dataset folders are often read-only); nothing in this process writes it, and a
+    // concurrent writer elsewhere is the user's to avoid, as with any dataset file being
+    // read.
+    let env = unsafe {
+        options.flags(flags);
+        options.open(path)
+    }
+    .map_err(|e| lmdb_error(path, format!("not an LMDB file: {e}")))?;
+    let rtxn = env
+        .read_txn()
+        .map_err(|e| lmdb_error(path, e.to_string()))?;
+    let db = env
+        .open_databases_and_commit(rtxn, |opener, rtxn| -> heed::Result<_> {
+            Ok(CommitOrAbort::<_, ()>::Commit(
+                opener.open_database::<Bytes, Bytes>(rtxn, None)?,
+            ))
+        })
+        .map_err(|e| lmdb_error(path, e.to_string()))?
+        .unwrap_commit()
+        .ok_or_else(|| lmdb_error(path, "the LMDB file has no main database"))?;
+    Ok(OpenFile { env, db, identity })
+}
+
 impl NequipLmdb {
     /// Opens the dataset at `path` (an LMDB file, or a directory holding `data.mdb`).
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
@@ -58,37 +116,30 @@ impl NequipLmdb {
         if !path.exists() {
             return Err(lmdb_error(&path, "no such file or directory"));
         }
-        let mut flags = EnvFlags::READ_ONLY | EnvFlags::NO_LOCK;
-        if !path.is_dir() {
-            flags |= EnvFlags::NO_SUB_DIR;
-        }
-        let mut options = EnvOpenOptions::new().read_txn_without_tls();
-        options.max_dbs(1);
-        // SAFETY: the environment is opened read-only and without LMDB's lock file
-        // (shared dataset folders are often read-only); nothing in this process writes
-        // it, and a concurrent writer elsewhere is the user's to avoid, as with any
-        // dataset file being read.
-        let env = unsafe {
-            options.flags(flags);
-            options.open(&path)
-        }
-        .map_err(|e| lmdb_error(&path, format!("not an LMDB file: {e}")))?;
-        let rtxn = env
-            .read_txn()
+        let key = path
+            .canonicalize()
             .map_err(|e| lmdb_error(&path, e.to_string()))?;
-        let db = env
-            .open_databases_and_commit(rtxn, |opener, rtxn| -> heed::Result<_> {
-                Ok(CommitOrAbort::<_, ()>::Commit(
-                    opener.open_database::<Bytes, Bytes>(rtxn, None)?,
-                ))
-            })
-            .map_err(|e| lmdb_error(&path, e.to_string()))?
-            .unwrap_commit()
-            .ok_or_else(|| lmdb_error(&path, "the LMDB file has no main database"))?;
+        let id = identity(&key)?;
+        let mut open = open_files().lock().unwrap_or_else(|e| e.into_inner());
+        let shared = match open.get(&key).and_then(Weak::upgrade) {
+            Some(shared) if shared.identity == id => shared,
+            Some(_) => {
+                return Err(lmdb_error(
+                    &path,
+                    "the file was replaced while the previous one is still open in this \
+                     process; close the older dataset first",
+                ));
+            }
+            None => {
+                let shared = Arc::new(open_env(&path, id)?);
+                open.insert(key, Arc::downgrade(&shared));
+                shared
+            }
+        };
+        drop(open);
         let mut lmdb = NequipLmdb {
             path,
-            env,
-            db,
+            shared,
             len: 0,
         };
         lmdb.len = lmdb.count_frames()?;
@@ -116,10 +167,12 @@ impl NequipLmdb {
 
     fn raw_key(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let rtxn = self
+            .shared
             .env
             .read_txn()
             .map_err(|e| lmdb_error(&self.path, e.to_string()))?;
         Ok(self
+            .shared
             .db
             .get(&rtxn, key)
             .map_err(|e| lmdb_error(&self.path, e.to_string()))?

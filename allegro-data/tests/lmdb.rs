@@ -72,3 +72,18 @@ fn bad_lmdb_input_is_an_error_naming_the_file() {
         "{e}"
     );
 }
+
+/// Training and validation sets may name the same file: handles open at the same time
+/// share one LMDB environment (LMDB allows one per file and process), and the file can
+/// be opened again after all are dropped.
+#[test]
+fn one_file_opened_twice_at_once() {
+    let path = common::shared_dir().join("data/nequip-lmdb/xtb-val.lmdb");
+    let a = NequipLmdb::open(&path).unwrap();
+    let b = NequipLmdb::open(&path).unwrap();
+    assert_eq!(a.len(), b.len());
+    assert_eq!(a.structure(3).unwrap(), b.structure(3).unwrap());
+    drop((a, b));
+    let c = NequipLmdb::open(&path).unwrap();
+    assert_eq!(c.len(), 226);
+}
