@@ -1,5 +1,6 @@
 //! A nequip config's run (the seed's `configs/demo.yaml`), with Hydra-style overrides,
-//! on the CPU, as `nequip-train -cn demo.yaml ...` runs it:
+//! as `nequip-train -cn demo.yaml ...` runs it, on the CPU or (`--device cuda`, `hip` or
+//! `vulkan` in a binary built with that feature) a GPU:
 //!
 //! ```sh
 //! cargo run --release --example nequip -- ../shared/reference/seed-demo.yaml \
@@ -15,12 +16,62 @@
 
 use allegro::train::Progress;
 use allegro::train::nequip_config::NequipRunConfig;
-use allegro::train::nequip_train::run_nequip;
+use allegro::train::nequip_train::{NequipRunReport, run_nequip};
+
+/// Runs `config` on the device `--device` names.
+fn run_on(
+    device: &str,
+    config: &NequipRunConfig,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<NequipRunReport, String> {
+    let e = |e: allegro::train::Error| e.to_string();
+    match device {
+        "cpu" => run_nequip(config, progress).map_err(e),
+        #[cfg(feature = "cuda")]
+        "cuda" => {
+            use allegro::core::backend::gpu::{CudaRuntime, Gpu, GpuDevice};
+            let device = GpuDevice::try_default().map_err(|e| e.to_string())?;
+            allegro::train::nequip_train::run_nequip_on::<Gpu<CudaRuntime>>(
+                config, device, progress,
+            )
+            .map_err(e)
+        }
+        #[cfg(feature = "hip")]
+        "hip" => {
+            use allegro::core::backend::gpu::{Gpu, GpuDevice, HipRuntime};
+            let device = GpuDevice::try_default().map_err(|e| e.to_string())?;
+            allegro::train::nequip_train::run_nequip_on::<Gpu<HipRuntime>>(config, device, progress)
+                .map_err(e)
+        }
+        #[cfg(feature = "vulkan")]
+        "vulkan" => {
+            use allegro::core::backend::gpu::{Gpu, GpuDevice, WgpuRuntime};
+            let device = GpuDevice::try_default().map_err(|e| e.to_string())?;
+            allegro::train::nequip_train::run_nequip_on::<Gpu<WgpuRuntime>>(
+                config, device, progress,
+            )
+            .map_err(e)
+        }
+        other => Err(format!(
+            "--device `{other}` is not available in this binary (cpu, or a GPU runtime \
+                 built with --features cuda/hip/vulkan)"
+        )),
+    }
+}
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut device = "cpu".to_string();
+    if let Some(k) = args.iter().position(|a| a == "--device") {
+        if k + 1 >= args.len() {
+            eprintln!("--device needs a value: cpu, cuda, hip or vulkan");
+            std::process::exit(2);
+        }
+        device = args.remove(k + 1);
+        args.remove(k);
+    }
     let Some((config, overrides)) = args.split_first() else {
-        eprintln!("usage: nequip CONFIG.yaml [OVERRIDE ...]");
+        eprintln!("usage: nequip CONFIG.yaml [--device DEVICE] [OVERRIDE ...]");
         std::process::exit(2);
     };
     let run = || -> Result<(), String> {
@@ -38,7 +89,7 @@ fn main() {
                 );
             }
         };
-        let report = run_nequip(&config, &mut progress).map_err(|e| e.to_string())?;
+        let report = run_on(&device, &config, &mut progress)?;
         for r in report.metrics {
             let values: serde_json::Map<String, serde_json::Value> =
                 r.values.into_iter().map(|(n, v)| (n, v.into())).collect();

@@ -14,6 +14,7 @@
 #           ranks sharing the GPU, in passes too; NVE 1,000 steps)
 #   bench   reference (device-ref.sh 23559), bench_gpu, then LAMMPS on water-23559 with
 #           the same model and passes; a profiled LAMMPS run for the host-path costs
+#   nequip  the seed's config trains one epoch on the GPU (nequip example, --device cuda)
 #   oom     water-23559 replicated 3x3x2 (424,062 atoms) in one pass: more memory than
 #           the GPU has, which must stop LAMMPS with an error, not a crash; then the
 #           same in passes of 1,048,576 edges
@@ -41,9 +42,10 @@ bench)
   P=${PASS_EDGES:-262144}
   STEPS=${STEPS:-20}
   echo "== reference (eager, device-ref.sh)"
-  timeout 120 bash $D/reference/device-ref.sh 23559
+  [ -n "${SKIP_REF:-}" ] || timeout 120 bash $D/reference/device-ref.sh 23559
   echo "== bench_gpu (seed architecture, float32), passes of $P edges"
-  timeout 90 target/release/bench_gpu --reference $OUT/ref.jsonl --reps 10 --max-edges $P \
+  MAXE=""; [ "$P" -gt 0 ] && MAXE="--max-edges $P"   # 0: one pass, as edges_per_pass 0
+  timeout 90 target/release/bench_gpu --reference $OUT/ref.jsonl --reps 10 $MAXE \
     --save-model /tmp/seed.allegro $D/data/water-23559.xyz 2>&1 | grep -v "^$"
   echo "== LAMMPS, pair_style allegro device cuda edges_per_pass $P, $STEPS steps"
   sed -e "s|^pair_style .*|pair_style      allegro device cuda edges_per_pass $P|" \
@@ -60,6 +62,16 @@ bench)
   (cd /tmp && ALLEGRO_PROFILE=1 timeout 200 $LMP -in /tmp/bench.in -var plugin $ALLEGRO_LAMMPS_PLUGIN \
      -var model /tmp/seed.allegro -var data $D/data/water-23559.data -var steps 10 \
      -log $OUT/lammps-profile.log -echo none 2>&1 | grep -A30 "time per stage")
+  ;;
+nequip)
+  # The seed's config, data paths overridden, one epoch on the GPU (issue 9).
+  rm -rf /tmp/nequip-run
+  timeout 300 target/release/nequip $D/reference/seed-demo.yaml --device cuda \
+    ++data.train_dataset.file_path=$D/data/xtb-train.lmdb \
+    ++data.val_dataset.file_path=$D/data/xtb-val.lmdb \
+    ++data.test_dataset.0.file_path=$D/data/xtb-val.lmdb \
+    trainer.max_epochs=${EPOCHS:-1} hydra.run.dir=/tmp/nequip-run 2>&1 | grep -v "^warning" | tail -n 8
+  ls /tmp/nequip-run
   ;;
 oom)
   [ -f /tmp/seed.allegro ] || target/release/bench_gpu --reps 1 --warmup 0 \

@@ -14,8 +14,11 @@ rm -rf $D /tmp/pack-bins && mkdir -p $D/data /tmp/pack-bins/deps
 T=$(ls -t $R/deps/lammps_plugin-* | grep -v '\.d$' | head -1)
 cp "$T" /tmp/pack-bins/deps/
 cp $R/examples/bench_gpu $R/deps/liballegro_ffi.so /tmp/pack-bins/
+# The nequip example (GPU training of the seed config) when built with cuda.
+[ -x $R/examples/nequip ] && cp $R/examples/nequip /tmp/pack-bins/
 allegro-ffi/lammps/build.sh .ci/pydeps /tmp/pack-bins /tmp/pack-bins/allegroplugin.so
 strip /tmp/pack-bins/deps/* /tmp/pack-bins/bench_gpu /tmp/pack-bins/*.so
+[ -x /tmp/pack-bins/nequip ] && strip /tmp/pack-bins/nequip
 tar cJf $D/bins.tar.xz -C /tmp/pack-bins .
 if [ ! -f /tmp/pydeps.tar.xz ]; then
   S=lib/python3.11/site-packages
@@ -26,6 +29,7 @@ if [ ! -f /tmp/pydeps.tar.xz ]; then
 fi
 cp /tmp/pydeps.tar.xz $D/
 cp ../shared/data/water-192.xyz ../shared/data/water-23559.xyz $D/data/
+cp ../shared/data/nequip-lmdb/xtb-*.lmdb $D/data/
 $R/examples/xyz2lammps $D/data/water-23559.xyz $D/data/water-23559.data H O
 cp -r ../shared/reference $D/reference && rm -rf $D/reference/trained
 # LMDB files our writer makes, for tools/device-lmdb-check.sh (nequip reads them there).

@@ -420,6 +420,8 @@ impl<B: Backend> Predictor<B> {
             };
             timer.stage("passes: pass graph (host)");
             let out = self.pass(&part, with_atom_virial)?;
+            // The pass timed its own stages.
+            timer.restart();
             for c in first..last {
                 atomic_energies[c] = out.atomic_energies[local(c as u32) as usize];
             }

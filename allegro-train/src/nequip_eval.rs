@@ -9,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
+use allegro_core::Backend;
 use allegro_core::backend::cpu::{Cpu, CpuDevice};
 use allegro_data::extxyz::{ReadOptions, WriteOptions, write_extxyz};
 use allegro_data::{
@@ -63,9 +64,9 @@ pub fn evaluate_checkpoint(config: &NequipRunConfig) -> Result<Vec<DatasetMetric
 /// `predictor`, whose model has `type_names`; test predictions go to the
 /// `TestTimeXYZFileWriter`'s file when the config lists one, the values to
 /// `{run_dir}/eval_metrics.csv`.
-pub fn evaluate_steps(
+pub fn evaluate_steps<B: Backend>(
     config: &NequipRunConfig,
-    predictor: &Predictor<Cpu>,
+    predictor: &Predictor<B>,
     type_names: &[String],
 ) -> Result<Vec<DatasetMetrics>> {
     let writer = config.trainer.callbacks.iter().find_map(|c| match c {
@@ -132,7 +133,10 @@ pub fn evaluate_steps(
 }
 
 /// The metric manager of a nequip metric list, over the model's types.
-pub(crate) fn manager(spec: &MetricsSpec, type_names: &[String]) -> Result<MetricsManager<Cpu>> {
+pub(crate) fn manager<B: Backend>(
+    spec: &MetricsSpec,
+    type_names: &[String],
+) -> Result<MetricsManager<B>> {
     let entries = spec
         .metrics
         .iter()
@@ -153,8 +157,8 @@ pub(crate) fn manager(spec: &MetricsSpec, type_names: &[String]) -> Result<Metri
 }
 
 /// Frames evaluated and the metric values of one dataset.
-fn evaluate_dataset(
-    predictor: &Predictor<Cpu>,
+fn evaluate_dataset<B: Backend>(
+    predictor: &Predictor<B>,
     type_names: &[String],
     dataset: &DatasetSpec,
     loader: Option<&LoaderSpec>,

@@ -1,5 +1,5 @@
 //! A nequip config's whole run (`run: [train, val, test]`, or `[val, test]` with
-//! `ckpt_path`) on the CPU, as `nequip-train` runs it: the model block (its
+//! `ckpt_path`) on the CPU or a GPU, as `nequip-train` runs it: the model block (its
 //! `${training_data_stats:…}` filled from the training set), the loss and validation
 //! metric lists, AdamW, ReduceLROnPlateau, EMA, early stopping, `best.ckpt`, `last.ckpt`
 //! and `metrics.csv` in the run directory (Lightning's CSV log; a wandb logger becomes
@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 
+use allegro_core::Backend;
 use allegro_core::backend::cpu::{Cpu, CpuDevice};
 use allegro_data::extxyz::ReadOptions;
 use allegro_data::{InMemoryDataset, NeighborOptions, Statistics, TypeMapper, read_structures};
@@ -31,9 +32,21 @@ pub struct NequipRunReport {
     pub metrics: Vec<DatasetMetrics>,
 }
 
-/// Runs `config` (module docs); `progress` sees the trainer's batches and epochs.
+/// Runs `config` (module docs) on the CPU; `progress` sees the trainer's batches and
+/// epochs.
 pub fn run_nequip(
     config: &NequipRunConfig,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<NequipRunReport> {
+    run_nequip_on::<Cpu>(config, CpuDevice, progress)
+}
+
+/// Runs `config` with training and evaluation on `device` (a GPU backend's device, or
+/// the CPU). `global_options.allow_tf32` is read but training keeps exact float32
+/// products (TF32 is offered for inference: `Predictor::with_matmul_precision`).
+pub fn run_nequip_on<B: Backend>(
+    config: &NequipRunConfig,
+    device: B::Device,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<NequipRunReport> {
     if !config.run.contains(&RunStep::Train) {
@@ -75,7 +88,7 @@ pub fn run_nequip(
         ));
     }
     let model = AllegroModel::new(&model_config)?;
-    let params = model.init_parameters::<Cpu>(&CpuDevice);
+    let params = model.init_parameters::<B>(&device);
     let names = &model_config.type_names;
     let module = &config.training_module;
     let loss_spec = module
@@ -99,7 +112,7 @@ pub fn run_nequip(
         AdamW::new(optimizer)?,
         manager(loss_spec, names)?,
         manager(val_spec_metrics, names)?,
-        CpuDevice,
+        device.clone(),
     )?;
     if let Some(d) = module.ema_decay {
         trainer = trainer.with_ema(d)?;
@@ -129,7 +142,7 @@ pub fn run_nequip(
     let train_indices: Vec<usize> = (0..train.graphs.len()).collect();
     let val_indices: Vec<usize> = (0..val.graphs.len()).collect();
     let summary = trainer.fit(&train, &train_indices, &val, &val_indices, &fit, progress)?;
-    let predictor = Predictor::new(model, trainer.eval_params(), CpuDevice);
+    let predictor = Predictor::new(model, trainer.eval_params(), device);
     let metrics = evaluate_steps(config, &predictor, names)?;
     Ok(NequipRunReport {
         fit: Some(summary),
