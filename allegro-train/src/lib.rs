@@ -16,6 +16,7 @@
 //!   stop early, resume), built from the parts above.
 pub mod checkpoint;
 pub mod clip;
+pub mod comm;
 pub mod compile;
 pub mod early_stopping;
 pub mod ema;
@@ -30,12 +31,16 @@ pub mod nequip_eval;
 pub mod nequip_train;
 pub mod optim;
 pub mod schedule;
+pub mod shard_loss;
 pub mod trainer;
 
 pub use checkpoint::{
     Checkpoint, EpochRecord, ParamRecord, params_from_records, params_to_records, write_atomic,
 };
 pub use clip::{GradClip, clip_grad_norm, clip_grad_value, global_norm};
+#[cfg(feature = "mpi")]
+pub use comm::MpiCommunicator;
+pub use comm::{Communicator, SingleProcess, ThreadGroup};
 pub use early_stopping::{EarlyStopping, EarlyStoppingConfig, StopReason};
 pub use ema::{Ema, EmaState};
 pub use error::{Error, Result};
@@ -46,4 +51,5 @@ pub use manager::{BatchMetrics, EpochMetrics, MetricEntry, MetricValues, Metrics
 pub use metrics::{ErrorStats, Loss, Mae, MaxAbs, Metric, Mse, Rmse};
 pub use optim::{AdamW, AdamWConfig, AdamWState};
 pub use schedule::{PlateauConfig, ReduceLROnPlateau, ThresholdMode};
+pub use shard_loss::{PooledForm, ShardSums};
 pub use trainer::{FitConfig, FitSummary, Progress, Trainer, epoch_order, metrics_csv};

@@ -254,6 +254,33 @@ impl<B: Backend> MetricsManager<B> {
         self.entries.iter().any(|e| e.coeff.is_some())
     }
 
+    /// Adds host errors of entry `entry`, group `group` (a type, or 0) to the epoch's
+    /// statistics.
+    pub(crate) fn accumulate(&mut self, entry: usize, group: usize, errors: &[f64]) {
+        self.stats[entry][group].extend(errors);
+    }
+
+    /// Pools the accumulated errors of every rank of `comm` (sums of counts, `Σe²` and
+    /// `Σ|e|`, the largest `|e|`), so [`MetricsManager::compute`] then gives the metrics of
+    /// the whole set on every rank, not an average of per-rank metrics.
+    pub fn pool_across(&mut self, comm: &dyn crate::comm::Communicator) -> Result<()> {
+        let all: Vec<&mut ErrorStats> = self.stats.iter_mut().flatten().collect();
+        let mut sums: Vec<f64> = all
+            .iter()
+            .flat_map(|s| [s.count as f64, s.sum_sq, s.sum_abs])
+            .collect();
+        let mut max: Vec<f64> = all.iter().map(|s| s.max_abs).collect();
+        comm.all_reduce_sum(&mut sums)?;
+        comm.all_reduce_max(&mut max)?;
+        for (k, s) in all.into_iter().enumerate() {
+            s.count = sums[3 * k] as u64;
+            s.sum_sq = sums[3 * k + 1];
+            s.sum_abs = sums[3 * k + 2];
+            s.max_abs = max[k];
+        }
+        Ok(())
+    }
+
     /// Forgets the errors accumulated so far (start of an epoch).
     pub fn reset(&mut self) {
         for s in self.stats.iter_mut().flatten() {

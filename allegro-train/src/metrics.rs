@@ -9,6 +9,8 @@
 use allegro_core::{Backend, Indices, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::shard_loss::PooledForm;
+
 /// Sufficient statistics of a set of errors: enough for every built-in metric.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ErrorStats {
@@ -83,6 +85,14 @@ pub trait Loss<B: Backend>: Metric {
     /// The metric of a 1-D tensor of errors as a scalar tensor `[]`, differentiable with
     /// respect to whatever the errors track. `errors` is never empty.
     fn loss(&self, errors: &Tensor<B>) -> Tensor<B>;
+
+    /// The metric as a function of pooled sums of its errors, when it is one: what makes
+    /// a batch split across data-parallel ranks differentiate exactly
+    /// ([`crate::shard_loss`]). `None` (the default) keeps the term out of data-parallel
+    /// training.
+    fn pooled_form(&self) -> Option<PooledForm> {
+        None
+    }
 }
 
 /// Mean squared error `Σe²/n`.
@@ -149,17 +159,26 @@ impl<B: Backend> Loss<B> for Mse {
     fn loss(&self, errors: &Tensor<B>) -> Tensor<B> {
         errors.square().mean_all()
     }
+    fn pooled_form(&self) -> Option<PooledForm> {
+        Some(PooledForm::MeanSquare)
+    }
 }
 
 impl<B: Backend> Loss<B> for Rmse {
     fn loss(&self, errors: &Tensor<B>) -> Tensor<B> {
         errors.square().mean_all().sqrt()
     }
+    fn pooled_form(&self) -> Option<PooledForm> {
+        Some(PooledForm::RootMeanSquare)
+    }
 }
 
 impl<B: Backend> Loss<B> for Mae {
     fn loss(&self, errors: &Tensor<B>) -> Tensor<B> {
         errors.abs().mean_all()
+    }
+    fn pooled_form(&self) -> Option<PooledForm> {
+        Some(PooledForm::MeanAbs)
     }
 }
 

@@ -13,7 +13,7 @@ use std::borrow::Borrow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use allegro_core::Backend;
+use allegro_core::{Backend, Tensor};
 use allegro_data::{AtomicGraph, GraphSource, SplitMix64, shuffled_indices};
 use allegro_nn::predictor::inputs_from_graph;
 use allegro_nn::{AllegroModel, Parameters};
@@ -22,13 +22,15 @@ use crate::checkpoint::{
     Checkpoint, EpochRecord, params_from_records, params_to_records, write_atomic,
 };
 use crate::clip::GradClip;
+use crate::comm::Communicator;
 use crate::early_stopping::{EarlyStopping, StopReason};
 use crate::ema::Ema;
 use crate::error::{Error, Result, config_error};
-use crate::grads::gradients;
+use crate::grads::{Gradients, gradients};
 use crate::manager::{EpochMetrics, MetricValues, MetricsManager};
 use crate::optim::AdamW;
 use crate::schedule::ReduceLROnPlateau;
+use crate::shard_loss::ShardSums;
 
 /// Settings of [`Trainer::fit`].
 #[derive(Clone, Debug, PartialEq)]
@@ -238,6 +240,71 @@ impl<B: Backend> Trainer<B> {
         Ok(b.values)
     }
 
+    /// One data-parallel optimisation step: this rank's `shard` of a batch whose other
+    /// shards the other ranks of `comm` hold. The loss terms are pooled exactly across
+    /// ranks ([`crate::shard_loss`]: one small all-reduce of sums and counts), the
+    /// gradients summed (one flat all-reduce), and every rank then takes the same
+    /// clipping, AdamW and EMA step, so the replicated weights stay identical and equal
+    /// the single-process step on the whole batch (up to summation order). Returns the
+    /// whole batch's loss as `weighted_sum`.
+    ///
+    /// An empty shard (a rank without frames in the last batch of an epoch) still takes
+    /// part, with zero gradients.
+    pub fn train_step_sharded(
+        &mut self,
+        shard: &AtomicGraph,
+        comm: &dyn Communicator,
+    ) -> Result<MetricValues> {
+        let tracked = self.params.tracked();
+        // The forward pass, and this shard's pooled sums (none for an empty shard).
+        let (outputs, sums) = if shard.n_frames() == 0 {
+            (None, ShardSums::empty(&self.loss))
+        } else {
+            let inputs = inputs_from_graph::<B>(shard, self.model.num_types(), &self.device)?;
+            let outputs = self.model.outputs(&tracked, &inputs, true);
+            let sums = self.loss.shard_sums(&outputs, shard)?;
+            (Some(outputs), sums)
+        };
+        let mut global = sums.pooled().to_vec();
+        comm.all_reduce_sum(&mut global)?;
+        let (surrogate, loss) = sums.surrogate(&self.loss, &global)?;
+        if !loss.is_finite() {
+            return Err(Error::State(format!(
+                "the loss is {loss} at step {}",
+                self.global_step
+            )));
+        }
+        let names = tracked.trainable_names();
+        let mut grads: Gradients<B> = match &surrogate {
+            Some(s) => gradients(s, &tracked),
+            None => names
+                .iter()
+                .map(|n| (n.clone(), tracked.get(n).detach().zeros_like()))
+                .collect(),
+        };
+        drop((outputs, surrogate, tracked));
+        // One flat all-reduce of every gradient.
+        let mut flat: Vec<f64> = grads.iter().flat_map(|(_, g)| g.to_vec_f64()).collect();
+        comm.all_reduce_sum(&mut flat)?;
+        let mut at = 0;
+        for (_, g) in &mut grads {
+            let n = g.numel();
+            *g = Tensor::from_f64(&flat[at..at + n], g.shape(), g.dtype(), &g.device())?;
+            at += n;
+        }
+        if let Some(c) = &self.clip {
+            c.apply(&mut grads);
+        }
+        self.optimizer.step(&mut self.params, &grads)?;
+        if let Some(ema) = &mut self.ema {
+            ema.update(&self.params)?;
+        }
+        self.global_step += 1;
+        Ok(MetricValues {
+            values: vec![("weighted_sum".into(), loss)],
+        })
+    }
+
     /// Trains on every batch in order; returns the loss metrics pooled over them.
     pub fn train_epoch<G: Borrow<AtomicGraph>>(
         &mut self,
@@ -259,6 +326,22 @@ impl<B: Backend> Trainer<B> {
         for b in batches {
             self.validate_batch(b.borrow())?;
         }
+        Ok(self.val_metrics.compute())
+    }
+
+    /// Validation metrics of a set split across the ranks of `comm`: this rank evaluates
+    /// its `batches`, then the errors are pooled over ranks, so every rank returns the
+    /// metrics of the whole set (exactly those of one process evaluating it all).
+    pub fn validate_sharded<G: Borrow<AtomicGraph>>(
+        &mut self,
+        batches: impl IntoIterator<Item = G>,
+        comm: &dyn Communicator,
+    ) -> Result<EpochMetrics> {
+        self.val_metrics.reset();
+        for b in batches {
+            self.validate_batch(b.borrow())?;
+        }
+        self.val_metrics.pool_across(comm)?;
         Ok(self.val_metrics.compute())
     }
 

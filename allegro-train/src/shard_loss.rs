@@ -1,0 +1,258 @@
+//! The loss of a batch split into shards (one per rank of data-parallel training), made
+//! exact: the gradient summed over shards equals the gradient of the whole batch's loss.
+//!
+//! Averaging per-shard losses is not exact: a shard's MSE divides by its own count, an
+//! RMSE is not linear, and a per-type mean depends on which types the whole batch holds.
+//! Every built-in loss term is instead a function of pooled sums: for an entry `e` and a
+//! group `g` of its errors (all, or one atom type) the metric is `m_g = f(S_g, n_g)` with
+//! `S_g = Σ φ(err)` (φ = e² or |e|) and `f = S/n` (MSE, MAE) or `√(S/n)` (RMSE); the entry
+//! is the (weighted) mean of `m_g` over the groups present, and the loss `L = Σ_e c_e v_e`.
+//! So each shard computes its local sums `S_{g,r}` as tensors and, on the host, the
+//! values `(S_{g,r}, n_{g,r})` ([`ShardSums::pooled`]); the ranks add those up (one small
+//! all-reduce); then each shard's surrogate `Σ_g (∂L/∂S_g)·S_{g,r}`, with `∂L/∂S_g` taken
+//! at the global sums, has gradients that add up over shards to `∂L/∂θ` exactly
+//! ([`ShardSums::surrogate`]).
+
+use allegro_core::{Backend, DType, Indices, Tensor};
+use allegro_data::AtomicGraph;
+use allegro_nn::Outputs;
+
+use crate::error::{Error, Result, config_error};
+use crate::field::field_values;
+use crate::manager::MetricsManager;
+
+/// How a loss term depends on pooled sums of its errors: `f(Σ φ(e), n)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PooledForm {
+    /// `Σe² / n` (MSE).
+    MeanSquare,
+    /// `√(Σe² / n)` (RMSE).
+    RootMeanSquare,
+    /// `Σ|e| / n` (MAE).
+    MeanAbs,
+}
+
+impl PooledForm {
+    /// φ of a tensor of errors, summed: `Σ φ(e)` as a scalar tensor.
+    fn local_sum<B: Backend>(self, errors: &Tensor<B>) -> Tensor<B> {
+        match self {
+            PooledForm::MeanSquare | PooledForm::RootMeanSquare => errors.square().sum_all(),
+            PooledForm::MeanAbs => errors.abs().sum_all(),
+        }
+    }
+
+    /// φ of host errors, summed.
+    fn host_sum(self, errors: &[f64]) -> f64 {
+        match self {
+            PooledForm::MeanSquare | PooledForm::RootMeanSquare => {
+                errors.iter().map(|e| e * e).sum()
+            }
+            PooledForm::MeanAbs => errors.iter().map(|e| e.abs()).sum(),
+        }
+    }
+
+    /// `f(S, n)`.
+    fn value(self, s: f64, n: f64) -> f64 {
+        match self {
+            PooledForm::MeanSquare | PooledForm::MeanAbs => s / n,
+            PooledForm::RootMeanSquare => (s / n).sqrt(),
+        }
+    }
+
+    /// `∂f/∂S` at `(S, n)`.
+    fn derivative(self, s: f64, n: f64) -> f64 {
+        match self {
+            PooledForm::MeanSquare | PooledForm::MeanAbs => 1.0 / n,
+            // d/dS √(S/n) = 1 / (2 √(S n)); at S = 0 the RMSE's gradient is 0/0: take 0,
+            // as a batch with no error has nothing to move.
+            PooledForm::RootMeanSquare if s > 0.0 => 0.5 / (s * n).sqrt(),
+            PooledForm::RootMeanSquare => 0.0,
+        }
+    }
+}
+
+/// One shard's pooled sums of every loss term, per entry and group (all errors, or one
+/// atom type), with the differentiable local sums.
+#[derive(Debug)]
+pub struct ShardSums<B: Backend> {
+    /// `(entry, group)` slots: `slots_per_entry` per entry (the number of types, so
+    /// per-type entries have a slot per type; others use slot 0).
+    slots_per_entry: usize,
+    /// Local `Σ φ(e)` as a tensor per filled slot.
+    tensors: Vec<(usize, Tensor<B>)>,
+    /// `[S, n]` per slot, flat: what ranks add up.
+    pooled: Vec<f64>,
+}
+
+impl<B: Backend> ShardSums<B> {
+    /// The sums of a shard without frames: all zero, in `manager`'s layout.
+    pub fn empty(manager: &MetricsManager<B>) -> Self {
+        let n_types = manager.type_names().len();
+        ShardSums {
+            slots_per_entry: n_types,
+            tensors: Vec::new(),
+            pooled: vec![0.0; 2 * n_types * manager.entries().len()],
+        }
+    }
+
+    /// The host values to add up over shards: `[S, n]` per slot, flat (a fixed layout
+    /// for a given manager, so ranks can all-reduce it elementwise).
+    pub fn pooled(&self) -> &[f64] {
+        &self.pooled
+    }
+
+    /// The shard's surrogate loss, given `global` = the elementwise sum of every
+    /// shard's [`ShardSums::pooled`]: a scalar tensor whose gradient, summed over
+    /// shards, is the gradient of the whole batch's loss. Also returns that loss's value.
+    pub fn surrogate(
+        &self,
+        manager: &MetricsManager<B>,
+        global: &[f64],
+    ) -> Result<(Option<Tensor<B>>, f64)> {
+        if global.len() != self.pooled.len() {
+            return Err(Error::State(format!(
+                "pooled sums of {} values, this shard has {}",
+                global.len(),
+                self.pooled.len()
+            )));
+        }
+        let mut surrogate: Option<Tensor<B>> = None;
+        let mut loss = 0.0;
+        let mut any = false;
+        for (k, e) in manager.entries().iter().enumerate() {
+            let (Some(c), Some(form)) = (e.coeff, e.metric.pooled_form()) else {
+                continue;
+            };
+            let slots = k * self.slots_per_entry..(k + 1) * self.slots_per_entry;
+            // The groups present in the whole batch, with their weights in the mean.
+            let present: Vec<(usize, f64)> = slots
+                .clone()
+                .filter(|&s| global[2 * s + 1] > 0.0)
+                .map(|s| {
+                    let t = s - slots.start;
+                    (s, e.per_type_coeffs.as_ref().map_or(1.0, |pc| pc[t]))
+                })
+                .collect();
+            if present.is_empty() {
+                continue;
+            }
+            any = true;
+            let total: f64 = present.iter().map(|(_, w)| w).sum();
+            for &(s, w) in &present {
+                let (sum, n) = (global[2 * s], global[2 * s + 1]);
+                loss += c * w / total * form.value(sum, n);
+                let dl_ds = c * w / total * form.derivative(sum, n);
+                if let Some((_, local)) = self.tensors.iter().find(|(slot, _)| *slot == s) {
+                    let term = local.mul_scalar(dl_ds);
+                    surrogate = Some(match surrogate {
+                        None => term,
+                        Some(acc) => acc.add(&term),
+                    });
+                }
+            }
+        }
+        if !any {
+            return Err(Error::Labels(
+                "no loss term has a label in this batch".to_string(),
+            ));
+        }
+        Ok((surrogate, loss))
+    }
+}
+
+impl<B: Backend> MetricsManager<B> {
+    /// This shard's pooled sums of every loss term ([`ShardSums`]); the errors are also
+    /// accumulated for [`MetricsManager::compute`] (the shard's own epoch metrics).
+    ///
+    /// # Errors
+    /// A loss term whose metric has no pooled form (`maxabserr`, or a user metric without
+    /// [`crate::metrics::Loss::pooled_form`]), or labels missing where `ignore_nan` is off.
+    pub fn shard_sums(
+        &mut self,
+        outputs: &Outputs<B>,
+        graph: &AtomicGraph,
+    ) -> Result<ShardSums<B>> {
+        if !self.has_weighted_sum() {
+            return Err(config_error("loss", "no metric has a coefficient"));
+        }
+        let n_types = self.type_names().len();
+        let mut pooled = vec![0.0; 2 * n_types * self.entries().len()];
+        let mut tensors = Vec::new();
+        let mut stats_updates: Vec<(usize, usize, Vec<f64>)> = Vec::new();
+        for (k, e) in self.entries().iter().enumerate() {
+            let form = match (e.coeff, e.metric.pooled_form()) {
+                (Some(_), Some(form)) => Some(form),
+                (Some(_), None) => {
+                    return Err(config_error(
+                        &format!("metrics.{}", e.name),
+                        format!(
+                            "`{}` has no form over pooled sums, so a batch split across \
+                             ranks cannot be differentiated exactly (use mse, rmse or mae)",
+                            e.metric.name()
+                        ),
+                    ));
+                }
+                (None, _) => None,
+            };
+            let fv = field_values(e.field, outputs, graph)?;
+            let mut groups: Vec<Vec<usize>> =
+                vec![Vec::new(); if e.per_type { n_types } else { 1 }];
+            for (i, t) in fv.target.iter().enumerate() {
+                if !t.is_finite() {
+                    if e.ignore_nan {
+                        continue;
+                    }
+                    return Err(Error::Labels(format!(
+                        "metric `{}`: entry {i} of `{}` has no label (set ignore_nan to skip \
+                         missing labels)",
+                        e.name, e.field
+                    )));
+                }
+                let g = if e.per_type {
+                    let t = fv.atom_types.as_ref().expect("per-atom field has types")[i] as usize;
+                    if t >= n_types {
+                        return Err(Error::Labels(format!(
+                            "atom type {t} but the metrics know {n_types} types"
+                        )));
+                    }
+                    t
+                } else {
+                    0
+                };
+                groups[g].push(i);
+            }
+            for (g, idx) in groups.iter().enumerate() {
+                if idx.is_empty() {
+                    continue;
+                }
+                let errors: Vec<f64> = idx
+                    .iter()
+                    .map(|&i| fv.pred_host[i] - fv.target[i])
+                    .collect();
+                if let Some(form) = form {
+                    let slot = k * n_types + g;
+                    pooled[2 * slot] = form.host_sum(&errors);
+                    pooled[2 * slot + 1] = idx.len() as f64;
+                    let device = fv.pred.device();
+                    let sel: Vec<u32> = idx.iter().map(|&i| i as u32).collect();
+                    let target: Vec<f64> = idx.iter().map(|&i| fv.target[i]).collect();
+                    let target = Tensor::from_f64(&target, &[idx.len()], DType::F64, &device)?;
+                    let err = fv
+                        .pred
+                        .index_select(0, &Indices::new(&sel, &device))
+                        .sub(&target);
+                    tensors.push((slot, form.local_sum(&err)));
+                }
+                stats_updates.push((k, g, errors));
+            }
+        }
+        for (k, g, errors) in stats_updates {
+            self.accumulate(k, g, &errors);
+        }
+        Ok(ShardSums {
+            slots_per_entry: n_types,
+            tensors,
+            pooled,
+        })
+    }
+}

@@ -1,0 +1,327 @@
+//! Data-parallel training: ranks that each take a share of every batch
+//! (`Trainer::train_step_sharded`) end with the weights of one process that takes the
+//! whole batch (`Trainer::train_step`), float64, and every rank holds the same weights;
+//! validation split across ranks gives the metrics of the whole set.
+//! Ranks here are threads of this process (`ThreadGroup`); the arithmetic does not
+//! depend on how ranks talk.
+
+mod common;
+
+use allegro_core::backend::cpu::{Cpu, CpuDevice};
+use allegro_data::AtomicGraph;
+use allegro_nn::{AllegroModel, Parameters};
+use allegro_train::{
+    AdamW, AdamWConfig, Communicator, Field, GradClip, MetricEntry, MetricsManager, Mse, Rmse,
+    SingleProcess, ThreadGroup, Trainer,
+};
+use common::{dataset, tiny_model};
+
+const STEPS: usize = 5;
+const BATCH: usize = 8;
+/// Validation frames after the training ones.
+const VAL: usize = 10;
+
+fn trainer(model: &AllegroModel) -> Trainer<Cpu> {
+    let names = model.config().type_names.clone();
+    let loss = MetricsManager::new(
+        vec![
+            MetricEntry::new(Field::PerAtomEnergy, Mse).coeff(1.0),
+            MetricEntry::new(Field::Forces, Rmse).coeff(3.0).per_type(),
+        ],
+        &names,
+    )
+    .unwrap();
+    let val = MetricsManager::new(
+        vec![MetricEntry::new(Field::Forces, Rmse).coeff(1.0)],
+        &names,
+    )
+    .unwrap();
+    let opt = AdamW::new(AdamWConfig {
+        lr: 5e-3,
+        weight_decay: 1e-4,
+        ..Default::default()
+    })
+    .unwrap();
+    let params = model.init_parameters::<Cpu>(&CpuDevice);
+    Trainer::new(model.clone(), params, opt, loss, val, CpuDevice)
+        .unwrap()
+        .with_ema(0.9)
+        .unwrap()
+        .with_clip(GradClip::Norm(10.0))
+}
+
+/// Largest relative difference over all trainable weights.
+fn max_rel_diff(a: &Parameters<Cpu>, b: &Parameters<Cpu>) -> f64 {
+    let mut worst = 0.0f64;
+    for name in a.trainable_names() {
+        let (x, y) = (a.get(&name).to_vec_f64(), b.get(&name).to_vec_f64());
+        let scale = x.iter().fold(1e-12f64, |m, v| m.max(v.abs()));
+        for (p, q) in x.iter().zip(&y) {
+            worst = worst.max((p - q).abs() / scale);
+        }
+    }
+    worst
+}
+
+#[test]
+fn two_ranks_with_half_batches_equal_one_process() {
+    let data = dataset(STEPS * BATCH + VAL);
+    let model = tiny_model(&data);
+    let val = &data.graphs[STEPS * BATCH..];
+    let batch = |k: usize, range: std::ops::Range<usize>| {
+        AtomicGraph::batch(&data.graphs[k * BATCH + range.start..k * BATCH + range.end])
+    };
+
+    let mut one = trainer(&model);
+    for k in 0..STEPS {
+        one.train_step(&batch(k, 0..BATCH)).unwrap();
+    }
+    let val_one = one.validate(val.chunks(3).map(AtomicGraph::batch)).unwrap();
+
+    let group = ThreadGroup::new(2);
+    let ranks: Vec<(Trainer<Cpu>, allegro_train::EpochMetrics)> = std::thread::scope(|s| {
+        let handles: Vec<_> = group
+            .iter()
+            .map(|comm| {
+                let (model, batch) = (&model, &batch);
+                s.spawn(move || {
+                    let mut t = trainer(model);
+                    let r = comm.rank();
+                    let half = BATCH / comm.size();
+                    for k in 0..STEPS {
+                        t.train_step_sharded(&batch(k, r * half..(r + 1) * half), comm)
+                            .unwrap();
+                    }
+                    // Uneven shares of the validation set: 7 frames and 3.
+                    let mine = if r == 0 { &val[..7] } else { &val[7..] };
+                    let metrics = t
+                        .validate_sharded(mine.chunks(2).map(AtomicGraph::batch), comm)
+                        .unwrap();
+                    (t, metrics)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (_, metrics) in &ranks {
+        for (name, v) in &val_one.values {
+            let got = metrics.get(name).unwrap();
+            assert!(
+                (got - v).abs() <= 1e-12 * v.abs(),
+                "validation {name}: {got} on the ranks, {v} in one process"
+            );
+        }
+    }
+    let ranks: Vec<Trainer<Cpu>> = ranks.into_iter().map(|(t, _)| t).collect();
+    assert_eq!(
+        max_rel_diff(&ranks[0].params, &ranks[1].params),
+        0.0,
+        "the ranks' weights differ"
+    );
+    let d = max_rel_diff(&ranks[0].params, &one.params);
+    let d_ema = max_rel_diff(ranks[0].eval_params(), one.eval_params());
+    println!(
+        "2 ranks x {} vs 1 x {BATCH}, {STEPS} steps: weights {d:.1e}, EMA {d_ema:.1e}",
+        BATCH / 2
+    );
+    assert!(d <= 1e-9 && d_ema <= 1e-9, "weights {d:e}, EMA {d_ema:e}");
+    assert_eq!(ranks[0].global_step, STEPS as u64);
+}
+
+#[test]
+fn one_rank_sharded_step_equals_the_plain_step() {
+    let data = dataset(BATCH);
+    let model = tiny_model(&data);
+    let batch = AtomicGraph::batch(&data.graphs);
+    let (mut plain, mut sharded) = (trainer(&model), trainer(&model));
+    let a = plain.train_step(&batch).unwrap().weighted_sum().unwrap();
+    let b = sharded
+        .train_step_sharded(&batch, &SingleProcess)
+        .unwrap()
+        .weighted_sum()
+        .unwrap();
+    assert!((a - b).abs() <= 1e-12 * a.abs(), "loss {a} vs {b}");
+    let d = max_rel_diff(&plain.params, &sharded.params);
+    assert!(d <= 1e-12, "weights {d:e}");
+}
+
+#[test]
+fn a_rank_without_frames_takes_part_with_zero_gradients() {
+    let data = dataset(4);
+    let model = tiny_model(&data);
+    let whole = AtomicGraph::batch(&data.graphs);
+    let mut one = trainer(&model);
+    one.train_step(&whole).unwrap();
+    let group = ThreadGroup::new(2);
+    let ranks: Vec<Trainer<Cpu>> = std::thread::scope(|s| {
+        let handles: Vec<_> = group
+            .iter()
+            .map(|comm| {
+                let (model, whole) = (&model, &whole);
+                s.spawn(move || {
+                    let mut t = trainer(model);
+                    let shard = if comm.rank() == 0 {
+                        whole.clone()
+                    } else {
+                        AtomicGraph::batch(&[])
+                    };
+                    t.train_step_sharded(&shard, comm).unwrap();
+                    t
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for t in &ranks {
+        let d = max_rel_diff(&t.params, &one.params);
+        assert!(d <= 1e-12, "rank weights {d:e}");
+    }
+}
+
+/// The weights one MPI rank ends with, as the `mpi_rank_trains_its_shares` entry point
+/// writes them: every trainable tensor flattened, little-endian f64.
+#[cfg(feature = "mpi")]
+fn flat_weights(p: &Parameters<Cpu>) -> Vec<f64> {
+    p.trainable_names()
+        .iter()
+        .flat_map(|n| p.get(n).to_vec_f64())
+        .collect()
+}
+
+/// `mpirun -np 2` of this test binary, each rank running `mpi_rank_trains_its_shares`
+/// (batch 4 per rank, 5 steps), ends with the weights and validation metrics of one
+/// process with batch 8. Needs `mpirun` (`$ALLEGRO_MPI_PREFIX/bin`, `.ci/pydeps/bin` of
+/// the repository, or `PATH`); without it the test prints SKIPPED, unless
+/// `ALLEGRO_REQUIRE_MPI` is set (CI), when it fails.
+#[cfg(feature = "mpi")]
+#[test]
+fn mpirun_two_ranks_with_half_batches_equal_one_process() {
+    use std::path::PathBuf;
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mpirun = std::env::var_os("ALLEGRO_MPI_PREFIX")
+        .map(|p| PathBuf::from(p).join("bin/mpirun"))
+        .into_iter()
+        .chain([repo.join(".ci/pydeps/bin/mpirun")])
+        .find(|p| p.exists())
+        .or_else(|| {
+            std::process::Command::new("mpirun")
+                .arg("--version")
+                .output()
+                .ok()
+                .map(|_| PathBuf::from("mpirun"))
+        });
+    let Some(mpirun) = mpirun else {
+        assert!(
+            std::env::var_os("ALLEGRO_REQUIRE_MPI").is_none(),
+            "no mpirun found (install the mpich wheel into .ci/pydeps or set ALLEGRO_MPI_PREFIX)"
+        );
+        println!("SKIPPED: no mpirun");
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("allegro-mpi-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut path = std::env::var_os("PATH").unwrap_or_default();
+    if let Some(bin) = mpirun.parent().filter(|p| !p.as_os_str().is_empty()) {
+        path = std::env::join_paths(
+            std::iter::once(bin.to_path_buf()).chain(std::env::split_paths(&path)),
+        )
+        .unwrap();
+    }
+    let out = std::process::Command::new(&mpirun)
+        .args(["-np", "2"])
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "mpi_rank_trains_its_shares",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env("ALLEGRO_MPI_RANK_DIR", &dir)
+        .env("PATH", path)
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "mpirun failed:\n{log}");
+
+    let data = dataset(STEPS * BATCH + VAL);
+    let model = tiny_model(&data);
+    let mut one = trainer(&model);
+    for k in 0..STEPS {
+        let b = AtomicGraph::batch(&data.graphs[k * BATCH..(k + 1) * BATCH]);
+        one.train_step(&b).unwrap();
+    }
+    let val_one = one
+        .validate(
+            data.graphs[STEPS * BATCH..]
+                .chunks(3)
+                .map(AtomicGraph::batch),
+        )
+        .unwrap();
+    let want = flat_weights(&one.params);
+    let scale = want.iter().fold(1e-12f64, |m, v| m.max(v.abs()));
+    let mut ranks = Vec::new();
+    for r in 0..2 {
+        let bytes = std::fs::read(dir.join(format!("rank{r}.bin"))).unwrap();
+        let got: Vec<f64> = bytes
+            .chunks(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        assert_eq!(got.len(), want.len());
+        let d = got
+            .iter()
+            .zip(&want)
+            .fold(0.0f64, |m, (a, b)| m.max((a - b).abs() / scale));
+        println!("MPI rank {r} (batch 4) vs one process (batch 8), {STEPS} steps: weights {d:.1e}");
+        assert!(d <= 1e-9, "rank {r}: weights differ by {d:e}");
+        let metrics = std::fs::read_to_string(dir.join(format!("rank{r}-val.json"))).unwrap();
+        let metrics: Vec<(String, f64)> = serde_json::from_str(&metrics).unwrap();
+        for (name, v) in &val_one.values {
+            let got = metrics.iter().find(|(n, _)| n == name).unwrap().1;
+            assert!((got - v).abs() <= 1e-12 * v.abs(), "{name}: {got} vs {v}");
+        }
+        ranks.push(got);
+    }
+    assert_eq!(ranks[0], ranks[1], "the ranks' weights differ");
+}
+
+/// One MPI rank of `mpirun_two_ranks_with_half_batches_equal_one_process` (does nothing
+/// unless that test launched it: `ALLEGRO_MPI_RANK_DIR` names where to write).
+#[cfg(feature = "mpi")]
+#[test]
+fn mpi_rank_trains_its_shares() {
+    let Some(dir) = std::env::var_os("ALLEGRO_MPI_RANK_DIR").map(std::path::PathBuf::from) else {
+        return;
+    };
+    let comm = allegro_train::MpiCommunicator::init().unwrap();
+    assert_eq!(comm.size(), 2, "run with mpirun -np 2");
+    let data = dataset(STEPS * BATCH + VAL);
+    let model = tiny_model(&data);
+    let mut t = trainer(&model);
+    let (r, half) = (comm.rank(), BATCH / 2);
+    for k in 0..STEPS {
+        let shard = &data.graphs[k * BATCH + r * half..k * BATCH + (r + 1) * half];
+        t.train_step_sharded(&AtomicGraph::batch(shard), &comm)
+            .unwrap();
+    }
+    let val = &data.graphs[STEPS * BATCH..];
+    let mine = if r == 0 { &val[..7] } else { &val[7..] };
+    let metrics = t
+        .validate_sharded(mine.chunks(2).map(AtomicGraph::batch), &comm)
+        .unwrap();
+    let bytes: Vec<u8> = flat_weights(&t.params)
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    std::fs::write(dir.join(format!("rank{r}.bin")), bytes).unwrap();
+    std::fs::write(
+        dir.join(format!("rank{r}-val.json")),
+        serde_json::to_string(&metrics.values).unwrap(),
+    )
+    .unwrap();
+}
