@@ -10,23 +10,29 @@
 //!     ++ckpt_path=outputs/demo/best.ckpt ...
 //! ```
 //!
+//! Data-parallel over MPI ranks (built with `--features mpi`): `mpirun -np N nequip
+//! demo.yaml --mpi ...`, `batch_size` per rank; rank 0 writes the run directory.
+//!
 //! Writes `best.ckpt`, `last.ckpt`, `metrics.csv`, `eval_metrics.csv` and the test-time
 //! XYZ file in the run directory; prints one line per epoch and one JSON line per
 //! evaluated dataset.
 
 use allegro::train::Progress;
 use allegro::train::nequip_config::NequipRunConfig;
-use allegro::train::nequip_train::{NequipRunReport, run_nequip};
+use allegro::train::nequip_train::{NequipRunReport, run_nequip_ranks};
+use allegro::train::{Communicator, SingleProcess};
 
 /// Runs `config` on the device `--device` names.
 fn run_on(
     device: &str,
     config: &NequipRunConfig,
+    comm: &dyn Communicator,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<NequipRunReport, String> {
     let e = |e: allegro::train::Error| e.to_string();
+    use allegro::core::backend::cpu::{Cpu, CpuDevice};
     match device {
-        "cpu" => run_nequip(config, progress).map_err(e),
+        "cpu" => run_nequip_ranks::<Cpu>(config, CpuDevice, comm, progress).map_err(e),
         #[cfg(feature = "cuda")]
         "cuda" => {
             use allegro::core::backend::gpu::{CudaRuntime, Gpu, GpuDevice};
@@ -40,8 +46,7 @@ fn run_on(
         "hip" => {
             use allegro::core::backend::gpu::{Gpu, GpuDevice, HipRuntime};
             let device = GpuDevice::try_default().map_err(|e| e.to_string())?;
-            allegro::train::nequip_train::run_nequip_on::<Gpu<HipRuntime>>(config, device, progress)
-                .map_err(e)
+            run_nequip_ranks::<Gpu<HipRuntime>>(config, device, comm, progress).map_err(e)
         }
         #[cfg(feature = "vulkan")]
         "vulkan" => {
@@ -59,6 +64,21 @@ fn run_on(
     }
 }
 
+/// This process's ranks: MPI's world with `--mpi` (feature `mpi`), else one process.
+fn communicator(mpi: bool) -> Result<Box<dyn Communicator>, String> {
+    if !mpi {
+        return Ok(Box::new(SingleProcess));
+    }
+    #[cfg(feature = "mpi")]
+    {
+        allegro::train::MpiCommunicator::init()
+            .map(|c| Box::new(c) as Box<dyn Communicator>)
+            .map_err(|e| e.to_string())
+    }
+    #[cfg(not(feature = "mpi"))]
+    Err("--mpi: this binary was built without the `mpi` feature".into())
+}
+
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut device = "cpu".to_string();
@@ -70,8 +90,13 @@ fn main() {
         device = args.remove(k + 1);
         args.remove(k);
     }
+    let mpi = args
+        .iter()
+        .position(|a| a == "--mpi")
+        .map(|k| args.remove(k))
+        .is_some();
     let Some((config, overrides)) = args.split_first() else {
-        eprintln!("usage: nequip CONFIG.yaml [--device DEVICE] [OVERRIDE ...]");
+        eprintln!("usage: nequip CONFIG.yaml [--device DEVICE] [--mpi] [OVERRIDE ...]");
         std::process::exit(2);
     };
     let run = || -> Result<(), String> {
@@ -89,7 +114,11 @@ fn main() {
                 );
             }
         };
-        let report = run_on(&device, &config, &mut progress)?;
+        let comm = communicator(mpi)?;
+        let report = run_on(&device, &config, &*comm, &mut progress)?;
+        if comm.rank() != 0 {
+            return Ok(());
+        }
         for r in report.metrics {
             let values: serde_json::Map<String, serde_json::Value> =
                 r.values.into_iter().map(|(n, v)| (n, v.into())).collect();

@@ -15,6 +15,8 @@
 #   bench   reference (device-ref.sh 23559), bench_gpu, then LAMMPS on water-23559 with
 #           the same model and passes; a profiled LAMMPS run for the host-path costs
 #   nequip  the seed's config trains one epoch on the GPU (nequip example, --device cuda)
+#   ranks   the seed's config, 2 epochs on the GPU: 1 process with batch 16 and
+#           `mpirun -np 2 ... --mpi` with batch 8 per rank sharing the GPU (issue 10)
 #   oom     water-23559 replicated 3x3x2 (424,062 atoms) in one pass: more memory than
 #           the GPU has, which must stop LAMMPS with an error, not a crash; then the
 #           same in passes of 1,048,576 edges
@@ -72,6 +74,20 @@ nequip)
     ++data.test_dataset.0.file_path=$D/data/xtb-val.lmdb \
     trainer.max_epochs=${EPOCHS:-1} hydra.run.dir=/tmp/nequip-run 2>&1 | grep -v "^warning" | tail -n 8
   ls /tmp/nequip-run
+  ;;
+ranks)
+  # nequip built with --features cuda,vulkan,mpi; MPICH from the slim wheel copy.
+  common=(++data.train_dataset.file_path=$D/data/xtb-train.lmdb
+          ++data.val_dataset.file_path=$D/data/xtb-val.lmdb
+          ++data.test_dataset.0.file_path=$D/data/xtb-val.lmdb trainer.max_epochs=2)
+  rm -rf /tmp/run1 /tmp/run2
+  /usr/bin/time -f "1 rank: %e s" timeout 200 target/release/nequip $D/reference/seed-demo.yaml \
+    --device cuda "${common[@]}" batch_size=16 hydra.run.dir=/tmp/run1 2>&1 | grep -E "^epoch|rank|error"
+  /usr/bin/time -f "2 ranks: %e s" timeout 200 /tmp/lmp/pydeps/bin/mpirun -np 2 target/release/nequip \
+    $D/reference/seed-demo.yaml --device cuda --mpi "${common[@]}" batch_size=8 \
+    hydra.run.dir=/tmp/run2 2>&1 | grep -E "^epoch|ranks|error"
+  cp /tmp/run1/metrics.csv $OUT/metrics-1rank.csv; cp /tmp/run2/metrics.csv $OUT/metrics-2ranks.csv
+  cut -d, -f1-4 /tmp/run1/metrics.csv; cut -d, -f1-4 /tmp/run2/metrics.csv
   ;;
 oom)
   [ -f /tmp/seed.allegro ] || target/release/bench_gpu --reps 1 --warmup 0 \

@@ -128,12 +128,15 @@ impl Lammps {
             .args(["-in", "in.lmp", "-log", "log.lammps", "-echo", "none"])
             .current_dir(dir)
             // libmpi.so.12 of the mpich wheel (the `lmp` Python wrapper would set this),
-            // and whatever the caller set (a prebuilt plugin's library).
+            // then the library this test was built with: LD_LIBRARY_PATH outranks the
+            // plugin's runpath, and `cargo test` puts target/release (whose
+            // liballegro_ffi.so may have other features) on it; then the caller's.
             .env(
                 "LD_LIBRARY_PATH",
                 format!(
-                    "{}:{}",
+                    "{}:{}:{}",
                     self.prefix.join("lib").display(),
+                    lib_dir().display(),
                     std::env::var("LD_LIBRARY_PATH").unwrap_or_default()
                 ),
             )

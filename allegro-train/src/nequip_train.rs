@@ -15,6 +15,7 @@ use allegro_data::{InMemoryDataset, NeighborOptions, Statistics, TypeMapper, rea
 use allegro_nn::{AllegroConfig, AllegroModel, Predictor};
 use serde_json::{Value, json};
 
+use crate::comm::{Communicator, SingleProcess};
 use crate::early_stopping::EarlyStopping;
 use crate::error::{Result, config_error};
 use crate::nequip_config::{Callback, NequipRunConfig, RunStep};
@@ -47,6 +48,19 @@ pub fn run_nequip(
 pub fn run_nequip_on<B: Backend>(
     config: &NequipRunConfig,
     device: B::Device,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<NequipRunReport> {
+    run_nequip_ranks::<B>(config, device, &SingleProcess, progress)
+}
+
+/// [`run_nequip_on`] as one rank of a data-parallel run over `comm` (`mpirun -np N`,
+/// `srun`, as the seed launches `nequip-train` with DDP): the loaders' `batch_size` is
+/// per rank, as in Lightning's DDP ([`Trainer::fit_on`]); rank 0 writes the run
+/// directory and runs the `val`/`test` steps, the other ranks return no metrics.
+pub fn run_nequip_ranks<B: Backend>(
+    config: &NequipRunConfig,
+    device: B::Device,
+    comm: &dyn Communicator,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<NequipRunReport> {
     if !config.run.contains(&RunStep::Train) {
@@ -141,9 +155,21 @@ pub fn run_nequip_on<B: Backend>(
     };
     let train_indices: Vec<usize> = (0..train.graphs.len()).collect();
     let val_indices: Vec<usize> = (0..val.graphs.len()).collect();
-    let summary = trainer.fit(&train, &train_indices, &val, &val_indices, &fit, progress)?;
-    let predictor = Predictor::new(model, trainer.eval_params(), device);
-    let metrics = evaluate_steps(config, &predictor, names)?;
+    let summary = trainer.fit_on(
+        &train,
+        &train_indices,
+        &val,
+        &val_indices,
+        &fit,
+        comm,
+        progress,
+    )?;
+    let metrics = if comm.rank() == 0 {
+        let predictor = Predictor::new(model, trainer.eval_params(), device);
+        evaluate_steps(config, &predictor, names)?
+    } else {
+        Vec::new()
+    };
     Ok(NequipRunReport {
         fit: Some(summary),
         metrics,

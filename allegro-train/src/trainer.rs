@@ -22,7 +22,7 @@ use crate::checkpoint::{
     Checkpoint, EpochRecord, params_from_records, params_to_records, write_atomic,
 };
 use crate::clip::GradClip;
-use crate::comm::Communicator;
+use crate::comm::{Communicator, SingleProcess};
 use crate::early_stopping::{EarlyStopping, StopReason};
 use crate::ema::Ema;
 use crate::error::{Error, Result, config_error};
@@ -131,6 +131,13 @@ pub struct Trainer<B: Backend> {
     pub history: Vec<EpochRecord>,
     /// Best monitored validation value.
     pub best_metric: Option<f64>,
+}
+
+/// Rank `rank`'s contiguous share of `indices` split over `size` ranks (sizes differ by
+/// at most one; a share may be empty).
+fn share_of(indices: &[usize], rank: usize, size: usize) -> &[usize] {
+    let n = indices.len();
+    &indices[n * rank / size..n * (rank + 1) / size]
 }
 
 /// The shuffling seed of an epoch: a SplitMix64 draw from `seed` and `epoch`.
@@ -442,6 +449,37 @@ impl<B: Backend> Trainer<B> {
         config: &FitConfig,
         progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<FitSummary> {
+        self.fit_on(
+            train,
+            train_indices,
+            val,
+            val_indices,
+            config,
+            &SingleProcess,
+            progress,
+        )
+    }
+
+    /// [`Trainer::fit`] as one rank of a data-parallel run over `comm`: every rank holds
+    /// the same data and draws the same epoch order; each batch of `batch_size` frames
+    /// *per rank* is split into disjoint shares ([`Trainer::train_step_sharded`]), and
+    /// each rank validates its share of the validation set, the errors pooled over
+    /// ranks, so every rank sees the same metrics, scheduler and early-stopping
+    /// decisions. Only rank 0 writes `metrics.csv` and checkpoints. With one rank this
+    /// is [`Trainer::fit`] exactly.
+    #[allow(clippy::too_many_arguments)]
+    pub fn fit_on<S: GraphSource>(
+        &mut self,
+        train: &S,
+        train_indices: &[usize],
+        val: &S,
+        val_indices: &[usize],
+        config: &FitConfig,
+        comm: &dyn Communicator,
+        progress: &mut dyn FnMut(Progress<'_>),
+    ) -> Result<FitSummary> {
+        let (rank, size) = (comm.rank(), comm.size());
+        let out_dir = config.out_dir.as_ref().filter(|_| rank == 0);
         if train_indices.is_empty() || val_indices.is_empty() {
             return Err(config_error(
                 "split",
@@ -451,7 +489,7 @@ impl<B: Backend> Trainer<B> {
         if config.batch_size == 0 || config.val_batch_size == 0 {
             return Err(config_error("batch_size", "must be positive"));
         }
-        if let Some(dir) = &config.out_dir {
+        if let Some(dir) = out_dir {
             std::fs::create_dir_all(dir).map_err(|e| crate::error::io_error(dir, e))?;
         }
         let mut stopped = None;
@@ -464,11 +502,14 @@ impl<B: Backend> Trainer<B> {
             } else {
                 train_indices.to_vec()
             };
-            let chunks: Vec<&[usize]> = order.chunks(config.batch_size).collect();
+            let chunks: Vec<&[usize]> = order.chunks(config.batch_size * size).collect();
             self.loss.reset();
             for (k, idx) in chunks.iter().enumerate() {
-                let batch = train.batch(idx)?;
-                let values = self.train_step(&batch)?;
+                let values = if size == 1 {
+                    self.train_step(&train.batch(idx)?)?
+                } else {
+                    self.train_step_sharded(&train.batch(share_of(idx, rank, size))?, comm)?
+                };
                 progress(Progress::Batch {
                     epoch,
                     batch: k,
@@ -476,12 +517,18 @@ impl<B: Backend> Trainer<B> {
                     values: &values,
                 });
             }
+            if size > 1 {
+                self.loss.pool_across(comm)?;
+            }
             let train_metrics = self.loss.compute();
             progress(Progress::Validating { epoch });
             self.val_metrics.reset();
-            for idx in val_indices.chunks(config.val_batch_size) {
+            for idx in share_of(val_indices, rank, size).chunks(config.val_batch_size) {
                 let batch = val.batch(idx)?;
                 self.validate_batch(&batch)?;
+            }
+            if size > 1 {
+                self.val_metrics.pool_across(comm)?;
             }
             let val_metrics = self.val_metrics.compute();
             let monitored = val_metrics.get(&config.monitor).ok_or_else(|| {
@@ -514,7 +561,7 @@ impl<B: Backend> Trainer<B> {
             if let Some(e) = &mut self.early_stopping {
                 stopped = e.check(monitored, self.optimizer.lr());
             }
-            if let Some(dir) = &config.out_dir {
+            if let Some(dir) = out_dir {
                 write_atomic(
                     &dir.join("metrics.csv"),
                     metrics_csv(&self.history).as_bytes(),

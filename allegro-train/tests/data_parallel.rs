@@ -11,8 +11,8 @@ use allegro_core::backend::cpu::{Cpu, CpuDevice};
 use allegro_data::AtomicGraph;
 use allegro_nn::{AllegroModel, Parameters};
 use allegro_train::{
-    AdamW, AdamWConfig, Communicator, Field, GradClip, MetricEntry, MetricsManager, Mse, Rmse,
-    SingleProcess, ThreadGroup, Trainer,
+    AdamW, AdamWConfig, Communicator, Field, FitConfig, GradClip, MetricEntry, MetricsManager, Mse,
+    Rmse, SingleProcess, ThreadGroup, Trainer,
 };
 use common::{dataset, tiny_model};
 
@@ -176,6 +176,78 @@ fn a_rank_without_frames_takes_part_with_zero_gradients() {
         let d = max_rel_diff(&t.params, &one.params);
         assert!(d <= 1e-12, "rank weights {d:e}");
     }
+}
+
+/// `fit_on` over 2 thread ranks with batch 4 each equals `fit` in one process with batch 8
+/// for 2 shuffled epochs: the same training and validation metrics every epoch (so the
+/// same learning-rate and early-stopping decisions) and the same weights; only rank 0
+/// writes its run directory.
+#[test]
+fn fit_on_two_ranks_equals_fit_in_one_process() {
+    let data = dataset(36);
+    let model = tiny_model(&data);
+    let train: Vec<usize> = (0..26).collect();
+    let val: Vec<usize> = (26..36).collect();
+    let config = |batch_size: usize, dir: &str| FitConfig {
+        max_epochs: 2,
+        batch_size,
+        val_batch_size: 3,
+        shuffle: true,
+        seed: 5,
+        monitor: "weighted_sum".into(),
+        out_dir: Some(
+            std::env::temp_dir().join(format!("allegro-fit-{dir}-{}", std::process::id())),
+        ),
+    };
+    let mut one = trainer(&model);
+    one.fit(&data, &train, &data, &val, &config(8, "one"), &mut |_| {})
+        .unwrap();
+    let group = ThreadGroup::new(2);
+    let ranks: Vec<Trainer<Cpu>> = std::thread::scope(|s| {
+        let handles: Vec<_> = group
+            .iter()
+            .map(|comm| {
+                let (model, data, train, val, config) = (&model, &data, &train, &val, &config);
+                s.spawn(move || {
+                    let mut t = trainer(model);
+                    let c = config(4, &format!("rank{}", comm.rank()));
+                    t.fit_on(data, train, data, val, &c, comm, &mut |_| {})
+                        .unwrap();
+                    t
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for t in &ranks {
+        assert_eq!(t.history.len(), 2);
+        for (a, b) in t.history.iter().zip(&one.history) {
+            for (which, x, y) in [("train", &a.train, &b.train), ("val", &a.val, &b.val)] {
+                for (name, v) in &y.values {
+                    let got = x.get(name).unwrap();
+                    // A type absent from every batch is NaN in both.
+                    assert!(
+                        (got.is_nan() && v.is_nan()) || (got - v).abs() <= 1e-12 * v.abs(),
+                        "epoch {} {which} {name}: {got} vs {v}",
+                        a.epoch
+                    );
+                }
+            }
+        }
+        let d = max_rel_diff(&t.params, &one.params);
+        assert!(d <= 1e-9, "weights {d:e}");
+    }
+    assert!(
+        config(4, "rank0")
+            .out_dir
+            .unwrap()
+            .join("last.ckpt")
+            .exists()
+    );
+    assert!(
+        !config(4, "rank1").out_dir.unwrap().exists(),
+        "rank 1 wrote files"
+    );
 }
 
 /// The weights one MPI rank ends with, as the `mpi_rank_trains_its_shares` entry point
