@@ -115,6 +115,9 @@ fn main() {
             }
         };
         let comm = communicator(mpi)?;
+        if mpi {
+            eprintln!("rank {} of {}", comm.rank(), comm.size());
+        }
         let report = run_on(&device, &config, &*comm, &mut progress)?;
         if comm.rank() != 0 {
             return Ok(());
