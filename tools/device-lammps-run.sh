@@ -24,8 +24,10 @@ set -u
 cd "$(dirname "$0")/.."
 repo=$PWD
 D=$repo/.devbin/sub
-# The test binary was built at /work/main: its manifest and scratch paths point there.
-if [ "$repo" != /work/main ] && [ ! -e /work/main ]; then mkdir -p /work && ln -s "$repo" /work/main; fi
+# The test binary keeps the checkout path it was built in (its manifest and scratch
+# paths): pack-device-lammps.sh records it; make that path lead here.
+built=$(cat $D/build-root)
+if [ "$repo" != "$built" ] && [ ! -e "$built" ]; then mkdir -p "$(dirname "$built")" && ln -s "$repo" "$built"; fi
 mkdir -p /tmp/lmp target/release/deps
 [ -x /tmp/lmp/pydeps/bin/mpirun ] || tar xJf $D/pydeps.tar.xz -C /tmp/lmp
 tar xJf $D/bins.tar.xz -C target/release

@@ -20,6 +20,7 @@ allegro-ffi/lammps/build.sh .ci/pydeps /tmp/pack-bins /tmp/pack-bins/allegroplug
 strip /tmp/pack-bins/deps/* /tmp/pack-bins/bench_gpu /tmp/pack-bins/*.so
 [ -x /tmp/pack-bins/nequip ] && strip /tmp/pack-bins/nequip
 tar cJf $D/bins.tar.xz -C /tmp/pack-bins .
+pwd > $D/build-root   # where the test binary looks for its sources and scratch files
 if [ ! -f /tmp/pydeps.tar.xz ]; then
   S=lib/python3.11/site-packages
   rm -rf /tmp/slim && mkdir -p /tmp/slim/pydeps/$S/lammps

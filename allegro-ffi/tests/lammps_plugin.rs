@@ -180,6 +180,23 @@ fn thermo(log: &str) -> (Vec<String>, Vec<Vec<f64>>) {
     (names, rows)
 }
 
+/// Every value after the atom id of every atom line of a `dump custom` file sorted by
+/// id, flattened.
+fn dump_values(path: &Path) -> Vec<f64> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .skip_while(|l| !l.starts_with("ITEM: ATOMS"))
+        .skip(1)
+        .flat_map(|l| {
+            l.split_whitespace()
+                .skip(1)
+                .map(|w| w.parse::<f64>().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 /// Writes the water box as a LAMMPS data file (types H = 1, O = 2) into `dir`; returns
 /// the structure.
 fn water_data(dir: &Path) -> allegro_data::Structure {
@@ -429,20 +446,7 @@ dump_modify d sort id format float %.17g
 run 0
 "
         };
-        let atoms = |dir: &Path| -> Vec<f64> {
-            std::fs::read_to_string(dir.join("atoms.dump"))
-                .unwrap()
-                .lines()
-                .skip_while(|l| !l.starts_with("ITEM: ATOMS"))
-                .skip(1)
-                .flat_map(|l| {
-                    l.split_whitespace()
-                        .skip(1)
-                        .map(|w| w.parse::<f64>().unwrap())
-                        .collect::<Vec<_>>()
-                })
-                .collect()
-        };
+        let atoms = |dir: &Path| dump_values(&dir.join("atoms.dump"));
         let one = thermo(&lammps.run(&dir, &input("pair_style allegro"), ranks)).1[0].clone();
         let atoms_one = atoms(&dir);
         let log = lammps.run(&dir, &input("pair_style allegro edges_per_pass 300"), ranks);
@@ -567,20 +571,7 @@ dump_modify d sort id format float %.17g
 run 0
 "
     };
-    let forces = |dir: &Path| -> Vec<f64> {
-        std::fs::read_to_string(dir.join("forces.dump"))
-            .unwrap()
-            .lines()
-            .skip_while(|l| !l.starts_with("ITEM: ATOMS"))
-            .skip(1)
-            .flat_map(|l| {
-                l.split_whitespace()
-                    .skip(1)
-                    .map(|w| w.parse::<f64>().unwrap())
-                    .collect::<Vec<_>>()
-            })
-            .collect()
-    };
+    let forces = |dir: &Path| dump_values(&dir.join("forces.dump"));
     let cpu_row = thermo(&lammps.run(&dir, &input("cpu"), 1)).1[0].clone();
     let f_cpu = forces(&dir);
     // Both ranks name the device with its index: they share the one GPU.

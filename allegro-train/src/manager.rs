@@ -153,6 +153,85 @@ fn type_mean(values: &[(f64, usize)], coeffs: Option<&[f64]>) -> f64 {
     }
 }
 
+/// The values of every field `entries` compare, each computed once per batch.
+pub(crate) fn fields_of<B: Backend>(
+    entries: &[MetricEntry<B>],
+    outputs: &Outputs<B>,
+    graph: &AtomicGraph,
+) -> Result<HashMap<Field, FieldValues<B>>> {
+    let mut fields = HashMap::new();
+    for e in entries {
+        if let std::collections::hash_map::Entry::Vacant(v) = fields.entry(e.field) {
+            v.insert(field_values(e.field, outputs, graph)?);
+        }
+    }
+    Ok(fields)
+}
+
+/// The labelled entries of `fv` that entry `e` compares, in groups with at least one
+/// entry: `(type, indices)` per type present for a per-type entry, else `(0, all)`.
+/// Missing labels are skipped with `ignore_nan`, an error otherwise.
+pub(crate) fn label_groups<B: Backend>(
+    e: &MetricEntry<B>,
+    fv: &FieldValues<B>,
+    n_types: usize,
+) -> Result<Vec<(usize, Vec<usize>)>> {
+    let mut valid = Vec::with_capacity(fv.target.len());
+    for (k, t) in fv.target.iter().enumerate() {
+        if t.is_finite() {
+            valid.push(k);
+        } else if !e.ignore_nan {
+            return Err(Error::Labels(format!(
+                "metric `{}`: entry {k} of `{}` has no label (set ignore_nan to skip \
+                 missing labels)",
+                e.name, e.field
+            )));
+        }
+    }
+    if !e.per_type {
+        return Ok(if valid.is_empty() {
+            Vec::new()
+        } else {
+            vec![(0, valid)]
+        });
+    }
+    let types = fv.atom_types.as_ref().expect("per-atom field has types");
+    let mut by_type = vec![Vec::new(); n_types];
+    for &k in &valid {
+        let t = types[k] as usize;
+        if t >= n_types {
+            return Err(Error::Labels(format!(
+                "atom type {t} but the metrics know {n_types} types"
+            )));
+        }
+        by_type[t].push(k);
+    }
+    Ok(by_type
+        .into_iter()
+        .enumerate()
+        .filter(|(_, v)| !v.is_empty())
+        .collect())
+}
+
+/// `pred − target` at `idx`, on the host.
+pub(crate) fn host_errors<B: Backend>(fv: &FieldValues<B>, idx: &[usize]) -> Vec<f64> {
+    idx.iter()
+        .map(|&k| fv.pred_host[k] - fv.target[k])
+        .collect()
+}
+
+/// `pred − target` at `idx` as a tensor, differentiable through the predictions.
+pub(crate) fn error_tensor<B: Backend>(fv: &FieldValues<B>, idx: &[usize]) -> Result<Tensor<B>> {
+    let device = fv.pred.device();
+    let sel: Vec<u32> = idx.iter().map(|&k| k as u32).collect();
+    let target: Vec<f64> = idx.iter().map(|&k| fv.target[k]).collect();
+    let target = Tensor::from_f64(&target, &[idx.len()], DType::F64, &device)?;
+    Ok(fv
+        .pred
+        .index_select(0, &Indices::new(&sel, &device))
+        .sub(&target))
+}
+
 impl<B: Backend> MetricsManager<B> {
     /// A manager of `entries`; `type_names` name the model's types (needed by per-type
     /// entries, and used to name their per-type values). Coefficients are normalised.
@@ -341,78 +420,26 @@ impl<B: Backend> MetricsManager<B> {
         graph: &AtomicGraph,
         with_loss: bool,
     ) -> Result<BatchMetrics<B>> {
-        let mut fields: HashMap<Field, FieldValues<B>> = HashMap::new();
-        for e in &self.entries {
-            if let std::collections::hash_map::Entry::Vacant(v) = fields.entry(e.field) {
-                v.insert(field_values(e.field, outputs, graph)?);
-            }
-        }
+        let fields = fields_of(&self.entries, outputs, graph)?;
         let n_types = self.type_names.len();
         let mut values = Vec::new();
         let mut loss: Option<Tensor<B>> = None;
         let mut weighted = 0.0;
         for (e, stats) in self.entries.iter().zip(self.stats.iter_mut()) {
             let fv = &fields[&e.field];
-            let mut valid = Vec::with_capacity(fv.target.len());
-            for (k, t) in fv.target.iter().enumerate() {
-                if t.is_finite() {
-                    valid.push(k);
-                } else if !e.ignore_nan {
-                    return Err(Error::Labels(format!(
-                        "metric `{}`: entry {k} of `{}` has no label (set ignore_nan to skip \
-                         missing labels)",
-                        e.name, e.field
-                    )));
-                }
-            }
-            // Groups of entries: all, or one per type present.
-            let groups: Vec<(Option<usize>, Vec<usize>)> = if e.per_type {
-                let types = fv.atom_types.as_ref().expect("per-atom field has types");
-                let mut by_type = vec![Vec::new(); n_types];
-                for &k in &valid {
-                    let t = types[k] as usize;
-                    if t >= n_types {
-                        return Err(Error::Labels(format!(
-                            "atom type {t} but the metrics know {n_types} types"
-                        )));
-                    }
-                    by_type[t].push(k);
-                }
-                by_type
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(_, v)| !v.is_empty())
-                    .map(|(t, v)| (Some(t), v))
-                    .collect()
-            } else {
-                vec![(None, valid)]
-            };
+            let groups = label_groups(e, fv, n_types)?;
             let mut host_parts = Vec::new();
             let mut tensor_parts: Vec<(Tensor<B>, usize)> = Vec::new();
             for (t, idx) in &groups {
-                if idx.is_empty() {
-                    continue;
-                }
-                let errors: Vec<f64> = idx
-                    .iter()
-                    .map(|&k| fv.pred_host[k] - fv.target[k])
-                    .collect();
-                stats[t.unwrap_or(0)].extend(&errors);
+                let errors = host_errors(fv, idx);
+                stats[*t].extend(&errors);
                 let v = e.metric.evaluate(&errors);
-                if let Some(t) = t {
+                if e.per_type {
                     values.push((format!("{}_{}", e.name, self.type_names[*t]), v));
                 }
-                host_parts.push((v, t.unwrap_or(0)));
+                host_parts.push((v, *t));
                 if with_loss && e.coeff.is_some() {
-                    let device = fv.pred.device();
-                    let sel: Vec<u32> = idx.iter().map(|&k| k as u32).collect();
-                    let target: Vec<f64> = idx.iter().map(|&k| fv.target[k]).collect();
-                    let target = Tensor::from_f64(&target, &[idx.len()], DType::F64, &device)?;
-                    let err = fv
-                        .pred
-                        .index_select(0, &Indices::new(&sel, &device))
-                        .sub(&target);
-                    tensor_parts.push((e.metric.loss(&err), t.unwrap_or(0)));
+                    tensor_parts.push((e.metric.loss(&error_tensor(fv, idx)?), *t));
                 }
             }
             let v = type_mean(&host_parts, e.per_type_coeffs.as_deref());

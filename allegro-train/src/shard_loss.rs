@@ -13,13 +13,12 @@
 //! at the global sums, has gradients that add up over shards to `∂L/∂θ` exactly
 //! ([`ShardSums::surrogate`]).
 
-use allegro_core::{Backend, DType, Indices, Tensor};
+use allegro_core::{Backend, Tensor};
 use allegro_data::AtomicGraph;
 use allegro_nn::Outputs;
 
 use crate::error::{Error, Result, config_error};
-use crate::field::field_values;
-use crate::manager::MetricsManager;
+use crate::manager::{MetricsManager, error_tensor, fields_of, host_errors, label_groups};
 
 /// How a loss term depends on pooled sums of its errors: `f(Σ φ(e), n)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -179,6 +178,7 @@ impl<B: Backend> MetricsManager<B> {
         let mut pooled = vec![0.0; 2 * n_types * self.entries().len()];
         let mut tensors = Vec::new();
         let mut stats_updates: Vec<(usize, usize, Vec<f64>)> = Vec::new();
+        let fields = fields_of(self.entries(), outputs, graph)?;
         for (k, e) in self.entries().iter().enumerate() {
             let form = match (e.coeff, e.metric.pooled_form()) {
                 (Some(_), Some(form)) => Some(form),
@@ -194,54 +194,14 @@ impl<B: Backend> MetricsManager<B> {
                 }
                 (None, _) => None,
             };
-            let fv = field_values(e.field, outputs, graph)?;
-            let mut groups: Vec<Vec<usize>> =
-                vec![Vec::new(); if e.per_type { n_types } else { 1 }];
-            for (i, t) in fv.target.iter().enumerate() {
-                if !t.is_finite() {
-                    if e.ignore_nan {
-                        continue;
-                    }
-                    return Err(Error::Labels(format!(
-                        "metric `{}`: entry {i} of `{}` has no label (set ignore_nan to skip \
-                         missing labels)",
-                        e.name, e.field
-                    )));
-                }
-                let g = if e.per_type {
-                    let t = fv.atom_types.as_ref().expect("per-atom field has types")[i] as usize;
-                    if t >= n_types {
-                        return Err(Error::Labels(format!(
-                            "atom type {t} but the metrics know {n_types} types"
-                        )));
-                    }
-                    t
-                } else {
-                    0
-                };
-                groups[g].push(i);
-            }
-            for (g, idx) in groups.iter().enumerate() {
-                if idx.is_empty() {
-                    continue;
-                }
-                let errors: Vec<f64> = idx
-                    .iter()
-                    .map(|&i| fv.pred_host[i] - fv.target[i])
-                    .collect();
+            let fv = &fields[&e.field];
+            for (g, idx) in label_groups(e, fv, n_types)? {
+                let errors = host_errors(fv, &idx);
                 if let Some(form) = form {
                     let slot = k * n_types + g;
                     pooled[2 * slot] = form.host_sum(&errors);
                     pooled[2 * slot + 1] = idx.len() as f64;
-                    let device = fv.pred.device();
-                    let sel: Vec<u32> = idx.iter().map(|&i| i as u32).collect();
-                    let target: Vec<f64> = idx.iter().map(|&i| fv.target[i]).collect();
-                    let target = Tensor::from_f64(&target, &[idx.len()], DType::F64, &device)?;
-                    let err = fv
-                        .pred
-                        .index_select(0, &Indices::new(&sel, &device))
-                        .sub(&target);
-                    tensors.push((slot, form.local_sum(&err)));
+                    tensors.push((slot, form.local_sum(&error_tensor(fv, &idx)?)));
                 }
                 stats_updates.push((k, g, errors));
             }

@@ -234,16 +234,9 @@ impl<B: Backend> Trainer<B> {
                 self.global_step
             )));
         }
-        let mut grads = gradients(&loss, &tracked);
+        let grads = gradients(&loss, &tracked);
         drop((outputs, tracked, loss));
-        if let Some(c) = &self.clip {
-            c.apply(&mut grads);
-        }
-        self.optimizer.step(&mut self.params, &grads)?;
-        if let Some(ema) = &mut self.ema {
-            ema.update(&self.params)?;
-        }
-        self.global_step += 1;
+        self.apply_gradients(grads)?;
         Ok(b.values)
     }
 
@@ -299,6 +292,14 @@ impl<B: Backend> Trainer<B> {
             *g = Tensor::from_f64(&flat[at..at + n], g.shape(), g.dtype(), &g.device())?;
             at += n;
         }
+        self.apply_gradients(grads)?;
+        Ok(MetricValues {
+            values: vec![("weighted_sum".into(), loss)],
+        })
+    }
+
+    /// The update every step ends with: clipping, the AdamW step, the EMA update.
+    fn apply_gradients(&mut self, mut grads: Gradients<B>) -> Result<()> {
         if let Some(c) = &self.clip {
             c.apply(&mut grads);
         }
@@ -307,9 +308,7 @@ impl<B: Backend> Trainer<B> {
             ema.update(&self.params)?;
         }
         self.global_step += 1;
-        Ok(MetricValues {
-            values: vec![("weighted_sum".into(), loss)],
-        })
+        Ok(())
     }
 
     /// Trains on every batch in order; returns the loss metrics pooled over them.
