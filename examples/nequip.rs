@@ -37,10 +37,7 @@ fn run_on(
         "cuda" => {
             use allegro::core::backend::gpu::{CudaRuntime, Gpu, GpuDevice};
             let device = GpuDevice::try_default().map_err(|e| e.to_string())?;
-            allegro::train::nequip_train::run_nequip_on::<Gpu<CudaRuntime>>(
-                config, device, progress,
-            )
-            .map_err(e)
+            run_nequip_ranks::<Gpu<CudaRuntime>>(config, device, comm, progress).map_err(e)
         }
         #[cfg(feature = "hip")]
         "hip" => {
@@ -52,10 +49,7 @@ fn run_on(
         "vulkan" => {
             use allegro::core::backend::gpu::{Gpu, GpuDevice, WgpuRuntime};
             let device = GpuDevice::try_default().map_err(|e| e.to_string())?;
-            allegro::train::nequip_train::run_nequip_on::<Gpu<WgpuRuntime>>(
-                config, device, progress,
-            )
-            .map_err(e)
+            run_nequip_ranks::<Gpu<WgpuRuntime>>(config, device, comm, progress).map_err(e)
         }
         other => Err(format!(
             "--device `{other}` is not available in this binary (cpu, or a GPU runtime \
@@ -105,8 +99,14 @@ fn main() {
         for w in &warnings {
             eprintln!("warning: `{}`: {}", w.key, w.message);
         }
+        let comm = communicator(mpi)?;
+        if mpi {
+            eprintln!("rank {} of {}", comm.rank(), comm.size());
+        }
+        // Every rank sees the same pooled metrics; rank 0 reports them.
+        let rank = comm.rank();
         let mut progress = |p: Progress<'_>| {
-            if let Progress::Epoch(r) = p {
+            if let (0, Progress::Epoch(r)) = (rank, p) {
                 let ws = r.val.weighted_sum().unwrap_or(f64::NAN);
                 eprintln!(
                     "epoch {} ({:.1} s): val weighted_sum {ws:.6}",
@@ -114,10 +114,6 @@ fn main() {
                 );
             }
         };
-        let comm = communicator(mpi)?;
-        if mpi {
-            eprintln!("rank {} of {}", comm.rank(), comm.size());
-        }
         let report = run_on(&device, &config, &*comm, &mut progress)?;
         if comm.rank() != 0 {
             return Ok(());

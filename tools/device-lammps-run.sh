@@ -83,13 +83,23 @@ ranks)
           ++data.val_dataset.file_path=$D/data/xtb-val.lmdb
           ++data.test_dataset.0.file_path=$D/data/xtb-val.lmdb trainer.max_epochs=2)
   rm -rf /tmp/run1 /tmp/run2
-  /usr/bin/time -f "1 rank: %e s" timeout 200 target/release/nequip $D/reference/seed-demo.yaml \
-    --device cuda "${common[@]}" batch_size=16 hydra.run.dir=/tmp/run1 2>&1 | grep -E "^epoch|rank|error"
-  /usr/bin/time -f "2 ranks: %e s" timeout 200 /tmp/lmp/pydeps/bin/mpirun -np 2 target/release/nequip \
-    $D/reference/seed-demo.yaml --device cuda --mpi "${common[@]}" batch_size=8 \
-    hydra.run.dir=/tmp/run2 2>&1 | grep -E "^epoch|ranks|error"
-  cp /tmp/run1/metrics.csv $OUT/metrics-1rank.csv; cp /tmp/run2/metrics.csv $OUT/metrics-2ranks.csv
-  cut -d, -f1-4 /tmp/run1/metrics.csv; cut -d, -f1-4 /tmp/run2/metrics.csv
+  # Which MPI the binary loads and what the launcher hands each rank (a binary that loads
+  # another libmpi than mpirun's runs as N independent singletons).
+  ldd target/release/nequip | grep -i mpi
+  /tmp/lmp/pydeps/bin/mpirun -np 2 env | grep -E "^(PMI|HYDRA|MPIR)" | sort | uniq -c
+  # The seed's float32, then float64: float64 shows that what separates the float32
+  # curves is rounding (the sums run in another order), not a different computation.
+  for dt in float32 float64; do
+    rm -rf /tmp/run1 /tmp/run2
+    echo "== model_dtype=$dt"
+    /usr/bin/time -f "1 rank: %e s" timeout 200 target/release/nequip $D/reference/seed-demo.yaml \
+      --device cuda "${common[@]}" model_dtype=$dt batch_size=16 hydra.run.dir=/tmp/run1 2>&1 | grep -E "^epoch|^rank|error"
+    /usr/bin/time -f "2 ranks: %e s" timeout 200 /tmp/lmp/pydeps/bin/mpirun -np 2 target/release/nequip \
+      $D/reference/seed-demo.yaml --device cuda --mpi "${common[@]}" model_dtype=$dt batch_size=8 \
+      hydra.run.dir=/tmp/run2 2>&1 | grep -E "^epoch|^rank|error"
+    cp /tmp/run1/metrics.csv $OUT/metrics-$dt-1rank.csv; cp /tmp/run2/metrics.csv $OUT/metrics-$dt-2ranks.csv
+    cut -d, -f1-4 /tmp/run1/metrics.csv; cut -d, -f1-4 /tmp/run2/metrics.csv
+  done
   ;;
 oom)
   [ -f /tmp/seed.allegro ] || target/release/bench_gpu --reps 1 --warmup 0 \
