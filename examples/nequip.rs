@@ -11,7 +11,9 @@
 //! ```
 //!
 //! Data-parallel over MPI ranks (built with `--features mpi`): `mpirun -np N nequip
-//! demo.yaml --mpi ...`, `batch_size` per rank; rank 0 writes the run directory.
+//! demo.yaml --mpi ...`, `batch_size` per rank; rank 0 writes the run directory. With
+//! `--device cuda` each rank takes the GPU of its rank within the node; `cuda:N` names
+//! one.
 //!
 //! Writes `best.ckpt`, `last.ckpt`, `metrics.csv`, `eval_metrics.csv` and the test-time
 //! XYZ file in the run directory; prints one line per epoch and one JSON line per
@@ -22,7 +24,11 @@ use allegro::train::nequip_config::NequipRunConfig;
 use allegro::train::nequip_train::{NequipRunReport, run_nequip_ranks};
 use allegro::train::{Communicator, SingleProcess};
 
-/// Runs `config` on the device `--device` names.
+/// Runs `config` on the device `--device` names: `cpu`, or a GPU runtime (`cuda`,
+/// `hip`, `vulkan`) with an optional device number (`cuda:1`). Without a number each
+/// rank takes the GPU of its rank within the node (modulo the GPUs there are), as
+/// Lightning's DDP takes `LOCAL_RANK`; a launcher that gives each rank one visible GPU
+/// (`srun --gpus-per-task=1`) makes that GPU 0 for every rank.
 fn run_on(
     device: &str,
     config: &NequipRunConfig,
@@ -31,31 +37,57 @@ fn run_on(
 ) -> Result<NequipRunReport, String> {
     let e = |e: allegro::train::Error| e.to_string();
     use allegro::core::backend::cpu::{Cpu, CpuDevice};
-    match device {
-        "cpu" => run_nequip_ranks::<Cpu>(config, CpuDevice, comm, progress).map_err(e),
+    let (kind, index) = match device.split_once(':') {
+        Some((kind, n)) => (
+            kind,
+            Some(
+                n.parse::<usize>()
+                    .map_err(|_| format!("--device {device}: `{n}` is not a device number"))?,
+            ),
+        ),
+        None => (device, None),
+    };
+    match kind {
+        "cpu" if index.is_none() => {
+            run_nequip_ranks::<Cpu>(config, CpuDevice, comm, progress).map_err(e)
+        }
         #[cfg(feature = "cuda")]
         "cuda" => {
-            use allegro::core::backend::gpu::{CudaRuntime, Gpu, GpuDevice};
-            let device = GpuDevice::try_default().map_err(|e| e.to_string())?;
+            use allegro::core::backend::gpu::{CudaRuntime, Gpu};
+            let device = gpu_device::<CudaRuntime>(index, comm)?;
             run_nequip_ranks::<Gpu<CudaRuntime>>(config, device, comm, progress).map_err(e)
         }
         #[cfg(feature = "hip")]
         "hip" => {
-            use allegro::core::backend::gpu::{Gpu, GpuDevice, HipRuntime};
-            let device = GpuDevice::try_default().map_err(|e| e.to_string())?;
+            use allegro::core::backend::gpu::{Gpu, HipRuntime};
+            let device = gpu_device::<HipRuntime>(index, comm)?;
             run_nequip_ranks::<Gpu<HipRuntime>>(config, device, comm, progress).map_err(e)
         }
         #[cfg(feature = "vulkan")]
         "vulkan" => {
-            use allegro::core::backend::gpu::{Gpu, GpuDevice, WgpuRuntime};
-            let device = GpuDevice::try_default().map_err(|e| e.to_string())?;
+            use allegro::core::backend::gpu::{Gpu, WgpuRuntime};
+            let device = gpu_device::<WgpuRuntime>(index, comm)?;
             run_nequip_ranks::<Gpu<WgpuRuntime>>(config, device, comm, progress).map_err(e)
         }
-        other => Err(format!(
-            "--device `{other}` is not available in this binary (cpu, or a GPU runtime \
-                 built with --features cuda/hip/vulkan)"
+        _ => Err(format!(
+            "--device `{device}` is not available in this binary (cpu, or a GPU runtime \
+             built with --features cuda/hip/vulkan, optionally with a number: cuda:1)"
         )),
     }
+}
+
+/// GPU `index`, or without one the GPU of this rank's place within its node.
+#[cfg(any(feature = "cuda", feature = "hip", feature = "vulkan"))]
+fn gpu_device<R: allegro::core::backend::gpu::GpuRuntime>(
+    index: Option<usize>,
+    comm: &dyn Communicator,
+) -> Result<allegro::core::backend::gpu::GpuDevice<R>, String> {
+    use allegro::core::backend::gpu::GpuDevice;
+    let index = match index {
+        Some(i) => i,
+        None => comm.local_rank() % GpuDevice::<R>::count().map_err(|e| e.to_string())?,
+    };
+    GpuDevice::try_index(index).map_err(|e| e.to_string())
 }
 
 /// This process's ranks: MPI's world with `--mpi` (feature `mpi`), else one process.
@@ -101,7 +133,12 @@ fn main() {
         }
         let comm = communicator(mpi)?;
         if mpi {
-            eprintln!("rank {} of {}", comm.rank(), comm.size());
+            eprintln!(
+                "rank {} of {} (rank {} on its node)",
+                comm.rank(),
+                comm.size(),
+                comm.local_rank()
+            );
         }
         // Every rank sees the same pooled metrics; rank 0 reports them.
         let rank = comm.rank();

@@ -412,6 +412,7 @@ fn train_test_md<B: Backend>(p: &Prepared, device: B::Device) -> Result<(), Erro
         seed: run.seed,
         monitor: "weighted_sum".to_string(),
         out_dir: Some(out_dir.clone()),
+        ..FitConfig::default()
     };
     let start = Instant::now();
     let mut progress = |p: Progress<'_>| match p {

@@ -50,12 +50,12 @@ pub trait GraphSource: Sync {
 }
 
 /// Iterator over batches of a [`GraphSource`].
-pub struct Batches<'a, S> {
+pub struct Batches<'a, S: ?Sized> {
     source: &'a S,
     chunks: std::slice::Chunks<'a, usize>,
 }
 
-impl<S: GraphSource> Iterator for Batches<'_, S> {
+impl<S: GraphSource + ?Sized> Iterator for Batches<'_, S> {
     type Item = Result<AtomicGraph>;
 
     fn next(&mut self) -> Option<Self::Item> {

@@ -49,7 +49,9 @@ pub mod lmdb_source;
 mod lmdb_write;
 pub mod masses;
 pub mod neighbor;
+mod page_release;
 pub mod pickle;
+pub mod prefetch;
 pub mod rng;
 pub mod shard;
 pub mod species;
@@ -68,10 +70,11 @@ pub use neighbor::{
     CutoffTable, FrameView, NeighborList, NeighborOptions, brute_force, neighbor_list,
     neighbor_lists,
 };
+pub use prefetch::for_each_batch;
 pub use rng::SplitMix64;
 pub use shard::{ShardDataset, ShardMeta, ShardWriter, convert_extxyz_to_shards};
 pub use species::{CHEMICAL_SYMBOLS, Species, atomic_number, chemical_symbol};
 pub use split::{Split, SplitSizes, shuffled_indices, split};
-pub use stats::{Statistics, StatsAccumulator, compute_statistics};
+pub use stats::{Statistics, StatsAccumulator, compute_statistics, source_statistics};
 pub use structure::{Column, ColumnData, InfoValue, Labels, Mat3, Structure};
 pub use type_mapper::TypeMapper;

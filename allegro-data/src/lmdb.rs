@@ -18,6 +18,7 @@ use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, WithoutTls};
 
 use crate::error::{Error, Origin, Result};
+use crate::page_release::PageRelease;
 use crate::pickle::{self, Value, torch};
 use crate::species::{Species, chemical_symbol};
 use crate::structure::{Labels, Mat3, Structure};
@@ -43,6 +44,8 @@ struct OpenFile {
     /// The file's identity when opened: a path that now names another file (replaced
     /// by a rename) must not be served from the old mapping.
     identity: (u64, u64),
+    /// Bounds the resident size of the map while a large file is streamed.
+    pages: PageRelease,
 }
 
 /// The files open in this process, by canonical path; an entry lives while a handle
@@ -106,7 +109,12 @@ fn open_env(path: &Path, identity: (u64, u64)) -> Result<OpenFile> {
         .map_err(|e| lmdb_error(path, e.to_string()))?
         .unwrap_commit()
         .ok_or_else(|| lmdb_error(path, "the LMDB file has no main database"))?;
-    Ok(OpenFile { env, db, identity })
+    Ok(OpenFile {
+        env,
+        db,
+        identity,
+        pages: PageRelease::default(),
+    })
 }
 
 impl NequipLmdb {
@@ -171,12 +179,16 @@ impl NequipLmdb {
             .env
             .read_txn()
             .map_err(|e| lmdb_error(&self.path, e.to_string()))?;
-        Ok(self
+        let value = self
             .shared
             .db
             .get(&rtxn, key)
-            .map_err(|e| lmdb_error(&self.path, e.to_string()))?
-            .map(<[u8]>::to_vec))
+            .map_err(|e| lmdb_error(&self.path, e.to_string()))?;
+        Ok(value.map(|bytes| {
+            let copy = bytes.to_vec();
+            self.shared.pages.note_read(bytes);
+            copy
+        }))
     }
 
     /// The stored bytes of entry `key` (`b"0"`, …, `b"__metadata__"`), as written: a

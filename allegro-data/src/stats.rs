@@ -13,6 +13,7 @@
 //! ridge `λ·I` with `λ = 1e-8 · max(trace/T, 1)` and say so in
 //! [`Statistics::energy_shift_ridge`]; a type that never occurs then gets shift 0.
 
+use crate::dataset::GraphSource;
 use crate::error::{Error, Result};
 use crate::graph::AtomicGraph;
 
@@ -52,6 +53,32 @@ pub fn compute_statistics(graphs: &[AtomicGraph], n_types: usize) -> Result<Stat
     let mut acc = StatsAccumulator::new(n_types);
     for g in graphs {
         acc.add(g)?;
+    }
+    Ok(acc.finish())
+}
+
+/// Frames a streaming statistics pass holds at once.
+const STATS_CHUNK: usize = 512;
+
+/// [`compute_statistics`] over a [`GraphSource`]'s frames in one streaming pass (nequip's
+/// `training_data_stats` for a dataset larger than memory): frames are read in chunks
+/// whose graphs are built in parallel and added in frame order, so the result is bit for
+/// bit that of [`compute_statistics`] over the same graphs, with one chunk in memory.
+pub fn source_statistics<S: GraphSource + ?Sized>(
+    source: &S,
+    n_types: usize,
+) -> Result<Statistics> {
+    use rayon::prelude::*;
+    let mut acc = StatsAccumulator::new(n_types);
+    let n = source.len();
+    for start in (0..n).step_by(STATS_CHUNK) {
+        let graphs = (start..(start + STATS_CHUNK).min(n))
+            .into_par_iter()
+            .map(|i| source.graph(i))
+            .collect::<Result<Vec<_>>>()?;
+        for g in &graphs {
+            acc.add(g)?;
+        }
     }
     Ok(acc.finish())
 }

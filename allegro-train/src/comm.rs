@@ -13,6 +13,11 @@ pub trait Communicator {
     fn rank(&self) -> usize;
     /// The number of ranks.
     fn size(&self) -> usize;
+    /// This rank among the ranks that share its node (which of the node's GPUs it
+    /// takes). Ranks that are threads of one process are all on one node: their rank.
+    fn local_rank(&self) -> usize {
+        self.rank()
+    }
     /// Replaces `values` on every rank by their elementwise sum over ranks. Every rank
     /// gets the same bits (the sum is taken in rank order), so replicated state (weights,
     /// optimizer moments, EMA) stays identical. All ranks must call it with the same length.
@@ -142,6 +147,8 @@ impl GroupState {
 #[cfg(feature = "mpi")]
 pub struct MpiCommunicator {
     world: mpi::topology::SimpleCommunicator,
+    /// The rank within the node (`MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)`).
+    local_rank: usize,
     /// Finalises MPI when dropped; kept for the program's life.
     _universe: mpi::environment::Universe,
 }
@@ -155,8 +162,13 @@ impl MpiCommunicator {
             Error::State("MPI is already initialised in this process".to_string())
         })?;
         let world = universe.world();
+        let local_rank = {
+            use mpi::traits::Communicator as _;
+            world.split_shared(world.rank()).rank() as usize
+        };
         Ok(MpiCommunicator {
             world,
+            local_rank,
             _universe: universe,
         })
     }
@@ -183,6 +195,9 @@ impl Communicator for MpiCommunicator {
     fn size(&self) -> usize {
         use mpi::traits::Communicator as _;
         self.world.size() as usize
+    }
+    fn local_rank(&self) -> usize {
+        self.local_rank
     }
     fn all_reduce_sum(&self, values: &mut [f64]) -> Result<()> {
         use mpi::collective::SystemOperation;

@@ -11,7 +11,10 @@ use std::collections::HashMap;
 use allegro_core::Backend;
 use allegro_core::backend::cpu::{Cpu, CpuDevice};
 use allegro_data::extxyz::ReadOptions;
-use allegro_data::{InMemoryDataset, NeighborOptions, Statistics, TypeMapper, read_structures};
+use allegro_data::{
+    GraphSource, InMemoryDataset, LmdbGraphs, NeighborOptions, NequipLmdb, Statistics, TypeMapper,
+    is_lmdb, read_structures, source_statistics,
+};
 use allegro_nn::{AllegroConfig, AllegroModel, Predictor};
 use serde_json::{Value, json};
 
@@ -79,19 +82,13 @@ pub fn run_nequip_ranks<B: Backend>(
         .val
         .first()
         .ok_or_else(|| config_error("data.val_dataset", "training validates every epoch"))?;
-    let read = ReadOptions::default();
-    let train = InMemoryDataset {
-        structures: read_structures(&train_spec.file_path, &read)?,
-    };
-    let val = InMemoryDataset {
-        structures: read_structures(&val_spec.file_path, &read)?,
-    };
     // Types by the dataset's mapper (the config's chemical symbols), as nequip's
     // ChemicalSpeciesToAtomTypeMapper.
     let mapper = TypeMapper::new(&train_spec.chemical_symbols)?;
-    let train = train.to_graphs(&mapper, &NeighborOptions::new(train_spec.r_max))?;
-    let val = val.to_graphs(&mapper, &NeighborOptions::new(val_spec.r_max))?;
-    let model_config = model_config(config, &train.statistics(None)?)?;
+    let train = graph_source(&train_spec.file_path, &mapper, train_spec.r_max)?;
+    let val = graph_source(&val_spec.file_path, &mapper, val_spec.r_max)?;
+    let stats = source_statistics(&*train, mapper.type_names().len())?;
+    let model_config = model_config(config, &stats)?;
     if model_config.type_names != train_spec.chemical_symbols {
         return Err(config_error(
             "training_module.model.type_names",
@@ -152,13 +149,18 @@ pub fn run_nequip_ranks<B: Backend>(
         seed: config.seed().unwrap_or(0),
         monitor,
         out_dir: Some(config.run_dir.clone()),
+        loader_threads: config
+            .data
+            .train_loader
+            .as_ref()
+            .map_or(0, |l| l.num_workers),
     };
-    let train_indices: Vec<usize> = (0..train.graphs.len()).collect();
-    let val_indices: Vec<usize> = (0..val.graphs.len()).collect();
+    let train_indices: Vec<usize> = (0..train.len()).collect();
+    let val_indices: Vec<usize> = (0..val.len()).collect();
     let summary = trainer.fit_on(
-        &train,
+        &*train,
         &train_indices,
-        &val,
+        &*val,
         &val_indices,
         &fit,
         comm,
@@ -174,6 +176,25 @@ pub fn run_nequip_ranks<B: Backend>(
         fit: Some(summary),
         metrics,
     })
+}
+
+/// A dataset's graphs: an LMDB file streams (frames read and neighbor lists built as
+/// batches need them, as nequip's `NequIPLMDBDataset`), so it may be larger than memory;
+/// other formats (extxyz) are read into memory with their neighbor lists built once.
+fn graph_source(
+    path: &std::path::Path,
+    mapper: &TypeMapper,
+    r_max: f64,
+) -> Result<Box<dyn GraphSource>> {
+    let options = NeighborOptions::new(r_max);
+    if is_lmdb(path) {
+        let lmdb = NequipLmdb::open(path)?;
+        return Ok(Box::new(LmdbGraphs::new(lmdb, mapper.clone(), options)));
+    }
+    let data = InMemoryDataset {
+        structures: read_structures(path, &ReadOptions::default())?,
+    };
+    Ok(Box::new(data.to_graphs(mapper, &options)?))
 }
 
 /// The model block's config, its `${training_data_stats:…}` filled from `stats`.

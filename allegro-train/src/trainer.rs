@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use allegro_core::{Backend, Tensor};
-use allegro_data::{AtomicGraph, GraphSource, SplitMix64, shuffled_indices};
+use allegro_data::{AtomicGraph, GraphSource, SplitMix64, for_each_batch, shuffled_indices};
 use allegro_nn::predictor::inputs_from_graph;
 use allegro_nn::{AllegroModel, Parameters};
 
@@ -50,6 +50,10 @@ pub struct FitConfig {
     pub monitor: String,
     /// Directory for `best.ckpt`, `last.ckpt` and `metrics.csv` (none: write nothing).
     pub out_dir: Option<PathBuf>,
+    /// Loader threads that build batches ahead of the step (torch's `num_workers`; 0:
+    /// each batch is built on the training thread when it is needed). The batches are
+    /// the same either way.
+    pub loader_threads: usize,
 }
 
 impl Default for FitConfig {
@@ -62,6 +66,7 @@ impl Default for FitConfig {
             seed: 0,
             monitor: "weighted_sum".into(),
             out_dir: None,
+            loader_threads: 0,
         }
     }
 }
@@ -439,7 +444,7 @@ impl<B: Backend> Trainer<B> {
 
     /// Trains from the current epoch up to `config.max_epochs` (see the module docs);
     /// `progress` hears of every batch and epoch.
-    pub fn fit<S: GraphSource>(
+    pub fn fit<S: GraphSource + ?Sized>(
         &mut self,
         train: &S,
         train_indices: &[usize],
@@ -467,7 +472,7 @@ impl<B: Backend> Trainer<B> {
     /// decisions. Only rank 0 writes `metrics.csv` and checkpoints. With one rank this
     /// is [`Trainer::fit`] exactly.
     #[allow(clippy::too_many_arguments)]
-    pub fn fit_on<S: GraphSource>(
+    pub fn fit_on<S: GraphSource + ?Sized>(
         &mut self,
         train: &S,
         train_indices: &[usize],
@@ -501,31 +506,46 @@ impl<B: Backend> Trainer<B> {
             } else {
                 train_indices.to_vec()
             };
-            let chunks: Vec<&[usize]> = order.chunks(config.batch_size * size).collect();
+            // This rank's share of every global batch of `batch_size × size` frames.
+            let steps: Vec<&[usize]> = order
+                .chunks(config.batch_size * size)
+                .map(|idx| share_of(idx, rank, size))
+                .collect();
             self.loss.reset();
-            for (k, idx) in chunks.iter().enumerate() {
-                let values = if size == 1 {
-                    self.train_step(&train.batch(idx)?)?
-                } else {
-                    self.train_step_sharded(&train.batch(share_of(idx, rank, size))?, comm)?
-                };
-                progress(Progress::Batch {
-                    epoch,
-                    batch: k,
-                    n_batches: chunks.len(),
-                    values: &values,
-                });
-            }
+            for_each_batch(
+                train,
+                &steps,
+                config.loader_threads,
+                |k, batch| -> Result<()> {
+                    let values = if size == 1 {
+                        self.train_step(&batch)?
+                    } else {
+                        self.train_step_sharded(&batch, comm)?
+                    };
+                    progress(Progress::Batch {
+                        epoch,
+                        batch: k,
+                        n_batches: steps.len(),
+                        values: &values,
+                    });
+                    Ok(())
+                },
+            )?;
             if size > 1 {
                 self.loss.pool_across(comm)?;
             }
             let train_metrics = self.loss.compute();
             progress(Progress::Validating { epoch });
             self.val_metrics.reset();
-            for idx in share_of(val_indices, rank, size).chunks(config.val_batch_size) {
-                let batch = val.batch(idx)?;
-                self.validate_batch(&batch)?;
-            }
+            let val_steps: Vec<&[usize]> = share_of(val_indices, rank, size)
+                .chunks(config.val_batch_size)
+                .collect();
+            for_each_batch(
+                val,
+                &val_steps,
+                config.loader_threads,
+                |_, batch| -> Result<()> { self.validate_batch(&batch).map(|_| ()) },
+            )?;
             if size > 1 {
                 self.val_metrics.pool_across(comm)?;
             }

@@ -188,7 +188,9 @@ fn fit_on_two_ranks_equals_fit_in_one_process() {
     let model = tiny_model(&data);
     let train: Vec<usize> = (0..26).collect();
     let val: Vec<usize> = (26..36).collect();
-    let config = |batch_size: usize, dir: &str| FitConfig {
+    // The ranks build their batches on 2 loader threads each, the single process on
+    // its training thread: the batches, and so the results, must not depend on it.
+    let config = |batch_size: usize, dir: &str, loader_threads: usize| FitConfig {
         max_epochs: 2,
         batch_size,
         val_batch_size: 3,
@@ -198,10 +200,18 @@ fn fit_on_two_ranks_equals_fit_in_one_process() {
         out_dir: Some(
             std::env::temp_dir().join(format!("allegro-fit-{dir}-{}", std::process::id())),
         ),
+        loader_threads,
     };
     let mut one = trainer(&model);
-    one.fit(&data, &train, &data, &val, &config(8, "one"), &mut |_| {})
-        .unwrap();
+    one.fit(
+        &data,
+        &train,
+        &data,
+        &val,
+        &config(8, "one", 0),
+        &mut |_| {},
+    )
+    .unwrap();
     let group = ThreadGroup::new(2);
     let ranks: Vec<Trainer<Cpu>> = std::thread::scope(|s| {
         let handles: Vec<_> = group
@@ -210,7 +220,7 @@ fn fit_on_two_ranks_equals_fit_in_one_process() {
                 let (model, data, train, val, config) = (&model, &data, &train, &val, &config);
                 s.spawn(move || {
                     let mut t = trainer(model);
-                    let c = config(4, &format!("rank{}", comm.rank()));
+                    let c = config(4, &format!("rank{}", comm.rank()), 2);
                     t.fit_on(data, train, data, val, &c, comm, &mut |_| {})
                         .unwrap();
                     t
@@ -238,16 +248,103 @@ fn fit_on_two_ranks_equals_fit_in_one_process() {
         assert!(d <= 1e-9, "weights {d:e}");
     }
     assert!(
-        config(4, "rank0")
+        config(4, "rank0", 2)
             .out_dir
             .unwrap()
             .join("last.ckpt")
             .exists()
     );
     assert!(
-        !config(4, "rank1").out_dir.unwrap().exists(),
+        !config(4, "rank1", 2).out_dir.unwrap().exists(),
         "rank 1 wrote files"
     );
+}
+
+/// Fits `ranks` thread ranks × `batch` frames each up to `max_epochs`, every rank first
+/// resuming from `resume` when given; returns rank 0's trainer (rank 0 writes `out`).
+#[allow(clippy::too_many_arguments)]
+fn fit_ranks(
+    model: &AllegroModel,
+    data: &allegro_data::GraphDataset,
+    train: &[usize],
+    val: &[usize],
+    ranks: usize,
+    batch: usize,
+    max_epochs: u64,
+    resume: Option<&std::path::Path>,
+    out: &std::path::Path,
+) -> Trainer<Cpu> {
+    let config = FitConfig {
+        max_epochs,
+        batch_size: batch,
+        val_batch_size: 3,
+        seed: 11,
+        out_dir: Some(out.to_path_buf()),
+        ..Default::default()
+    };
+    let group = ThreadGroup::new(ranks);
+    let mut trained: Vec<Trainer<Cpu>> = std::thread::scope(|s| {
+        let handles: Vec<_> = group
+            .iter()
+            .map(|comm| {
+                let config = &config;
+                s.spawn(move || {
+                    let mut t = trainer(model);
+                    if let Some(dir) = resume {
+                        assert!(t.resume_from_dir(dir).unwrap(), "no last.ckpt in {dir:?}");
+                    }
+                    t.fit_on(data, train, data, val, config, comm, &mut |_| {})
+                        .unwrap();
+                    t
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    trained.swap_remove(0)
+}
+
+/// A run checkpointed by 2 ranks continues on 1, and one checkpointed by 1 continues on
+/// 2 (global batch 8 throughout): both end where 2 uninterrupted epochs on 1 rank end.
+#[test]
+fn restart_with_another_rank_count_continues_the_same_run() {
+    let data = dataset(30);
+    let model = tiny_model(&data);
+    let train: Vec<usize> = (0..22).collect();
+    let val: Vec<usize> = (22..30).collect();
+    let dir = |name: &str| {
+        let d = std::env::temp_dir().join(format!("allegro-restart-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    };
+    let fit = |ranks, batch, epochs, resume: Option<&std::path::Path>, out: &std::path::Path| {
+        fit_ranks(
+            &model, &data, &train, &val, ranks, batch, epochs, resume, out,
+        )
+    };
+    let whole = fit(1, 8, 2, None, &dir("whole"));
+    let (two, one) = (dir("two-then-one"), dir("one-then-two"));
+    fit(2, 4, 1, None, &two);
+    let from_two = fit(1, 8, 2, Some(&two), &two);
+    fit(1, 8, 1, None, &one);
+    let from_one = fit(2, 4, 2, Some(&one), &one);
+    for (what, t) in [("2 ranks then 1", &from_two), ("1 rank then 2", &from_one)] {
+        assert_eq!(t.epoch, 2, "{what}");
+        assert_eq!(t.history.len(), 2, "{what}: the history continues");
+        let (got, want) = (&t.history[1].val, &whole.history[1].val);
+        for (name, v) in &want.values {
+            let g = got.get(name).unwrap();
+            assert!(
+                (g.is_nan() && v.is_nan()) || (g - v).abs() <= 1e-12 * v.abs(),
+                "{what}: epoch 1 val {name}: {g} vs {v}"
+            );
+        }
+        let d = max_rel_diff(&t.params, &whole.params);
+        assert!(d <= 1e-9, "{what}: weights {d:e}");
+    }
+    for d in [dir("whole"), two, one] {
+        let _ = std::fs::remove_dir_all(d);
+    }
 }
 
 /// The weights one MPI rank ends with, as the `mpi_rank_trains_its_shares` entry point

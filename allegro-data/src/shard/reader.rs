@@ -10,6 +10,7 @@ use super::*;
 use crate::dataset::GraphSource;
 use crate::graph::{AtomicGraph, BatchLabels};
 use crate::neighbor::{CutoffTable, NeighborOptions};
+use crate::page_release::PageRelease;
 
 /// A shard dataset opened for reading: every shard memory-mapped, frames decoded on
 /// demand.
@@ -24,6 +25,8 @@ struct Shard {
     path: PathBuf,
     map: Mmap,
     offsets: Vec<u64>,
+    /// Bounds the map's resident size when shards larger than memory are streamed.
+    pages: PageRelease,
 }
 
 impl ShardDataset {
@@ -104,7 +107,12 @@ impl ShardDataset {
                 ));
             }
             first.push(first.last().copied().unwrap_or(0) + entry.frames);
-            shards.push(Shard { path, map, offsets });
+            shards.push(Shard {
+                path,
+                map,
+                offsets,
+                pages: PageRelease::default(),
+            });
         }
         if first.last().copied() != Some(meta.n_frames) {
             return Err(bad(
@@ -211,6 +219,7 @@ impl GraphSource for ShardDataset {
         let edge_center = c.take::<u32>(e)?.to_vec();
         let edge_neighbor = c.take::<u32>(e)?.to_vec();
         let edge_cell_shift = c.take::<[i32; 3]>(e)?.to_vec();
+        shard.pages.note_read(&shard.map[a..b]);
         let corrupt = |m: &str| Error::Shard {
             path: shard.path.clone(),
             message: format!("frame {index}: {m}"),

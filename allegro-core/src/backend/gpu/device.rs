@@ -55,6 +55,33 @@ impl<R: GpuRuntime> GpuDevice<R> {
         Self::try_new(R::Device::default())
     }
 
+    /// The runtime's device number `index` (`cuda:1` is `try_index(1)`); an error names
+    /// the devices there are when `index` is not one of them.
+    pub fn try_index(index: usize) -> Result<Self> {
+        use cubecl::device::{Device, DeviceId};
+        let first = Self::try_default()?;
+        let count = first.client.device_count_total();
+        if index >= count {
+            return Err(Error::Backend(format!(
+                "{} device {index} requested, but this machine has {count}",
+                R::NAME
+            )));
+        }
+        if index == 0 {
+            return Ok(first);
+        }
+        let type_id = first.device.to_id().type_id;
+        let index_id =
+            u16::try_from(index).map_err(|_| Error::Backend(format!("device {index}")))?;
+        Self::try_new(R::Device::from_id(DeviceId { type_id, index_id }))
+    }
+
+    /// How many devices of this runtime the machine has (at least 1 when a device
+    /// could be opened).
+    pub fn count() -> Result<usize> {
+        Ok(Self::try_default()?.client.device_count_total())
+    }
+
     /// The compute client, for launching kernels.
     pub fn client(&self) -> &ComputeClient<R> {
         &self.client
