@@ -89,7 +89,7 @@ ranks)
   /tmp/lmp/pydeps/bin/mpirun -np 2 env | grep -E "^(PMI|HYDRA|MPIR)" | sort | uniq -c
   # The seed's float32, then float64: float64 shows that what separates the float32
   # curves is rounding (the sums run in another order), not a different computation.
-  for dt in float32 float64; do
+  for dt in ${DTYPES:-float32 float64}; do
     rm -rf /tmp/run1 /tmp/run2
     echo "== model_dtype=$dt"
     /usr/bin/time -f "1 rank: %e s" timeout 200 target/release/nequip $D/reference/seed-demo.yaml \

@@ -14,7 +14,7 @@
 //! - [`stats`] — average neighbor counts, force RMS, per-type energy shifts.
 //! - [`lmdb`] — nequip's LMDB datasets, read and written.
 //!
-//! Edge convention (see `spec/allegro.md` §1): edge z goes from the center
+//! Edge convention (see `docs/model.md` §1): edge z goes from the center
 //! `i = edge_center[z]` to the neighbor `j = edge_neighbor[z]`, with vector
 //! `pos[j] - pos[i] + shift @ cell` (cell rows are lattice vectors). Both directions of
 //! every pair are present; an atom is never its own neighbor with a zero shift.

@@ -1,5 +1,5 @@
 //! The LAMMPS form: local atoms, then ghost atoms, and a full neighbor list of the local
-//! atoms (spec §12). No cell and no shifts: ghosts are explicit periodic images.
+//! atoms (docs/model.md §12). No cell and no shifts: ghosts are explicit periodic images.
 
 use std::ffi::c_int;
 

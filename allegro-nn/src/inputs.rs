@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 /// Atoms and edges of a batch, ready for the model.
 ///
 /// Edge `z` joins center `edge_center[z]` to neighbor `edge_neighbor[z]`; its vector
-/// `edge_vectors[z] = pos[j] − pos[i] + shift·cell` is float64 (spec §1). Edges are
+/// `edge_vectors[z] = pos[j] − pos[i] + shift·cell` is float64 (docs/model.md §1). Edges are
 /// grouped by center in increasing order (reordered if given otherwise), so the edges
 /// of atom `n` are `center_offsets[n]..center_offsets[n + 1]`.
 #[derive(Clone, Debug)]

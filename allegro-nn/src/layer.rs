@@ -1,4 +1,4 @@
-//! One Allegro layer: environment sum, tensor product, latent MLP (spec §6).
+//! One Allegro layer: environment sum, tensor product, latent MLP (docs/model.md §6).
 
 use allegro_core::{Backend, DType, Indices, Tensor};
 use rand::Rng;

@@ -1,7 +1,7 @@
 //! # allegro-nn
 //!
 //! The Allegro model (Musaelian et al. 2023) as nequip-allegro 0.8.3 computes it:
-//! `spec/allegro.md` gives every formula, the reference fixtures pin them.
+//! `docs/model.md` gives every formula, the reference fixtures pin them.
 //!
 //! - [`AllegroConfig`]: hyper-parameters with nequip's key names.
 //! - [`AllegroModel`]: the architecture (embeddings, layers, readout, scale/shift, ZBL);

@@ -295,7 +295,7 @@ impl AllegroModel {
         name == SCALES || name == SHIFTS
     }
 
-    /// Freshly initialised parameters (spec §10), seeded by `config.seed`.
+    /// Freshly initialised parameters (docs/model.md §10), seeded by `config.seed`.
     pub fn init_parameters<B: Backend>(&self, device: &B::Device) -> Parameters<B> {
         let mut rng = StdRng::seed_from_u64(self.config.seed);
         let mut p = Parameters::new();
@@ -312,7 +312,7 @@ impl AllegroModel {
         p
     }
 
-    /// Per-edge geometry and embeddings of the edge vectors (spec §2, §3, §5): what the
+    /// Per-edge geometry and embeddings of the edge vectors (docs/model.md §2, §3, §5): what the
     /// layers read, computed with tape ops (so `∂/∂v` flows through them).
     pub(crate) fn edge_front<B: Backend>(
         &self,
@@ -382,7 +382,7 @@ impl AllegroModel {
         &self.scale_shift
     }
 
-    /// Per-atom energies `[N]` (float64), spec §2–7.
+    /// Per-atom energies `[N]` (float64), docs/model.md §2–7.
     pub fn atomic_energies<B: Backend>(
         &self,
         params: &Parameters<B>,

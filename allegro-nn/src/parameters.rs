@@ -104,7 +104,7 @@ impl<B: Backend> Parameters<B> {
     }
 
     /// A copy with every tensor in `dtype` except those `keep_f64` names, which stay
-    /// float64 (energy scales and shifts, spec §1).
+    /// float64 (energy scales and shifts, docs/model.md §1).
     pub fn cast(&self, dtype: DType, keep_f64: impl Fn(&str) -> bool) -> Self {
         self.map(|name, p| {
             let target = if keep_f64(name) { DType::F64 } else { dtype };

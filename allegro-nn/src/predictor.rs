@@ -1,4 +1,4 @@
-//! Energies, forces, virial and stress (spec §8).
+//! Energies, forces, virial and stress (docs/model.md §8).
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! Allegro's channel-wise Clebsch-Gordan tensor product (`Contracter`, spec §6).
+//! Allegro's channel-wise Clebsch-Gordan tensor product (`Contracter`, docs/model.md §6).
 
 use allegro_core::e3::tensor_product::{StridedContraction, W3jBuffer};
 use allegro_core::{Backend, DType, Indices, Tensor};

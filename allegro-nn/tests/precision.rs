@@ -1,5 +1,5 @@
 //! The float32 path against float64 on the reference fixtures: the same weights evaluated
-//! with float32 features (geometry, scales, shifts and totals stay float64, spec §1).
+//! with float32 features (geometry, scales, shifts and totals stay float64, docs/model.md §1).
 
 mod common;
 

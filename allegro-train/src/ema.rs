@@ -1,4 +1,4 @@
-//! Exponential moving average of the weights (nequip's `EMAWeights`, spec §11).
+//! Exponential moving average of the weights (nequip's `EMAWeights`, docs/model.md §11).
 //!
 //! After every optimizer step, for each trainable θ:
 //!

@@ -1,7 +1,7 @@
 //! # allegro-train
 //!
 //! Everything about fitting an Allegro model, as parts a training loop is made of
-//! (nequip 0.19.1 semantics, spec §11):
+//! (nequip 0.19.1 semantics, docs/model.md §11):
 //!
 //! - [`metrics`]: [`Metric`] and [`Loss`] traits; MSE, RMSE, MAE, max-abs.
 //! - [`field`]: which output is compared with which label; the per-atom modifier.

@@ -2,7 +2,7 @@
 //! `EnergyForceStressLoss`, `EnergyForceMetrics`, `EnergyForceStressMetrics`.
 //!
 //! The seed's loss, `EnergyForceLoss(per_atom_energy = true, coeffs = {1, 1})`, is
-//! `L = ½·mean_frames(((E − E*)/N)²) + ½·mean_{atoms,xyz}((F − F*)²)` (spec §11).
+//! `L = ½·mean_frames(((E − E*)/N)²) + ½·mean_{atoms,xyz}((F − F*)²)` (docs/model.md §11).
 
 use allegro_core::Backend;
 

@@ -1,5 +1,5 @@
 //! Radial functions of the normalised edge length `x = r / r_max`, as differentiable
-//! tensor ops (spec §2–3).
+//! tensor ops (docs/model.md §2–3).
 
 mod bessel;
 mod polynomial_cutoff;

@@ -4,8 +4,8 @@ use crate::backend::Backend;
 use crate::tensor::Tensor;
 
 /// `u_p(x) = [1 − (p+1)(p+2)/2·x^p + p(p+2)·x^{p+1} − p(p+1)/2·x^{p+2}] · [x < 1]`
-/// (spec §2), elementwise. `u_p(1) = 0` with `p − 1` vanishing derivatives; beyond 1 it
-/// is exactly zero, value and gradient.
+/// (docs/model.md §2), elementwise. `u_p(1) = 0` with vanishing first and second
+/// derivatives; beyond 1 it is exactly zero, value and gradient.
 pub fn polynomial_cutoff<B: Backend>(x: &Tensor<B>, p: f64) -> Tensor<B> {
     let inside = x.lt(&x.full_like(&[], 1.0));
     let xp = x.powf(p);

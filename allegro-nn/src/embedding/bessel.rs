@@ -1,4 +1,4 @@
-//! `TwoBodyBesselScalarEmbed` (spec §3).
+//! `TwoBodyBesselScalarEmbed` (docs/model.md §3).
 
 use allegro_core::radial::{bessel_basis, polynomial_cutoff};
 use allegro_core::{Backend, DType, Tensor};

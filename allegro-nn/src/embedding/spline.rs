@@ -1,4 +1,4 @@
-//! `TwoBodySplineScalarEmbed` (spec §3).
+//! `TwoBodySplineScalarEmbed` (docs/model.md §3).
 
 use allegro_core::{Backend, DType, Tensor};
 use rand::Rng;

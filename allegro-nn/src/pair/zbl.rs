@@ -1,4 +1,4 @@
-//! Ziegler–Biersack–Littmark screened nuclear repulsion (nequip's `ZBL`, spec §7).
+//! Ziegler–Biersack–Littmark screened nuclear repulsion (nequip's `ZBL`, docs/model.md §7).
 
 use allegro_core::radial::polynomial_cutoff;
 use allegro_core::{Backend, DType, Tensor};

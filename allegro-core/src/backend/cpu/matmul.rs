@@ -1,7 +1,7 @@
 //! Batched GEMM on faer.
 //!
 //! faer was measured against matrixmultiply, gemm and OpenBLAS on this machine class
-//! (ECOSYSTEM.md §0, and `docs/perf.md`): about twice as fast as the others in f32 on two
+//! (`docs/perf.md`, "GEMM choice"): about twice as fast as the others in f32 on two
 //! cores, with identical results.
 
 use faer::linalg::matmul::matmul;
