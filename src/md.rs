@@ -133,6 +133,25 @@ impl<'a, B: Backend> VelocityVerlet<'a, B> {
         Ok(())
     }
 
+    /// `steps` steps of NVE; `each(state, e_tot − e_0)` sees the state after every
+    /// step. Returns the largest |E_tot − E_0| (eV), the energy-conservation check.
+    pub fn run(
+        &self,
+        state: &mut MdState,
+        steps: usize,
+        mut each: impl FnMut(&MdState, f64),
+    ) -> Result<f64> {
+        let e0 = state.potential_energy + self.kinetic_energy(state);
+        let mut max_dev = 0.0f64;
+        for _ in 0..steps {
+            self.step(state)?;
+            let drift = state.potential_energy + self.kinetic_energy(state) - e0;
+            max_dev = max_dev.max(drift.abs());
+            each(state, drift);
+        }
+        Ok(max_dev)
+    }
+
     /// Kinetic energy (eV).
     pub fn kinetic_energy(&self, state: &MdState) -> f64 {
         state

@@ -14,6 +14,8 @@
 //! - [`Checkpoint`]: the whole training state, written atomically.
 //! - [`Trainer`]: the seed's loop (train, validate with EMA weights, schedule, checkpoint,
 //!   stop early, resume), built from the parts above.
+//! - [`run`]: a whole run from the short YAML config (data → model → trainer → model
+//!   file and test errors); [`nequip_train`] runs nequip's own configs.
 pub mod checkpoint;
 pub mod clip;
 pub mod comm;
@@ -30,6 +32,7 @@ pub mod nequip_config;
 pub mod nequip_eval;
 pub mod nequip_train;
 pub mod optim;
+pub mod run;
 pub mod schedule;
 pub mod shard_loss;
 pub mod trainer;
