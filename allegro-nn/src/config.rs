@@ -84,6 +84,18 @@ pub enum RadialChemicalEmbedConfig {
         #[serde(default = "default_spline_span")]
         spline_span: usize,
     },
+    /// A user-defined embedding ([`crate::embedding::CustomRadialEmbedding`]), recorded
+    /// by name and settings: such a model is built with
+    /// [`AllegroModel::with_radial_embedding`](crate::AllegroModel::with_radial_embedding)
+    /// and the part itself, never from the config alone.
+    #[serde(rename = "custom")]
+    Custom {
+        /// The part's name.
+        name: String,
+        /// The part's settings.
+        #[serde(default)]
+        settings: serde_json::Value,
+    },
 }
 
 /// An optional pair potential added to the per-atom energies.

@@ -32,6 +32,7 @@ pub mod tensor_product_fused;
 pub mod testing;
 
 pub use config::AllegroConfig;
+pub use embedding::{CustomRadialEmbedding, RadialChemicalEmbedding};
 pub use energy_forces::EnergyForcesPlan;
 pub use error::{Error, Result};
 pub use inputs::ModelInputs;
@@ -39,3 +40,6 @@ pub use model::AllegroModel;
 pub use model_file::ModelFile;
 pub use parameters::Parameters;
 pub use predictor::{AtomOutputs, Outputs, Prediction, Predictor};
+/// The generator trait of the parts' `init` methods (rand 0.9), for parts written
+/// outside these crates.
+pub use rand::Rng;

@@ -7,8 +7,8 @@ use rand::rngs::StdRng;
 
 use crate::config::{AllegroConfig, PairPotentialConfig, RadialChemicalEmbedConfig};
 use crate::embedding::{
-    BesselEmbedding, RadialChemicalEmbed, RadialChemicalEmbedding, SplineEmbedding,
-    TensorEmbedding, WeightedChannels,
+    BesselEmbedding, CustomEmbed, CustomRadialEmbedding, RadialChemicalEmbed,
+    RadialChemicalEmbedding, SplineEmbedding, TensorEmbedding, WeightedChannels,
 };
 use crate::error::{Result, config_error};
 use crate::inputs::ModelInputs;
@@ -67,6 +67,31 @@ fn nonlinearity(key: &str, v: &Option<String>) -> Result<Option<Nonlinearity>> {
 impl AllegroModel {
     /// Builds the architecture, checking the config.
     pub fn new(config: &AllegroConfig) -> Result<Self> {
+        Self::build(config, None)
+    }
+
+    /// Builds the architecture with a user-defined radial-chemical embedding in place of
+    /// the config's; the model's config then records the part's name and settings
+    /// (checkpoints and model files carry them, and
+    /// [`ModelFile::into_model_with`](crate::model_file::ModelFile::into_model_with)
+    /// rebuilds the model only with an equal part). Everything downstream — the trainer,
+    /// the predictor, model files — works with it unchanged.
+    pub fn with_radial_embedding<E: CustomRadialEmbedding>(
+        config: &AllegroConfig,
+        embedding: E,
+    ) -> Result<Self> {
+        let custom = CustomEmbed::new(embedding);
+        let mut config = config.clone();
+        config.radial_chemical_embed = RadialChemicalEmbedConfig::Custom {
+            name: custom.name().to_string(),
+            settings: custom.settings().clone(),
+        };
+        Self::build(&config, Some(custom))
+    }
+
+    /// The architecture of `config`, its radial embedding `custom` when the config
+    /// names a custom one.
+    pub(crate) fn build(config: &AllegroConfig, custom: Option<CustomEmbed>) -> Result<Self> {
         config.validate()?;
         let c = config;
         let t = c.type_names.len();
@@ -95,6 +120,22 @@ impl AllegroModel {
             } => {
                 RadialChemicalEmbed::Spline(SplineEmbedding::new(t, *num_splines, *spline_span, d))
             }
+            RadialChemicalEmbedConfig::Custom { name, settings } => match custom {
+                Some(part) if part.name() == name && part.settings() == settings => {
+                    RadialChemicalEmbed::Custom(part)
+                }
+                _ => {
+                    return Err(config_error(
+                        "radial_chemical_embed",
+                        format!(
+                            "the custom embedding `{name}` (settings {settings}) is not part of \
+                             this program: build the model with \
+                             AllegroModel::with_radial_embedding (or a model file with \
+                             ModelFile::into_model_with) and that part"
+                        ),
+                    ));
+                }
+            },
         };
         let fwd = c.forward_normalize;
         let scalar_mlp = ScalarMlp::new(

@@ -31,7 +31,8 @@ use allegro_core::backend::cpu::{Cpu, CpuDevice};
 use allegro_core::{Backend, DType, HostData, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::config::AllegroConfig;
+use crate::config::{AllegroConfig, RadialChemicalEmbedConfig};
+use crate::embedding::{CustomEmbed, CustomRadialEmbedding};
 use crate::error::{Error, Result};
 use crate::model::AllegroModel;
 use crate::parameters::Parameters;
@@ -427,14 +428,25 @@ impl ModelFile {
             metadata: body.metadata,
             source: source.to_string(),
         };
-        file.check_model::<Cpu>(&CpuDevice)?;
+        // A model with a user-defined embedding is checked when the program hands the
+        // part over (`into_model_with`); every other model is checked now.
+        if !matches!(
+            file.config.radial_chemical_embed,
+            RadialChemicalEmbedConfig::Custom { .. }
+        ) {
+            file.check_model::<Cpu>(&CpuDevice, None)?;
+        }
         Ok(file)
     }
 
     /// The model the config builds, after checking that the other fields agree with it.
-    fn check_model<B: Backend>(&self, device: &B::Device) -> Result<(AllegroModel, Parameters<B>)> {
+    fn check_model<B: Backend>(
+        &self,
+        device: &B::Device,
+        custom: Option<CustomEmbed>,
+    ) -> Result<(AllegroModel, Parameters<B>)> {
         let src = self.source.as_str();
-        let model = AllegroModel::new(&self.config)
+        let model = AllegroModel::build(&self.config, custom)
             .map_err(|e| file_error(src, format!("invalid config: {e}")))?;
         if self.type_names != self.config.type_names {
             return Err(file_error(
@@ -503,7 +515,26 @@ impl ModelFile {
         self,
         device: &B::Device,
     ) -> Result<(AllegroModel, Parameters<B>)> {
-        let (model, _) = self.check_model::<B>(device)?;
+        self.into_model_checked(device, None)
+    }
+
+    /// [`ModelFile::into_model`] for a model saved with a user-defined radial embedding
+    /// ([`AllegroModel::with_radial_embedding`]): `part` must have the name and settings
+    /// the file records.
+    pub fn into_model_with<B: Backend, E: CustomRadialEmbedding>(
+        self,
+        device: &B::Device,
+        part: E,
+    ) -> Result<(AllegroModel, Parameters<B>)> {
+        self.into_model_checked(device, Some(CustomEmbed::new(part)))
+    }
+
+    fn into_model_checked<B: Backend>(
+        self,
+        device: &B::Device,
+        custom: Option<CustomEmbed>,
+    ) -> Result<(AllegroModel, Parameters<B>)> {
+        let (model, _) = self.check_model::<B>(device, custom)?;
         let mut params = Parameters::new();
         for t in self.tensors {
             let tensor = Tensor::from_host(t.values.into(), &t.shape, device)?;
@@ -515,6 +546,17 @@ impl ModelFile {
     /// A [`Predictor`] of the stored model on `device`.
     pub fn into_predictor<B: Backend>(self, device: B::Device) -> Result<Predictor<B>> {
         let (model, params) = self.into_model::<B>(&device)?;
+        Ok(Predictor::new(model, &params, device))
+    }
+
+    /// [`ModelFile::into_predictor`] for a model saved with a user-defined radial
+    /// embedding (see [`ModelFile::into_model_with`]).
+    pub fn into_predictor_with<B: Backend, E: CustomRadialEmbedding>(
+        self,
+        device: B::Device,
+        part: E,
+    ) -> Result<Predictor<B>> {
+        let (model, params) = self.into_model_with::<B, E>(&device, part)?;
         Ok(Predictor::new(model, &params, device))
     }
 

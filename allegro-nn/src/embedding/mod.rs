@@ -2,12 +2,14 @@
 //! spherical harmonics.
 
 mod bessel;
+mod custom;
 mod radial_chemical;
 mod spline;
 mod tensor;
 mod weighted;
 
 pub use bessel::BesselEmbedding;
+pub use custom::{CustomEmbed, CustomRadialEmbedding};
 pub use radial_chemical::{RadialChemicalEmbed, RadialChemicalEmbedding};
 pub use spline::SplineEmbedding;
 pub use tensor::TensorEmbedding;

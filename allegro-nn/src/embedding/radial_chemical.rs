@@ -3,7 +3,7 @@
 use allegro_core::{Backend, DType, Tensor};
 use rand::Rng;
 
-use super::{BesselEmbedding, SplineEmbedding};
+use super::{BesselEmbedding, CustomEmbed, SplineEmbedding};
 use crate::inputs::ModelInputs;
 use crate::parameters::Parameters;
 
@@ -36,6 +36,8 @@ pub enum RadialChemicalEmbed {
     Bessel(BesselEmbedding),
     /// Per-edge-type splines.
     Spline(SplineEmbedding),
+    /// A user-defined embedding ([`crate::AllegroModel::with_radial_embedding`]).
+    Custom(CustomEmbed),
 }
 
 impl RadialChemicalEmbedding for RadialChemicalEmbed {
@@ -43,6 +45,7 @@ impl RadialChemicalEmbedding for RadialChemicalEmbed {
         match self {
             RadialChemicalEmbed::Bessel(b) => b.output_dim(),
             RadialChemicalEmbed::Spline(s) => s.output_dim(),
+            RadialChemicalEmbed::Custom(c) => c.output_dim(),
         }
     }
 
@@ -56,6 +59,7 @@ impl RadialChemicalEmbedding for RadialChemicalEmbed {
         match self {
             RadialChemicalEmbed::Bessel(b) => b.init(params, rng, dtype, device),
             RadialChemicalEmbed::Spline(s) => s.init(params, rng, dtype, device),
+            RadialChemicalEmbed::Custom(c) => c.init(params, rng, dtype, device),
         }
     }
 
@@ -68,6 +72,7 @@ impl RadialChemicalEmbedding for RadialChemicalEmbed {
         match self {
             RadialChemicalEmbed::Bessel(b) => b.forward(params, x, inputs),
             RadialChemicalEmbed::Spline(s) => s.forward(params, x, inputs),
+            RadialChemicalEmbed::Custom(c) => c.forward(params, x, inputs),
         }
     }
 }
