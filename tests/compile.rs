@@ -5,6 +5,8 @@
 //! `.allegro` files whose energies and forces equal nequip's own on 24 frames
 //! (`predictions.json`, nequip evaluating the checkpoint's EMA weights in float32).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use allegro::core::backend::cpu::{Cpu, CpuDevice};
@@ -20,7 +22,7 @@ fn root() -> PathBuf {
 }
 
 fn checkpoint() -> PathBuf {
-    root().join("../shared/reference/trained/nequip-xtb-best.ckpt")
+    common::shared_dir().join("reference/trained/nequip-xtb-best.ckpt")
 }
 
 fn package() -> PathBuf {

@@ -3,6 +3,8 @@
 //! reloads with the part and predicts the same, refuses to load without it, and the
 //! no-tape inference path agrees with the tape on the custom part.
 
+use approx::assert_abs_diff_eq;
+
 #[allow(dead_code)]
 #[path = "../examples/custom_parts.rs"]
 mod custom_parts;
@@ -14,25 +16,11 @@ fn user_defined_parts_train_save_and_reload() {
     let r = custom_parts::run(8, &dir).unwrap();
     let (first, last) = (r.val_forces_rmse[0], *r.val_forces_rmse.last().unwrap());
     assert_eq!(r.val_forces_rmse.len(), 8);
-    assert!(
-        last < 0.95 * first,
-        "validation force RMSE {first} → {last}"
-    );
-    assert!(
-        r.reload_energy_rel <= 1e-12,
-        "energy after reload {:e}",
-        r.reload_energy_rel
-    );
-    assert!(
-        r.reload_force_abs <= 1e-12,
-        "forces after reload {:e}",
-        r.reload_force_abs
-    );
-    assert!(
-        r.tape_vs_no_tape <= 1e-9,
-        "no-tape vs tape {:e}",
-        r.tape_vs_no_tape
-    );
+    assert!(last < 0.8 * first, "validation force RMSE {first} → {last}");
+    // Differences, so compared with 0 in absolute terms.
+    assert_abs_diff_eq!(r.reload_energy_rel, 0.0, epsilon = 1e-12);
+    assert_abs_diff_eq!(r.reload_force_abs, 0.0, epsilon = 1e-12);
+    assert_abs_diff_eq!(r.tape_vs_no_tape, 0.0, epsilon = 1e-9);
     assert!(
         r.without_part.contains("custom_parts.GaussianEmbedding")
             && r.without_part.contains("with_radial_embedding"),

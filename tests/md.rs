@@ -1,5 +1,7 @@
 //! Velocity-Verlet dynamics with a reference model conserves energy.
 
+mod common;
+
 use allegro::core::backend::cpu::{Cpu, CpuDevice};
 use allegro::data::{Species, Structure, TypeMapper};
 use allegro::md::VelocityVerlet;
@@ -8,8 +10,7 @@ use allegro::nn::import::load_reference_json;
 
 #[test]
 fn nve_conserves_energy() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures/small_noparity.json");
+    let path = common::shared_dir().join("fixtures/small_noparity.json");
     let (model, params, fixture) = load_reference_json::<Cpu>(&path, &CpuDevice).unwrap();
     let frame = &fixture["frames"][0];
     let species: Vec<Species> = frame["symbols"]

@@ -13,7 +13,7 @@ set -u
 cd "$(dirname "$0")/.."
 D=.devbin
 mkdir -p /tmp/b && tar xJf $D/bins.tar.xz -C /tmp/b
-export ALLEGRO_FIXTURES_DIR=$PWD/$D/shared/fixtures ALLEGRO_REQUIRE_GPU=1 RUST_BACKTRACE=0
+export ALLEGRO_SHARED_DIR=$PWD/$D/shared ALLEGRO_REQUIRE_GPU=1 RUST_BACKTRACE=0
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 echo "== op suite (cuda)"; timeout 120 /tmp/b/gpu --test-threads 1 cuda:: > $OUT/ops.log 2>&1; grep -E "panicked|test result" -A1 $OUT/ops.log | head -20
 echo "== model (cuda)"; timeout 120 /tmp/b/gpu_model --test-threads 1 --nocapture cuda:: 2>&1 | grep -v XDG > $OUT/model.log; grep -E "test result|panicked" $OUT/model.log

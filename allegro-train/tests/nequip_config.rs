@@ -2,6 +2,8 @@
 //! structures, with the command-line overrides a user would give, and the audit of every
 //! key it holds.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -14,7 +16,7 @@ use allegro_train::nequip_config::{
 use serde_json::json;
 
 fn seed_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference/seed-demo.yaml")
+    common::shared_dir().join("reference/seed-demo.yaml")
 }
 
 fn run_dir() -> PathBuf {

@@ -2,13 +2,15 @@
 //! checkpoint nequip-train wrote on nequip's own LMDB file, with the config's metric
 //! lists (per-type force errors included), and writes the values to the run directory.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 
 use allegro_train::nequip_config::{NequipRunConfig, RunStep};
 use allegro_train::nequip_eval::evaluate_checkpoint;
 
 fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")
+    common::shared_dir()
 }
 
 #[test]

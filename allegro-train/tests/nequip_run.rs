@@ -4,13 +4,15 @@
 //! test steps, the test-time XYZ file. The same config with `run: [val, test]` and
 //! `ckpt_path` pointing at the new `best.ckpt` then evaluates it to the same numbers.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 
 use allegro_train::nequip_config::{NequipRunConfig, RunStep};
 use allegro_train::nequip_train::run_nequip;
 
 fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")
+    common::shared_dir()
 }
 
 fn value(metrics: &[allegro_train::nequip_eval::DatasetMetrics], name: &str) -> f64 {

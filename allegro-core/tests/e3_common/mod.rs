@@ -5,28 +5,32 @@
 
 use std::path::PathBuf;
 
-/// The fixture directory: `$ALLEGRO_FIXTURES_DIR`, else `shared/fixtures` in the
-/// repository root, else `/work/shared/fixtures`. Panics (naming every place
-/// tried) when none exists, so a missing fixture never passes silently.
-pub fn fixtures_dir() -> PathBuf {
-    let mut tried = Vec::new();
-    let mut candidates = Vec::new();
-    if let Ok(dir) = std::env::var("ALLEGRO_FIXTURES_DIR") {
-        candidates.push(PathBuf::from(dir));
-    }
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    candidates.push(manifest.join("../shared/fixtures"));
-    candidates.push(manifest.join("../fixtures"));
-    candidates.push(PathBuf::from("/work/shared/fixtures"));
-    for c in candidates {
-        if c.join("e3nn.json").is_file() {
-            return c;
-        }
-        tried.push(c.display().to_string());
-    }
-    panic!(
-        "fixture directory with e3nn.json not found; tried {tried:?} (set ALLEGRO_FIXTURES_DIR)"
+/// The shared folder (fixtures, data, reference): `$ALLEGRO_SHARED_DIR`, else `shared`
+/// beside the repository (`../shared`). Panics, saying how to set it, when it is missing.
+pub fn shared_dir() -> PathBuf {
+    let dir = match std::env::var_os("ALLEGRO_SHARED_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+    };
+    assert!(
+        dir.is_dir(),
+        "the shared folder {} is missing: put it beside the repository (../shared) or set \
+         ALLEGRO_SHARED_DIR",
+        dir.display()
     );
+    dir
+}
+
+/// The fixture directory, `fixtures/` of [`shared_dir`]. Panics (naming the file) when
+/// `e3nn.json` is not there, so a missing fixture never passes silently.
+pub fn fixtures_dir() -> PathBuf {
+    let dir = shared_dir().join("fixtures");
+    assert!(
+        dir.join("e3nn.json").is_file(),
+        "{} has no e3nn.json",
+        dir.display()
+    );
+    dir
 }
 
 /// Parse `name` in the fixture directory.

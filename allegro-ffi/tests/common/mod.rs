@@ -58,18 +58,25 @@ pub fn small_model_file() -> &'static Path {
     })
 }
 
-/// `shared/data/NAME` (the repository's sibling `shared/`), or under
-/// `$ALLEGRO_DATA_DIR`.
+/// The shared folder (fixtures, data, reference): `$ALLEGRO_SHARED_DIR`, else `shared`
+/// beside the repository (`../shared`). Panics, saying how to set it, when it is missing.
+pub fn shared_dir() -> PathBuf {
+    let dir = match std::env::var_os("ALLEGRO_SHARED_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+    };
+    assert!(
+        dir.is_dir(),
+        "the shared folder {} is missing: put it beside the repository (../shared) or set \
+         ALLEGRO_SHARED_DIR",
+        dir.display()
+    );
+    dir
+}
+
+/// `data/NAME` of [`shared_dir`].
 pub fn shared_data(name: &str) -> PathBuf {
-    if let Ok(dir) = std::env::var("ALLEGRO_DATA_DIR") {
-        return PathBuf::from(dir).join(name);
-    }
-    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    [here.join("../../shared/data"), here.join("../shared/data")]
-        .into_iter()
-        .map(|base| base.join(name))
-        .find(|p| p.exists())
-        .unwrap_or_else(|| panic!("shared/data/{name} not found: set ALLEGRO_DATA_DIR"))
+    shared_dir().join("data").join(name)
 }
 
 /// The first frame of an extxyz file.

@@ -10,22 +10,27 @@ use allegro_nn::import::load_reference_json;
 use allegro_nn::{AllegroModel, ModelInputs, Parameters};
 use serde_json::Value;
 
-/// `../shared/fixtures/NAME`, or under `$ALLEGRO_FIXTURES_DIR`.
+/// The shared folder (fixtures, data, reference): `$ALLEGRO_SHARED_DIR`, else `shared`
+/// beside the repository (`../shared`). Panics, saying how to set it, when it is missing.
+pub fn shared_dir() -> PathBuf {
+    let dir = match std::env::var_os("ALLEGRO_SHARED_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+    };
+    assert!(
+        dir.is_dir(),
+        "the shared folder {} is missing: put it beside the repository (../shared) or set \
+         ALLEGRO_SHARED_DIR",
+        dir.display()
+    );
+    dir
+}
+
+/// `fixtures/NAME` of [`shared_dir`].
 pub fn fixture_path(name: &str) -> PathBuf {
-    if let Ok(dir) = std::env::var("ALLEGRO_FIXTURES_DIR") {
-        return PathBuf::from(dir).join(name);
-    }
-    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    for base in [
-        here.join("../../shared/fixtures"),
-        here.join("../shared/fixtures"),
-        PathBuf::from("/work/shared/fixtures"),
-    ] {
-        if base.join(name).exists() {
-            return base.join(name);
-        }
-    }
-    panic!("fixture {name} not found: set ALLEGRO_FIXTURES_DIR");
+    let path = shared_dir().join("fixtures").join(name);
+    assert!(path.exists(), "fixture {} not found", path.display());
+    path
 }
 
 /// Model, weights and the whole fixture JSON.
