@@ -1,32 +1,46 @@
-//! `allegro-data`: atomic structures for allegro-rs, from files on disk to batched graphs.
+//! # allegro-data
 //!
-//! - [`Structure`] — species, positions, cell, pbc and labels of one configuration.
-//! - [`extxyz`] — ASE-compatible reader (streaming) and writer (lossless).
-//! - [`neighbor`] — O(N) cell-list neighbor lists (periodic, triclinic, cells smaller
-//!   than the cutoff, open boundaries, per-type cutoffs) and a brute-force oracle.
-//! - [`TypeMapper`] — chemical symbols → model type indices.
-//! - [`AtomicGraph`] — what the model consumes: atoms, edges, cell shifts, labels, for one
-//!   frame or a disjoint batch of frames.
-//! - [`dataset`], [`split`](mod@split) — in-memory datasets with cached neighbor lists, seeded
-//!   splits, batches.
-//! - [`shard`] — memory-mapped on-disk datasets with cached neighbor lists, and a
-//!   converter from extxyz.
-//! - [`stats`] — average neighbor counts, force RMS, per-type energy shifts.
-//! - [`lmdb`] — nequip's LMDB datasets, read and written.
+//! Atomic structures for allegro-rs, from files on disk to the batched graphs a model
+//! reads. No part of this crate depends on a tensor backend: everything is plain Rust
+//! data, so tools that never run a model can use it too.
+//!
+//! ## Types you meet first
+//!
+//! - [`Structure`]: species, positions, cell, pbc and [`Labels`] of one configuration.
+//! - [`TypeMapper`]: chemical symbols → model type indices.
+//! - [`NeighborOptions`] for [`neighbor_list`]: O(N) cell lists (periodic, triclinic,
+//!   cells smaller than the cutoff, open boundaries, per-type cutoffs); [`brute_force`]
+//!   is their oracle.
+//! - [`AtomicGraph`]: what the model consumes: atoms, edges, cell shifts and
+//!   [`BatchLabels`], for one frame or a disjoint batch of frames ([`AtomicGraph::batch`]).
+//! - [`GraphSource`]: graphs by index, from [`GraphDataset`] (in memory), [`ShardDataset`]
+//!   (memory-mapped shards) or [`LmdbGraphs`] (a nequip LMDB file, read on demand).
+//!
+//! ## How the pieces fit
+//!
+//! Files become [`Structure`]s through [`extxyz`] (ASE-compatible; streaming reader,
+//! lossless writer) or [`lmdb`] (nequip's LMDB datasets, read and written);
+//! [`read_structures`] picks by path. A [`TypeMapper`] and [`NeighborOptions`] turn a
+//! structure into an [`AtomicGraph`] ([`AtomicGraph::from_structure`]);
+//! [`InMemoryDataset::to_graphs`] does a whole file in parallel and keeps the neighbor
+//! lists. Seeded [`split`](fn@split)s pick the train/validation/test frames ([`SplitMix64`]
+//! gives the same order on every machine and version), [`stats`] gives a model's
+//! normalisation constants (average neighbor count, force RMS, per-type energy shifts),
+//! and batches come from [`GraphSource::batch`] or, built ahead by loader threads, from
+//! [`for_each_batch`]. For data larger than memory, [`shard`] converts extxyz to
+//! memory-mapped shards and [`LmdbGraphs`] streams an LMDB file.
 //!
 //! Edge convention (see `docs/model.md` §1): edge z goes from the center
 //! `i = edge_center[z]` to the neighbor `j = edge_neighbor[z]`, with vector
 //! `pos[j] - pos[i] + shift @ cell` (cell rows are lattice vectors). Both directions of
 //! every pair are present; an atom is never its own neighbor with a zero shift.
 //!
-//! No part of this crate depends on a tensor backend: everything is plain Rust data.
-//!
 //! ```
 //! use allegro_data::extxyz::{ReadOptions, read_extxyz_str};
 //! use allegro_data::{AtomicGraph, NeighborOptions, TypeMapper};
 //!
-//! let text = "2\nLattice=\"3 0 0 0 3 0 0 0 3\" Properties=species:S:1:pos:R:3 energy=-1.5 pbc=\"T T T\"\n\
-//!             H 0 0 0\nH 0.74 0 0\n";
+//! let text = "2\nLattice=\"3 0 0 0 3 0 0 0 3\" Properties=species:S:1:pos:R:3 \
+//!             energy=-1.5 pbc=\"T T T\"\nH 0 0 0\nH 0.74 0 0\n";
 //! let frames = read_extxyz_str(text, "example", &ReadOptions::default())?;
 //! let mapper = TypeMapper::new(&["H"])?;
 //! let g = AtomicGraph::from_structure(&frames[0], &mapper, &NeighborOptions::new(2.5))?;

@@ -1,14 +1,63 @@
 //! # allegro-nn
 //!
-//! The Allegro model (Musaelian et al. 2023) as nequip-allegro 0.8.3 computes it:
-//! `docs/model.md` gives every formula, the reference fixtures pin them.
+//! The Allegro model (Musaelian et al. 2023) as nequip-allegro 0.8.3 computes it, on any
+//! [`Backend`](allegro_core::Backend): `docs/model.md` gives every formula, the reference
+//! fixtures pin them. Parameter names are nequip's `state_dict` names, so reference and
+//! trained nequip weights load as they are.
 //!
-//! - [`AllegroConfig`]: hyper-parameters with nequip's key names.
-//! - [`AllegroModel`]: the architecture (embeddings, layers, readout, scale/shift, ZBL);
-//!   weights are a separate [`Parameters`] set named as the reference's `state_dict`.
-//! - [`Predictor`]: energies, forces, virial and stress of structures, by the no-tape
-//!   path ([`energy_forces`]) or the tape ([`AllegroModel::outputs`], the oracle).
-//! - [`import`]: reference weights from a fixture-layout JSON.
+//! ## Types you meet first
+//!
+//! - [`AllegroConfig`]: hyper-parameters with nequip's key names and defaults.
+//! - [`AllegroModel`]: the architecture (embeddings, layers, readout, scale/shift, ZBL)
+//!   without weights; those are a [`Parameters`] set, so one model runs with trained,
+//!   EMA or tracked weights.
+//! - [`Predictor`]: a model with its weights on a device; [`Predictor::predict`] gives
+//!   the [`Prediction`] (energies, forces, virial, stress) of an
+//!   [`AtomicGraph`](allegro_data::AtomicGraph).
+//! - [`ModelFile`]: the portable `.allegro` file (config, type names, cutoffs, every
+//!   tensor bit-exact), which [`ModelFile::into_predictor`] and the C ABI load.
+//!
+//! ## How the pieces fit
+//!
+//! [`AllegroModel::new`] builds the parts of a config in nequip's order: [`embedding`]
+//! (radial-chemical scalars, spherical-harmonic tensors) → [`layer`]s (environment sum,
+//! [`tensor_product`], latent [`mlp`]) → readout → [`scale_shift`] → optional [`pair`]
+//! potential. [`AllegroModel::init_parameters`] draws seeded weights; [`import`] (reference
+//! fixtures) and [`nequip`] (nequip checkpoints and packages) read existing ones. A batch
+//! enters as [`ModelInputs`]; two paths compute [`Outputs`]: the tape
+//! ([`AllegroModel::outputs`]: differentiable with `create_graph`, for training, and the
+//! oracle) and the no-tape inference path ([`energy_forces`], [`EnergyForcesPlan`]) on
+//! fused kernels, which [`Predictor`] takes unless [`Predictor::with_tape`] says otherwise.
+//! A radial embedding of your own plugs in through [`CustomRadialEmbedding`] and
+//! [`AllegroModel::with_radial_embedding`]; [`testing`] has nequip's physics battery
+//! (rotation, translation, locality, finite differences) for any model.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use allegro_core::backend::cpu::{Cpu, CpuDevice};
+//! use allegro_data::extxyz::{ReadOptions, read_extxyz};
+//! use allegro_data::{AtomicGraph, NeighborOptions, TypeMapper};
+//! use allegro_nn::{AllegroConfig, AllegroModel, ModelFile, Predictor};
+//!
+//! let config = AllegroConfig::from_json(
+//!     r#"{"type_names": ["H", "O"], "r_max": 4.0, "l_max": 2,
+//!         "radial_chemical_embed": {"_target_": "allegro.nn.TwoBodyBesselScalarEmbed"}}"#,
+//! )?;
+//! let model = AllegroModel::new(&config)?; // the architecture, no weights
+//! let params = model.init_parameters::<Cpu>(&CpuDevice); // seeded by `config.seed`
+//! ModelFile::from_model(&model, &params, Default::default())?.save("water.allegro")?;
+//!
+//! let predictor = Predictor::new(model, &params, CpuDevice);
+//! let mapper = TypeMapper::new(&config.type_names)?;
+//! let options = NeighborOptions::new(config.r_max);
+//! let graphs = read_extxyz("water.xyz", &ReadOptions::default())?
+//!     .iter()
+//!     .map(|s| AtomicGraph::from_structure(s, &mapper, &options))
+//!     .collect::<Result<Vec<_>, _>>()?;
+//! let p = predictor.predict(&AtomicGraph::batch(&graphs))?; // every frame in one pass
+//! println!("E = {:?} eV, F[0] = {:?} eV/Å", p.total_energy, p.forces[0]);
+//! # Ok(()) }
+//! ```
 
 pub mod config;
 pub mod edge_inputs;
