@@ -15,7 +15,7 @@ use allegro::data::{GraphSource, InMemoryDataset, NeighborOptions, TypeMapper};
 use allegro::nn::model_file::ModelFile;
 use allegro::nn::{
     AllegroConfig, AllegroModel, CustomRadialEmbedding, ModelInputs, Parameters, Predictor,
-    RadialChemicalEmbedding, Rng,
+    RadialChemicalEmbedding, SplitMix64,
 };
 use allegro::train::{
     AdamW, AdamWConfig, ErrorStats, Field, FitConfig, Loss, Metric, MetricEntry, MetricsManager,
@@ -42,13 +42,8 @@ impl GaussianEmbedding {
     const CENTER: &'static str = "radial_chemical_embed.gaussian.center_types";
     const NEIGHBOR: &'static str = "radial_chemical_embed.gaussian.neighbor_types";
 
-    fn normal(rng: &mut impl Rng, n: usize, scale: f64) -> Vec<f64> {
-        (0..n)
-            .map(|_| {
-                let (u1, u2): (f64, f64) = (rng.random_range(1e-12..1.0), rng.random());
-                scale * (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-            })
-            .collect()
+    fn normal(rng: &mut SplitMix64, n: usize, scale: f64) -> Vec<f64> {
+        (0..n).map(|_| scale * rng.normal()).collect()
     }
 }
 
@@ -60,7 +55,7 @@ impl RadialChemicalEmbedding for GaussianEmbedding {
     fn init<B: Backend>(
         &self,
         params: &mut Parameters<B>,
-        rng: &mut impl Rng,
+        rng: &mut SplitMix64,
         dtype: DType,
         device: &B::Device,
     ) {

@@ -208,12 +208,8 @@ impl Structure {
     }
 }
 
-/// Determinant of a 3×3 matrix.
-pub fn det3(m: &Mat3) -> f64 {
-    m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
-        - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
-        + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
-}
+/// Determinant of a 3×3 matrix (allegro-core's, the crates' one).
+pub use allegro_core::e3::det3;
 
 /// Cross product.
 pub(crate) fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {

@@ -1,7 +1,7 @@
 //! One Allegro layer: environment sum, tensor product, latent MLP (docs/model.md §6).
 
 use allegro_core::{Backend, DType, Indices, Tensor};
-use rand::Rng;
+use allegro_core::SplitMix64;
 
 use crate::embedding::WeightedChannels;
 use crate::inputs::ModelInputs;
@@ -89,7 +89,7 @@ impl AllegroLayer {
     pub fn init<B: Backend>(
         &self,
         params: &mut Parameters<B>,
-        rng: &mut impl Rng,
+        rng: &mut SplitMix64,
         dtype: DType,
         device: &B::Device,
     ) {

@@ -89,6 +89,6 @@ pub use model::AllegroModel;
 pub use model_file::ModelFile;
 pub use parameters::Parameters;
 pub use predictor::{AtomOutputs, Outputs, Prediction, Predictor};
-/// The generator trait of the parts' `init` methods (rand 0.9), for parts written
-/// outside these crates.
-pub use rand::Rng;
+/// The generator the parts' `init` methods draw from (the crates' one SplitMix64), for
+/// parts written outside these crates.
+pub use allegro_core::SplitMix64;

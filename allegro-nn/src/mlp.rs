@@ -1,7 +1,7 @@
 //! nequip's `ScalarMLPFunction`: bias-free, with forward-normalised weights.
 
 use allegro_core::{Backend, DType, Tensor};
-use rand::Rng;
+use allegro_core::SplitMix64;
 
 use crate::nonlinearity::Nonlinearity;
 use crate::parameters::Parameters;
@@ -94,7 +94,7 @@ impl ScalarMlp {
     pub fn init<B: Backend>(
         &self,
         params: &mut Parameters<B>,
-        rng: &mut impl Rng,
+        rng: &mut SplitMix64,
         dtype: DType,
         device: &B::Device,
     ) {
@@ -102,7 +102,7 @@ impl ScalarMlp {
         for (k, name) in self.names.iter().enumerate() {
             let shape = [self.dims[k], self.dims[k + 1]];
             let v: Vec<f64> = (0..shape[0] * shape[1])
-                .map(|_| rng.random_range(-bound..bound))
+                .map(|_| rng.uniform_in(-bound, bound))
                 .collect();
             let t = Tensor::from_f64(&v, &shape, dtype, device).expect("shape matches");
             params.insert(name, t, true);

@@ -1,9 +1,7 @@
 //! `AllegroModel`: the architecture built from a config, applied to any parameter set.
 
 use allegro_core::e3::{AllegroTensorTrack, Irreps, ShNormalization, SphericalHarmonics};
-use allegro_core::{Backend, DType, Tensor};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
+use allegro_core::{Backend, DType, SplitMix64, Tensor};
 
 use crate::config::{AllegroConfig, PairPotentialConfig, RadialChemicalEmbedConfig};
 use crate::embedding::{
@@ -338,7 +336,7 @@ impl AllegroModel {
 
     /// Freshly initialised parameters (docs/model.md §10), seeded by `config.seed`.
     pub fn init_parameters<B: Backend>(&self, device: &B::Device) -> Parameters<B> {
-        let mut rng = StdRng::seed_from_u64(self.config.seed);
+        let mut rng = SplitMix64::new(self.config.seed);
         let mut p = Parameters::new();
         let dt = self.dtype;
         self.radial.init(&mut p, &mut rng, dt, device);

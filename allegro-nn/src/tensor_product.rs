@@ -2,7 +2,7 @@
 
 use allegro_core::e3::tensor_product::{StridedContraction, W3jBuffer};
 use allegro_core::{Backend, DType, Indices, Tensor};
-use rand::Rng;
+use allegro_core::SplitMix64;
 
 use crate::parameters::Parameters;
 
@@ -12,7 +12,7 @@ pub trait TensorProduct {
     fn init<B: Backend>(
         &self,
         params: &mut Parameters<B>,
-        rng: &mut impl Rng,
+        rng: &mut SplitMix64,
         dtype: DType,
         device: &B::Device,
     );
@@ -117,13 +117,13 @@ impl TensorProduct for ComposedTensorProduct {
     fn init<B: Backend>(
         &self,
         params: &mut Parameters<B>,
-        rng: &mut impl Rng,
+        rng: &mut SplitMix64,
         dtype: DType,
         device: &B::Device,
     ) {
         let n: usize = self.weight_shape.iter().product();
         let b = 3f64.sqrt();
-        let v: Vec<f64> = (0..n).map(|_| rng.random_range(-b..b)).collect();
+        let v: Vec<f64> = (0..n).map(|_| rng.uniform_in(-b, b)).collect();
         params.insert(
             &self.name,
             Tensor::from_f64(&v, &self.weight_shape, dtype, device).expect("shape"),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use allegro_core::backend::{ContractEntry, ContractionSpec};
 use allegro_core::e3::tensor_product::StridedContraction;
 use allegro_core::{Backend, DType, Tensor};
-use rand::Rng;
+use allegro_core::SplitMix64;
 
 use crate::parameters::Parameters;
 use crate::tensor_product::{ComposedTensorProduct, TensorProduct};
@@ -89,7 +89,7 @@ impl TensorProduct for FusedTensorProduct {
     fn init<B: Backend>(
         &self,
         params: &mut Parameters<B>,
-        rng: &mut impl Rng,
+        rng: &mut SplitMix64,
         dtype: DType,
         device: &B::Device,
     ) {

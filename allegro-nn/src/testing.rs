@@ -469,7 +469,7 @@ pub fn strain_differences<M: EnergyModel>(
 
 /// A uniformly random rotation (det +1).
 pub fn random_rotation(rng: &mut SplitMix64) -> Matrix3 {
-    rotation_from_uniform([rng.uniform(), rng.uniform(), rng.uniform()])
+    rotation_from_uniform([rng.next_f64(), rng.next_f64(), rng.next_f64()])
 }
 
 /// A mirror through a random plane followed by a random rotation: an improper
@@ -492,7 +492,7 @@ pub fn random_reflection(rng: &mut SplitMix64) -> Matrix3 {
 pub fn random_permutation(rng: &mut SplitMix64, n: usize) -> Vec<usize> {
     let mut p: Vec<usize> = (0..n).collect();
     for i in (1..n).rev() {
-        p.swap(i, rng.below(i as u32 + 1) as usize);
+        p.swap(i, rng.below(i as u64 + 1) as usize);
     }
     p
 }
@@ -500,7 +500,7 @@ pub fn random_permutation(rng: &mut SplitMix64, n: usize) -> Vec<usize> {
 fn random_species(rng: &mut SplitMix64, species: &[&str], n: usize) -> Vec<Species> {
     (0..n)
         .map(|_| {
-            Species::new(species[rng.below(species.len() as u32) as usize])
+            Species::new(species[rng.below(species.len() as u64) as usize])
                 .expect("species labels are valid")
         })
         .collect()
@@ -577,7 +577,7 @@ pub fn random_crystal(
         if positions.len() == n {
             break;
         }
-        let x = lattice_vector(&cell, [(); 3].map(|_| rng.uniform()));
+        let x = lattice_vector(&cell, [(); 3].map(|_| rng.next_f64()));
         let clear = positions.iter().all(|&y| {
             images
                 .iter()

@@ -5,6 +5,7 @@
 //! Missing labels (`None` in [`BatchLabels`](allegro_data::BatchLabels)) become NaN
 //! targets; the metrics manager masks them out or reports them.
 
+use allegro_core::e3::det3;
 use allegro_core::{Backend, DType, Tensor};
 use allegro_data::AtomicGraph;
 use allegro_nn::Outputs;
@@ -72,12 +73,6 @@ pub struct FieldValues<B: Backend> {
     pub target: Vec<f64>,
     /// Atom type of each entry (per-atom fields only).
     pub atom_types: Option<Vec<u32>>,
-}
-
-fn det3(m: &[[f64; 3]; 3]) -> f64 {
-    m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
-        - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
-        + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
 }
 
 fn check_len(what: &str, got: usize, want: usize) -> Result<()> {

@@ -7,12 +7,11 @@
 //! - [`suite`]: op checks generic over the backend, instantiated per backend in tests.
 
 pub mod finite_diff;
-pub mod rng;
 pub mod suite;
 pub mod tolerance;
 
 pub use finite_diff::{check_gradients, check_second_order};
-pub use rng::SplitMix64;
+pub use crate::rng::SplitMix64;
 
 /// The default device of GPU runtime `R` for tests, or `None` (printing why) when there
 /// is none; with `ALLEGRO_REQUIRE_GPU=1` a missing device panics instead, so CI cannot

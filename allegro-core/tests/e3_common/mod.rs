@@ -87,10 +87,10 @@ pub trait RandomGeometry {
 
 impl RandomGeometry for SplitMix64 {
     fn vec3(&mut self) -> [f64; 3] {
-        [0, 1, 2].map(|_| 2.0 * self.uniform() - 1.0)
+        [0, 1, 2].map(|_| 2.0 * self.next_f64() - 1.0)
     }
 
     fn rotation(&mut self) -> allegro_core::e3::Matrix3 {
-        allegro_core::e3::rotation_from_uniform([self.uniform(), self.uniform(), self.uniform()])
+        allegro_core::e3::rotation_from_uniform([self.next_f64(), self.next_f64(), self.next_f64()])
     }
 }

@@ -2,7 +2,7 @@
 
 use allegro_core::radial::{bessel_basis, polynomial_cutoff};
 use allegro_core::{Backend, DType, Tensor};
-use rand::Rng;
+use allegro_core::SplitMix64;
 
 use super::radial_chemical::{RadialChemicalEmbedding, normal_vec};
 use crate::inputs::ModelInputs;
@@ -64,7 +64,7 @@ impl RadialChemicalEmbedding for BesselEmbedding {
     fn init<B: Backend>(
         &self,
         params: &mut Parameters<B>,
-        rng: &mut impl Rng,
+        rng: &mut SplitMix64,
         dtype: DType,
         device: &B::Device,
     ) {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use allegro_core::backend::cpu::Cpu;
 use allegro_core::{Backend, DType, Tensor};
-use rand::RngCore;
+use allegro_core::SplitMix64;
 use serde_json::Value;
 
 use super::RadialChemicalEmbedding;
@@ -44,7 +44,7 @@ trait ErasedEmbedding: std::fmt::Debug + Send + Sync {
     fn init_any(
         &self,
         params: &mut dyn Any,
-        rng: &mut dyn RngCore,
+        rng: &mut SplitMix64,
         dtype: DType,
         device: &dyn Any,
     ) -> bool;
@@ -55,7 +55,7 @@ trait ErasedEmbedding: std::fmt::Debug + Send + Sync {
 fn init_on<B: Backend, T: RadialChemicalEmbedding>(
     part: &T,
     params: &mut dyn Any,
-    rng: &mut dyn RngCore,
+    rng: &mut SplitMix64,
     dtype: DType,
     device: &dyn Any,
 ) -> bool {
@@ -64,8 +64,7 @@ fn init_on<B: Backend, T: RadialChemicalEmbedding>(
         device.downcast_ref::<B::Device>(),
     ) {
         (Some(p), Some(d)) => {
-            let mut rng = rng;
-            part.init::<B>(p, &mut rng, dtype, d);
+            part.init::<B>(p, rng, dtype, d);
             true
         }
         _ => false,
@@ -120,7 +119,7 @@ impl<T: CustomRadialEmbedding> ErasedEmbedding for T {
     fn init_any(
         &self,
         params: &mut dyn Any,
-        rng: &mut dyn RngCore,
+        rng: &mut SplitMix64,
         dtype: DType,
         device: &dyn Any,
     ) -> bool {
@@ -189,7 +188,7 @@ impl CustomEmbed {
     pub fn init<B: Backend>(
         &self,
         params: &mut Parameters<B>,
-        rng: &mut dyn RngCore,
+        rng: &mut SplitMix64,
         dtype: DType,
         device: &B::Device,
     ) {

@@ -1,7 +1,7 @@
 //! The radial-chemical embedding interface and its variants.
 
 use allegro_core::{Backend, DType, Tensor};
-use rand::Rng;
+use allegro_core::SplitMix64;
 
 use super::{BesselEmbedding, CustomEmbed, SplineEmbedding};
 use crate::inputs::ModelInputs;
@@ -16,7 +16,7 @@ pub trait RadialChemicalEmbedding {
     fn init<B: Backend>(
         &self,
         params: &mut Parameters<B>,
-        rng: &mut impl Rng,
+        rng: &mut SplitMix64,
         dtype: DType,
         device: &B::Device,
     );
@@ -52,7 +52,7 @@ impl RadialChemicalEmbedding for RadialChemicalEmbed {
     fn init<B: Backend>(
         &self,
         params: &mut Parameters<B>,
-        rng: &mut impl Rng,
+        rng: &mut SplitMix64,
         dtype: DType,
         device: &B::Device,
     ) {
@@ -78,12 +78,6 @@ impl RadialChemicalEmbedding for RadialChemicalEmbed {
 }
 
 /// Standard normal samples (Box–Muller), for type-embedding tables.
-pub(crate) fn normal_vec(rng: &mut impl Rng, n: usize) -> Vec<f64> {
-    (0..n)
-        .map(|_| {
-            let u1: f64 = rng.random_range(f64::MIN_POSITIVE..1.0);
-            let u2: f64 = rng.random();
-            (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-        })
-        .collect()
+pub(crate) fn normal_vec(rng: &mut SplitMix64, n: usize) -> Vec<f64> {
+    (0..n).map(|_| rng.normal()).collect()
 }

@@ -1,7 +1,7 @@
 //! `TwoBodySplineScalarEmbed` (docs/model.md §3).
 
 use allegro_core::{Backend, DType, Tensor};
-use rand::Rng;
+use allegro_core::SplitMix64;
 
 use super::radial_chemical::RadialChemicalEmbedding;
 use crate::inputs::ModelInputs;
@@ -49,14 +49,14 @@ impl RadialChemicalEmbedding for SplineEmbedding {
     fn init<B: Backend>(
         &self,
         params: &mut Parameters<B>,
-        rng: &mut impl Rng,
+        rng: &mut SplitMix64,
         dtype: DType,
         device: &B::Device,
     ) {
         let shape = [self.num_types * self.num_types, self.dim * self.num_splines];
         let b = (3.0 / self.span as f64).sqrt();
         let v: Vec<f64> = (0..shape[0] * shape[1])
-            .map(|_| rng.random_range(-b..b))
+            .map(|_| rng.uniform_in(-b, b))
             .collect();
         params.insert(
             TABLE,

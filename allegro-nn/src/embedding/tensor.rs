@@ -1,7 +1,7 @@
 //! `TwoBodySphericalHarmonicTensorEmbed`: the first tensor features of each edge.
 
 use allegro_core::{Backend, DType, Tensor};
-use rand::Rng;
+use allegro_core::SplitMix64;
 
 use super::WeightedChannels;
 use crate::mlp::ScalarMlp;
@@ -34,7 +34,7 @@ impl TensorEmbedding {
     pub fn init<B: Backend>(
         &self,
         params: &mut Parameters<B>,
-        rng: &mut impl Rng,
+        rng: &mut SplitMix64,
         dtype: DType,
         device: &B::Device,
     ) {

@@ -12,8 +12,8 @@ fn random_spec(rng: &mut SplitMix64) -> Arc<ContractionSpec> {
     let dims = [4usize, 3, 5];
     let entries = (0..17)
         .map(|_| ContractEntry {
-            slots: [rng.below(4), rng.below(3), rng.below(5)],
-            path: rng.below(3),
+            slots: [rng.below(4) as u32, rng.below(3) as u32, rng.below(5) as u32],
+            path: rng.below(3) as u32,
             coeff: rng.uniform_in(-1.0, 1.0),
         })
         .collect();

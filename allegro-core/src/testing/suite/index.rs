@@ -86,7 +86,7 @@ pub fn index_add_large<B: Backend>(device: &B::Device) {
     let mut rng = SplitMix64::new(44);
     let (m, n, c) = (40_000, 1_000, 8);
     let src = random::<B>(&[m, c], -1.0, 1.0, &mut rng, device);
-    let idx_v: Vec<u32> = (0..m).map(|_| rng.below(n as u32)).collect();
+    let idx_v: Vec<u32> = (0..m).map(|_| rng.below(n as u64) as u32).collect();
     let out = src
         .index_add(0, &Indices::new(&idx_v, device), n)
         .to_vec_f64();
