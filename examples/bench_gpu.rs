@@ -26,7 +26,7 @@ use std::time::Instant;
 
 use allegro::core::backend::MatmulPrecision;
 use allegro::core::backend::gpu::{Gpu, GpuDevice, GpuRuntime, exact_f32_matmul};
-use allegro::core::testing::rng::SplitMix64;
+use allegro::core::rng::SplitMix64;
 use allegro::data::{AtomicGraph, NeighborOptions, Species, Structure, TypeMapper, extxyz};
 use allegro::nn::{AllegroConfig, AllegroModel, ModelFile, Predictor};
 
@@ -60,7 +60,7 @@ fn reference_times(path: &str) -> Vec<(usize, f64)> {
 
 /// A uniformly random rotation (a random unit quaternion).
 fn random_rotation(rng: &mut SplitMix64) -> [[f64; 3]; 3] {
-    let (u1, u2, u3) = (rng.uniform(), rng.uniform(), rng.uniform());
+    let (u1, u2, u3) = (rng.next_f64(), rng.next_f64(), rng.next_f64());
     let tau = std::f64::consts::TAU;
     let (a, b) = ((1.0 - u1).sqrt(), u1.sqrt());
     let (w, x, y, z) = (

@@ -108,7 +108,8 @@ fn contractions_are_equivariant_for_all_configs() {
                     assert_eq!(track.layer_in[k], track.layer_out[k - 1]);
                 }
                 for c in track.contractions().unwrap() {
-                    let theta: Vec<f64> = (0..c.num_paths()).map(|_| rng.next_f64() - 0.5).collect();
+                    let theta: Vec<f64> =
+                        (0..c.num_paths()).map(|_| rng.next_f64() - 0.5).collect();
                     let x1: Vec<f64> = (0..c.dim1()).map(|_| rng.next_f64() - 0.5).collect();
                     let x2: Vec<f64> = (0..c.dim2()).map(|_| rng.next_f64() - 0.5).collect();
                     let r = rng.rotation();

@@ -1,7 +1,7 @@
 //! One Allegro layer: environment sum, tensor product, latent MLP (docs/model.md §6).
 
-use allegro_core::{Backend, DType, Indices, Tensor};
 use allegro_core::SplitMix64;
+use allegro_core::{Backend, DType, Indices, Tensor};
 
 use crate::embedding::WeightedChannels;
 use crate::inputs::ModelInputs;

@@ -80,6 +80,9 @@ pub mod tensor_product;
 pub mod tensor_product_fused;
 pub mod testing;
 
+/// The generator the parts' `init` methods draw from (the crates' one SplitMix64), for
+/// parts written outside these crates.
+pub use allegro_core::SplitMix64;
 pub use config::AllegroConfig;
 pub use embedding::{CustomRadialEmbedding, RadialChemicalEmbedding};
 pub use energy_forces::EnergyForcesPlan;
@@ -89,6 +92,3 @@ pub use model::AllegroModel;
 pub use model_file::ModelFile;
 pub use parameters::Parameters;
 pub use predictor::{AtomOutputs, Outputs, Prediction, Predictor};
-/// The generator the parts' `init` methods draw from (the crates' one SplitMix64), for
-/// parts written outside these crates.
-pub use allegro_core::SplitMix64;

@@ -1,7 +1,7 @@
 //! nequip's `ScalarMLPFunction`: bias-free, with forward-normalised weights.
 
-use allegro_core::{Backend, DType, Tensor};
 use allegro_core::SplitMix64;
+use allegro_core::{Backend, DType, Tensor};
 
 use crate::nonlinearity::Nonlinearity;
 use crate::parameters::Parameters;

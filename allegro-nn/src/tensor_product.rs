@@ -1,8 +1,8 @@
 //! Allegro's channel-wise Clebsch-Gordan tensor product (`Contracter`, docs/model.md §6).
 
+use allegro_core::SplitMix64;
 use allegro_core::e3::tensor_product::{StridedContraction, W3jBuffer};
 use allegro_core::{Backend, DType, Indices, Tensor};
-use allegro_core::SplitMix64;
 
 use crate::parameters::Parameters;
 

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
+use allegro_core::SplitMix64;
 use allegro_core::backend::{ContractEntry, ContractionSpec};
 use allegro_core::e3::tensor_product::StridedContraction;
 use allegro_core::{Backend, DType, Tensor};
-use allegro_core::SplitMix64;
 
 use crate::parameters::Parameters;
 use crate::tensor_product::{ComposedTensorProduct, TensorProduct};

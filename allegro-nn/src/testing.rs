@@ -22,7 +22,7 @@
 
 use allegro_core::Backend;
 use allegro_core::e3::{Matrix3, mat3_vec, rotation_from_uniform};
-use allegro_core::testing::rng::SplitMix64;
+use allegro_core::rng::SplitMix64;
 use allegro_data::{AtomicGraph, Mat3, NeighborOptions, Species, Structure, TypeMapper};
 
 use crate::error::{Error, Result};

@@ -4,7 +4,7 @@
 //! batch of structures, edges out of center order; and the errors of bad lists.
 
 use allegro_core::backend::cpu::{Cpu, CpuDevice};
-use allegro_core::testing::rng::SplitMix64;
+use allegro_core::rng::SplitMix64;
 use allegro_data::{AtomicGraph, NeighborOptions, TypeMapper};
 use allegro_nn::edge_inputs::NeighborListInputs;
 use allegro_nn::inputs::ModelInputs;

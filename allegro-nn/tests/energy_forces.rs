@@ -7,7 +7,7 @@
 //! float32.
 
 use allegro_core::backend::cpu::{Cpu, CpuDevice};
-use allegro_core::testing::rng::SplitMix64;
+use allegro_core::rng::SplitMix64;
 use allegro_data::{AtomicGraph, NeighborOptions, Structure, TypeMapper};
 use allegro_nn::testing::{
     compare, evaluate, magnitudes, random_cell, random_crystal, random_molecule,

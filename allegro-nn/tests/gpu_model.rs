@@ -157,7 +157,7 @@ fn loss_gradient_matches_cpu<R: GpuRuntime>(name: &str, dev: &GpuDevice<R>) {
 /// batched with a molecule. The tables are equal; vectors differ by rounding at most
 /// (the device may fuse the shift products into FMAs).
 fn device_inputs<R: GpuRuntime>(name: &str, dev: &GpuDevice<R>) {
-    use allegro_core::testing::rng::SplitMix64;
+    use allegro_core::rng::SplitMix64;
     use allegro_data::{AtomicGraph, NeighborOptions, TypeMapper};
     use allegro_nn::testing::{
         device_inputs_deviation, random_cell, random_crystal, random_molecule,

@@ -7,7 +7,7 @@
 mod common;
 
 use allegro_core::backend::cpu::{Cpu, CpuDevice};
-use allegro_core::testing::rng::SplitMix64;
+use allegro_core::rng::SplitMix64;
 use allegro_data::Structure;
 use allegro_nn::testing::{
     self, Deviation, EnergyModel, batching, extra_edges, force_differences, lattice_images,

@@ -7,7 +7,7 @@
 //!   autodiff through the backward pass (`create_graph`), and compared with central
 //!   differences of `M` — the "gradient of ⟨∇f, v⟩" of force training.
 
-use super::rng::SplitMix64;
+use crate::rng::SplitMix64;
 use super::tolerance::{FD_GRAD_ATOL, FD_GRAD_RTOL, FD_STEP};
 use crate::autodiff::{grad, no_grad};
 use crate::backend::Backend;

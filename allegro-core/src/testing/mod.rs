@@ -10,8 +10,8 @@ pub mod finite_diff;
 pub mod suite;
 pub mod tolerance;
 
-pub use finite_diff::{check_gradients, check_second_order};
 pub use crate::rng::SplitMix64;
+pub use finite_diff::{check_gradients, check_second_order};
 
 /// The default device of GPU runtime `R` for tests, or `None` (printing why) when there
 /// is none; with `ALLEGRO_REQUIRE_GPU=1` a missing device panics instead, so CI cannot

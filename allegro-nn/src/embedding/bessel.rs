@@ -1,8 +1,8 @@
 //! `TwoBodyBesselScalarEmbed` (docs/model.md §3).
 
+use allegro_core::SplitMix64;
 use allegro_core::radial::{bessel_basis, polynomial_cutoff};
 use allegro_core::{Backend, DType, Tensor};
-use allegro_core::SplitMix64;
 
 use super::radial_chemical::{RadialChemicalEmbedding, normal_vec};
 use crate::inputs::ModelInputs;

@@ -12,9 +12,9 @@
 use std::any::Any;
 use std::sync::Arc;
 
+use allegro_core::SplitMix64;
 use allegro_core::backend::cpu::Cpu;
 use allegro_core::{Backend, DType, Tensor};
-use allegro_core::SplitMix64;
 use serde_json::Value;
 
 use super::RadialChemicalEmbedding;

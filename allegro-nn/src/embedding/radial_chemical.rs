@@ -1,7 +1,7 @@
 //! The radial-chemical embedding interface and its variants.
 
-use allegro_core::{Backend, DType, Tensor};
 use allegro_core::SplitMix64;
+use allegro_core::{Backend, DType, Tensor};
 
 use super::{BesselEmbedding, CustomEmbed, SplineEmbedding};
 use crate::inputs::ModelInputs;

@@ -1,7 +1,7 @@
 //! `TwoBodySplineScalarEmbed` (docs/model.md §3).
 
-use allegro_core::{Backend, DType, Tensor};
 use allegro_core::SplitMix64;
+use allegro_core::{Backend, DType, Tensor};
 
 use super::radial_chemical::RadialChemicalEmbedding;
 use crate::inputs::ModelInputs;

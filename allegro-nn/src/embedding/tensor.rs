@@ -1,7 +1,7 @@
 //! `TwoBodySphericalHarmonicTensorEmbed`: the first tensor features of each edge.
 
-use allegro_core::{Backend, DType, Tensor};
 use allegro_core::SplitMix64;
+use allegro_core::{Backend, DType, Tensor};
 
 use super::WeightedChannels;
 use crate::mlp::ScalarMlp;

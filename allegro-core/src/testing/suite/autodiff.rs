@@ -6,7 +6,7 @@ use crate::autodiff::{grad, no_grad};
 use crate::backend::Backend;
 use crate::dtype::DType;
 use crate::tensor::Tensor;
-use crate::testing::rng::SplitMix64;
+use crate::rng::SplitMix64;
 
 /// Inside `no_grad`, and on constants, nothing is recorded.
 pub fn no_graph_without_tracking<B: Backend>(device: &B::Device) {

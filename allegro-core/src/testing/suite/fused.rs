@@ -6,13 +6,17 @@ use std::sync::Arc;
 use super::{assert_gradients, assert_values, random};
 use crate::backend::{Backend, ContractEntry, ContractionSpec};
 use crate::tensor::Tensor;
-use crate::testing::rng::SplitMix64;
+use crate::rng::SplitMix64;
 
 fn random_spec(rng: &mut SplitMix64) -> Arc<ContractionSpec> {
     let dims = [4usize, 3, 5];
     let entries = (0..17)
         .map(|_| ContractEntry {
-            slots: [rng.below(4) as u32, rng.below(3) as u32, rng.below(5) as u32],
+            slots: [
+                rng.below(4) as u32,
+                rng.below(3) as u32,
+                rng.below(5) as u32,
+            ],
             path: rng.below(3) as u32,
             coeff: rng.uniform_in(-1.0, 1.0),
         })

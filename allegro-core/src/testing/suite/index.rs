@@ -4,7 +4,7 @@
 use super::{assert_gradients, assert_values, random};
 use crate::backend::Backend;
 use crate::tensor::{Indices, Tensor};
-use crate::testing::rng::SplitMix64;
+use crate::rng::SplitMix64;
 use crate::testing::tolerance::all_close;
 
 /// `index_select` along axes 0 and 1 with repeated and missing indices.

@@ -11,7 +11,7 @@ use crate::backend::{
 use crate::dtype::DType;
 use crate::e3::AllegroTensorTrack;
 use crate::tensor::{Indices, Tensor};
-use crate::testing::rng::SplitMix64;
+use crate::rng::SplitMix64;
 
 const ACTIVATIONS: [Activation; 7] = [
     Activation::Silu,

@@ -5,7 +5,7 @@ use super::{assert_gradients, assert_values, random};
 use crate::backend::Backend;
 use crate::dtype::DType;
 use crate::tensor::Tensor;
-use crate::testing::rng::SplitMix64;
+use crate::rng::SplitMix64;
 use crate::testing::tolerance::all_close;
 
 /// `op(A)[b] · op(B)[b]` by a triple loop. Shapes as stored; `None` batch = shared.

@@ -16,7 +16,7 @@ pub mod reduce;
 pub mod shape;
 
 use super::finite_diff::{TestFn, check_gradients, check_second_order};
-use super::rng::SplitMix64;
+use crate::rng::SplitMix64;
 use super::tolerance::{F32_VALUE_RTOL, F64_VALUE_RTOL, all_close};
 use crate::backend::Backend;
 use crate::dtype::DType;
