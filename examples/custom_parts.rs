@@ -142,6 +142,8 @@ impl<B: Backend> Loss<B> for SquaredAbsMix {
 /// What a run shows.
 #[derive(Debug)]
 pub struct Report {
+    /// Validation force RMSE of the untrained model (eV/Å).
+    pub untrained_val_forces_rmse: f64,
     /// Validation force RMSE after each epoch (eV/Å).
     pub val_forces_rmse: Vec<f64>,
     /// Largest |ΔE| / |E| and |ΔF| between the trained and the reloaded model.
@@ -184,7 +186,7 @@ pub fn run(epochs: u64, dir: &std::path::Path) -> Result<Report, Error> {
             "readout_mlp_hidden_layers_width": 8, "scalar_embed_mlp_hidden_layers_width": 16,
             "radial_chemical_embed": {"_target_": "allegro.nn.TwoBodyBesselScalarEmbed"},
             "avg_num_neighbors": stats.avg_num_neighbors,
-            "per_type_energy_shifts": stats.per_atom_energy_mean.ok_or("no energies")?,
+            "per_type_energy_shifts": stats.per_type_energy_shifts.clone().ok_or("no energies")?,
             "per_type_energy_scales": stats.forces_rms.ok_or("no forces")?,
         })
         .to_string(),
@@ -209,11 +211,19 @@ pub fn run(epochs: u64, dir: &std::path::Path) -> Result<Report, Error> {
     )?;
     let params = model.init_parameters::<Cpu>(&CpuDevice);
     let opt = AdamW::new(AdamWConfig {
-        lr: 0.01,
+        lr: 0.005,
         ..Default::default()
     })?;
     let mut trainer =
         Trainer::new(model.clone(), params, opt, loss, metrics, CpuDevice)?.with_ema(0.9)?;
+    let batches = val
+        .chunks(5)
+        .map(|idx| data.batch(idx))
+        .collect::<Result<Vec<_>, _>>()?;
+    let untrained = trainer
+        .validate(&batches)?
+        .get("forces_rmse")
+        .unwrap_or(f64::NAN);
     let fit = FitConfig {
         max_epochs: epochs,
         batch_size: 5,
@@ -252,6 +262,7 @@ pub fn run(epochs: u64, dir: &std::path::Path) -> Result<Report, Error> {
         }
     }
     Ok(Report {
+        untrained_val_forces_rmse: untrained,
         val_forces_rmse,
         reload_energy_rel: de,
         reload_force_abs: df,
@@ -272,6 +283,10 @@ fn main() {
         .and_then(|_| run(epochs, &dir));
     match result {
         Ok(r) => {
+            println!(
+                "untrained: validation force RMSE {:.4} eV/Å",
+                r.untrained_val_forces_rmse
+            );
             for (e, v) in r.val_forces_rmse.iter().enumerate() {
                 println!("epoch {e}: validation force RMSE {v:.4} eV/Å");
             }

@@ -7,11 +7,11 @@
 //!   autodiff through the backward pass (`create_graph`), and compared with central
 //!   differences of `M` — the "gradient of ⟨∇f, v⟩" of force training.
 
-use crate::rng::SplitMix64;
 use super::tolerance::{FD_GRAD_ATOL, FD_GRAD_RTOL, FD_STEP};
 use crate::autodiff::{grad, no_grad};
 use crate::backend::Backend;
 use crate::dtype::DType;
+use crate::rng::SplitMix64;
 use crate::tensor::Tensor;
 
 /// A function of several tensors, as the checks take it.

@@ -5,8 +5,8 @@ use super::{assert_gradients, random};
 use crate::autodiff::{grad, no_grad};
 use crate::backend::Backend;
 use crate::dtype::DType;
-use crate::tensor::Tensor;
 use crate::rng::SplitMix64;
+use crate::tensor::Tensor;
 
 /// Inside `no_grad`, and on constants, nothing is recorded.
 pub fn no_graph_without_tracking<B: Backend>(device: &B::Device) {

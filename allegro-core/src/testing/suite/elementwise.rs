@@ -2,8 +2,8 @@
 
 use super::{assert_gradients, assert_values, multi_indices, offset, random};
 use crate::backend::{Backend, UnaryOp};
-use crate::tensor::Tensor;
 use crate::rng::SplitMix64;
+use crate::tensor::Tensor;
 
 fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())

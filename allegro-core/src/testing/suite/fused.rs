@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::{assert_gradients, assert_values, random};
 use crate::backend::{Backend, ContractEntry, ContractionSpec};
-use crate::tensor::Tensor;
 use crate::rng::SplitMix64;
+use crate::tensor::Tensor;
 
 fn random_spec(rng: &mut SplitMix64) -> Arc<ContractionSpec> {
     let dims = [4usize, 3, 5];

@@ -3,8 +3,8 @@
 
 use super::{assert_gradients, assert_values, random};
 use crate::backend::Backend;
-use crate::tensor::{Indices, Tensor};
 use crate::rng::SplitMix64;
+use crate::tensor::{Indices, Tensor};
 use crate::testing::tolerance::all_close;
 
 /// `index_select` along axes 0 and 1 with repeated and missing indices.

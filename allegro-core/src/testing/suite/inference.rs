@@ -10,8 +10,8 @@ use crate::backend::{
 };
 use crate::dtype::DType;
 use crate::e3::AllegroTensorTrack;
-use crate::tensor::{Indices, Tensor};
 use crate::rng::SplitMix64;
+use crate::tensor::{Indices, Tensor};
 
 const ACTIVATIONS: [Activation; 7] = [
     Activation::Silu,

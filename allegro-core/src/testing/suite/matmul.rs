@@ -4,8 +4,8 @@
 use super::{assert_gradients, assert_values, random};
 use crate::backend::Backend;
 use crate::dtype::DType;
-use crate::tensor::Tensor;
 use crate::rng::SplitMix64;
+use crate::tensor::Tensor;
 use crate::testing::tolerance::all_close;
 
 /// `op(A)[b] · op(B)[b]` by a triple loop. Shapes as stored; `None` batch = shared.

@@ -16,10 +16,10 @@ pub mod reduce;
 pub mod shape;
 
 use super::finite_diff::{TestFn, check_gradients, check_second_order};
-use crate::rng::SplitMix64;
 use super::tolerance::{F32_VALUE_RTOL, F64_VALUE_RTOL, all_close};
 use crate::backend::Backend;
 use crate::dtype::DType;
+use crate::rng::SplitMix64;
 use crate::tensor::Tensor;
 
 /// A random f64 tensor with entries uniform in `[lo, hi)`.

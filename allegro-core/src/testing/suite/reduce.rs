@@ -2,8 +2,8 @@
 
 use super::{assert_gradients, assert_values, multi_indices, random};
 use crate::backend::Backend;
-use crate::tensor::Tensor;
 use crate::rng::SplitMix64;
+use crate::tensor::Tensor;
 
 /// `sum` over each axis of a rank-3 tensor (with and without keepdim), `mean`,
 /// `sum_all`.

@@ -3,8 +3,8 @@
 use super::{assert_gradients, assert_values, multi_indices, offset, random};
 use crate::backend::Backend;
 use crate::dtype::DType;
-use crate::tensor::Tensor;
 use crate::rng::SplitMix64;
+use crate::tensor::Tensor;
 
 /// `permute` of a rank-3 tensor, `transpose`, `reshape`, `unsqueeze`/`squeeze`.
 pub fn permute_reshape<B: Backend>(device: &B::Device) {
