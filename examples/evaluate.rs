@@ -15,8 +15,7 @@ use allegro::core::Backend;
 use allegro::core::backend::cpu::{Cpu, CpuDevice};
 use allegro::data::extxyz::ReadOptions;
 use allegro::data::read_structures;
-use allegro::data::{AtomicGraph, NeighborOptions, TypeMapper};
-use allegro::nn::Predictor;
+use allegro::nn::{EnergyModel, Predictor};
 use allegro::nn::model_file::ModelFile;
 
 type Error = Box<dyn std::error::Error>;
@@ -77,16 +76,12 @@ fn run(model_path: &str, data_path: &str, device: &str, tf32: bool) -> Result<St
 }
 
 fn metrics<B: Backend>(predictor: Predictor<B>, data_path: &str) -> Result<String, Error> {
-    let config = predictor.model().config();
-    let mapper = TypeMapper::new(&config.type_names)?;
-    let options = NeighborOptions::new(config.r_max);
     // extxyz, or nequip's LMDB (`*.lmdb`, or a directory holding data.mdb).
     let frames = read_structures(data_path, &ReadOptions::default())?;
     let (mut forces, mut energy, mut stress) =
         (Errors::default(), Errors::default(), Errors::default());
     for s in &frames {
-        let graph = AtomicGraph::from_structure(s, &mapper, &options)?;
-        let p = predictor.predict(&graph)?;
+        let p = predictor.predict_structure(s)?;
         if let Some(f) = &s.labels.forces {
             for (a, b) in f.iter().zip(&p.forces) {
                 (0..3).for_each(|d| forces.add(b[d] - a[d]));

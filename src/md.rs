@@ -1,9 +1,8 @@
 //! Molecular dynamics with a trained model: velocity Verlet (NVE) in ASE's units
 //! (eV, Å, u; time in fs), the neighbor list rebuilt every step.
 
-use allegro_core::Backend;
 use allegro_data::{AtomicGraph, NeighborOptions, SplitMix64, Structure, TypeMapper, atomic_mass};
-use allegro_nn::{Error, Predictor, Result};
+use allegro_nn::{EnergyModel, Error, Result};
 
 /// One femtosecond in the time unit of eV·Å·u (`Å·√(u/eV)`), as ASE's `units.fs`.
 pub const FEMTOSECOND: f64 = 0.098_226_947_884_640_63;
@@ -25,20 +24,21 @@ pub struct MdState {
     pub step: usize,
 }
 
-/// A velocity-Verlet integrator driven by a [`Predictor`].
-pub struct VelocityVerlet<'a, B: Backend> {
-    predictor: &'a Predictor<B>,
+/// A velocity-Verlet integrator driven by any [`EnergyModel`] (a
+/// [`Predictor`](allegro_nn::Predictor) on any backend, or a model of your own).
+pub struct VelocityVerlet<'a, M: EnergyModel> {
+    model: &'a M,
     mapper: &'a TypeMapper,
     options: NeighborOptions,
     masses: Vec<f64>,
     dt: f64,
 }
 
-impl<'a, B: Backend> VelocityVerlet<'a, B> {
+impl<'a, M: EnergyModel> VelocityVerlet<'a, M> {
     /// An integrator with time step `dt_fs` for structures like `structure` (masses are
     /// taken from its species, which must be elements).
     pub fn new(
-        predictor: &'a Predictor<B>,
+        model: &'a M,
         mapper: &'a TypeMapper,
         structure: &Structure,
         dt_fs: f64,
@@ -52,9 +52,9 @@ impl<'a, B: Backend> VelocityVerlet<'a, B> {
                 })
             })
             .collect::<Result<Vec<f64>>>()?;
-        let options = NeighborOptions::new(predictor.model().config().r_max);
+        let options = NeighborOptions::new(model.r_max());
         Ok(VelocityVerlet {
-            predictor,
+            model,
             mapper,
             options,
             masses,
@@ -64,7 +64,7 @@ impl<'a, B: Backend> VelocityVerlet<'a, B> {
 
     fn evaluate(&self, structure: &Structure) -> Result<(f64, Vec<[f64; 3]>)> {
         let graph = AtomicGraph::from_structure(structure, self.mapper, &self.options)?;
-        let p = self.predictor.predict(&graph)?;
+        let p = self.model.predict(&graph)?;
         Ok((p.total_energy[0], p.forces))
     }
 

@@ -1,6 +1,7 @@
 //! Energies, forces and virial of a periodic (or open) configuration.
 
-use allegro_data::{AtomicGraph, NeighborOptions, Species, Structure, TypeMapper};
+use allegro_data::{Species, Structure};
+use allegro_nn::EnergyModel;
 
 use crate::error::{ALLEGRO_ERR_COMPUTE, FfiError, guard};
 use crate::model::{AllegroModel, model_ref};
@@ -77,14 +78,10 @@ pub unsafe extern "C" fn allegro_compute(
         };
         let pos: Vec<[f64; 3]> = positions.chunks(3).map(|c| [c[0], c[1], c[2]]).collect();
         let structure = Structure::new(species, pos, cell_rows, pbc);
-        let mapper = TypeMapper::new(&m.type_names)
+        // The one route from a structure: typed by the model's names, neighbor list at
+        // its cutoff, predicted (`EnergyModel::predict_structure`).
+        let p = crate::device::with_predictor!(&m.predictor, |p| p.predict_structure(&structure))
             .map_err(|e| FfiError(ALLEGRO_ERR_COMPUTE, e.to_string()))?;
-        let options = NeighborOptions::new(m.predictor.model().config().r_max);
-        let compute_error = |e: String| FfiError(ALLEGRO_ERR_COMPUTE, e);
-        let graph = AtomicGraph::from_structure(&structure, &mapper, &options)
-            .map_err(|e| compute_error(e.to_string()))?;
-        let p = crate::device::with_predictor!(&m.predictor, |p| p.predict(&graph))
-            .map_err(|e| compute_error(e.to_string()))?;
         // SAFETY: each output pointer is checked non-null and sized as documented.
         unsafe {
             *energy = p.total_energy[0];

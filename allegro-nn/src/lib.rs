@@ -63,6 +63,7 @@ pub mod config;
 pub mod edge_inputs;
 pub mod embedding;
 pub mod energy_forces;
+pub mod energy_model;
 pub mod error;
 pub mod import;
 pub mod inputs;
@@ -84,6 +85,7 @@ pub mod testing;
 /// parts written outside these crates.
 pub use allegro_core::SplitMix64;
 pub use config::AllegroConfig;
+pub use energy_model::EnergyModel;
 pub use embedding::{CustomRadialEmbedding, RadialChemicalEmbedding};
 pub use energy_forces::EnergyForcesPlan;
 pub use error::{Error, Result};

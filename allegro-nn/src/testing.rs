@@ -28,31 +28,8 @@ use allegro_data::{AtomicGraph, Mat3, NeighborOptions, Species, Structure, TypeM
 use crate::error::{Error, Result};
 use crate::predictor::{Prediction, Predictor};
 
-/// What the battery needs from a model.
-pub trait EnergyModel {
-    /// Type names in model order; the test structures use them as species labels.
-    fn type_names(&self) -> Vec<String>;
-    /// Cutoff of an edge by (center type, neighbor type), `T·T`, row = center type.
-    fn cutoffs(&self) -> Vec<f64>;
-    /// Energies, forces and stress of every structure of a (batched) graph.
-    fn predict(&self, graph: &AtomicGraph) -> Result<Prediction>;
-    /// The largest cutoff.
-    fn r_max(&self) -> f64 {
-        self.cutoffs().into_iter().fold(0.0, f64::max)
-    }
-}
-
-impl<B: Backend> EnergyModel for Predictor<B> {
-    fn type_names(&self) -> Vec<String> {
-        self.model().config().type_names.clone()
-    }
-    fn cutoffs(&self) -> Vec<f64> {
-        self.model().cutoffs()
-    }
-    fn predict(&self, graph: &AtomicGraph) -> Result<Prediction> {
-        Predictor::predict(self, graph)
-    }
-}
+/// What the battery needs from a model (public as [`crate::EnergyModel`]).
+pub use crate::energy_model::EnergyModel;
 
 fn data_error(e: allegro_data::Error) -> Error {
     Error::Input(e.to_string())
@@ -71,7 +48,7 @@ pub fn graph<M: EnergyModel>(
 
 /// Evaluates one structure with a neighbor list at the model's largest cutoff.
 pub fn evaluate<M: EnergyModel>(model: &M, s: &Structure) -> Result<Prediction> {
-    model.predict(&graph(model, s, model.r_max())?)
+    model.predict_structure(s)
 }
 
 /// How far a prediction is from the expected one, each quantity relative to its largest
