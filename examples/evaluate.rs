@@ -15,8 +15,8 @@ use allegro::core::Backend;
 use allegro::core::backend::cpu::{Cpu, CpuDevice};
 use allegro::data::extxyz::ReadOptions;
 use allegro::data::read_structures;
-use allegro::nn::{EnergyModel, Predictor};
 use allegro::nn::model_file::ModelFile;
+use allegro::nn::{EnergyModel, Predictor};
 
 type Error = Box<dyn std::error::Error>;
 

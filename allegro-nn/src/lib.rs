@@ -85,9 +85,9 @@ pub mod testing;
 /// parts written outside these crates.
 pub use allegro_core::SplitMix64;
 pub use config::AllegroConfig;
-pub use energy_model::EnergyModel;
 pub use embedding::{CustomRadialEmbedding, RadialChemicalEmbedding};
 pub use energy_forces::EnergyForcesPlan;
+pub use energy_model::EnergyModel;
 pub use error::{Error, Result};
 pub use inputs::ModelInputs;
 pub use model::AllegroModel;

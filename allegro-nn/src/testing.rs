@@ -26,7 +26,7 @@ use allegro_core::rng::SplitMix64;
 use allegro_data::{AtomicGraph, Mat3, NeighborOptions, Species, Structure, TypeMapper};
 
 use crate::error::{Error, Result};
-use crate::predictor::{Prediction, Predictor};
+use crate::predictor::Prediction;
 
 /// What the battery needs from a model (public as [`crate::EnergyModel`]).
 pub use crate::energy_model::EnergyModel;
