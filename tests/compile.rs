@@ -161,7 +161,9 @@ fn nequip_checkpoint_and_package_compile_to_nequips_predictions() {
 #[test]
 fn our_checkpoint_compiles_with_its_ema_weights() {
     use allegro::nn::{AllegroConfig, AllegroModel};
-    use allegro::train::{AdamWConfig, AdamWState, Checkpoint, EmaState, params_to_records};
+    use allegro::train::{
+        AdamWConfig, AdamWState, Checkpoint, EmaState, StateRecord, encode_state, params_to_records,
+    };
     // A checkpoint as the trainer writes it: config, raw weights, EMA weights.
     let config: AllegroConfig =
         serde_json::from_value(serde_json::json!({"type_names": ["H", "O"], "r_max": 4.0,
@@ -181,10 +183,17 @@ fn our_checkpoint_compiles_with_its_ema_weights() {
     let ckpt = Checkpoint {
         model_config: Some(serde_json::to_string(&config).unwrap()),
         params: records,
-        optimizer: AdamWState {
-            config: AdamWConfig::default(),
-            step: 3,
-            moments: vec![],
+        optimizer: StateRecord {
+            kind: "AdamW".into(),
+            bytes: encode_state(
+                "optimizer",
+                &AdamWState {
+                    config: AdamWConfig::default(),
+                    step: 3,
+                    moments: vec![],
+                },
+            )
+            .unwrap(),
         },
         scheduler: None,
         ema: Some(EmaState {

@@ -80,6 +80,7 @@ pub mod scale_shift;
 pub mod tensor_product;
 pub mod tensor_product_fused;
 pub mod testing;
+pub mod trainable;
 
 /// The generator the parts' `init` methods draw from (the crates' one SplitMix64), for
 /// parts written outside these crates.
@@ -94,3 +95,4 @@ pub use model::AllegroModel;
 pub use model_file::ModelFile;
 pub use parameters::Parameters;
 pub use predictor::{AtomOutputs, Outputs, Prediction, Predictor};
+pub use trainable::TrainableModel;

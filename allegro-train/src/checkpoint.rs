@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use allegro_core::{Backend, DType, Tensor};
 use allegro_nn::Parameters;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::early_stopping::EarlyStopping;
@@ -30,8 +31,9 @@ use crate::schedule::ReduceLROnPlateau;
 
 /// First bytes of a checkpoint file.
 pub const CHECKPOINT_MAGIC: &[u8; 8] = b"ALGRCKPT";
-/// Format version written (and the only one read).
-pub const CHECKPOINT_VERSION: u32 = 1;
+/// Format version written. Version 1 (AdamW and plateau states stored as such, before
+/// optimizers and schedulers were pluggable) is still read.
+pub const CHECKPOINT_VERSION: u32 = 2;
 const HEADER_LEN: usize = 8 + 4 + 8 + 8;
 
 /// One parameter tensor on the host.
@@ -64,17 +66,39 @@ pub struct EpochRecord {
     pub seconds: f64,
 }
 
+/// The saved state of a pluggable part (optimizer, LR scheduler): which kind of part
+/// wrote it and its own encoding of its state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StateRecord {
+    /// The part's kind (`Optimizer::kind`, `LrScheduler::kind`).
+    pub kind: String,
+    /// The part's state, as the part encoded it (postcard for the parts of this crate).
+    pub bytes: Vec<u8>,
+}
+
+/// A part's state as postcard bytes (what the optimizers and schedulers of this crate
+/// store in a [`StateRecord`]).
+pub fn encode_state<T: Serialize>(what: &str, state: &T) -> Result<Vec<u8>> {
+    postcard::to_stdvec(state).map_err(|e| Error::State(format!("cannot encode {what}: {e}")))
+}
+
+/// The inverse of [`encode_state`]; `what` names the part in errors.
+pub fn decode_state<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T> {
+    postcard::from_bytes(bytes).map_err(|e| Error::State(format!("cannot decode {what}: {e}")))
+}
+
 /// Everything a run needs to continue.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Checkpoint {
-    /// The model's `AllegroConfig` as JSON, if known.
+    /// The model's description (`TrainableModel::describe`: an `AllegroConfig` as JSON),
+    /// if known.
     pub model_config: Option<String>,
     /// The raw (optimised) weights.
     pub params: Vec<ParamRecord>,
     /// Optimizer state.
-    pub optimizer: AdamWState,
+    pub optimizer: StateRecord,
     /// Scheduler state.
-    pub scheduler: Option<ReduceLROnPlateau>,
+    pub scheduler: Option<StateRecord>,
     /// EMA state.
     pub ema: Option<EmaState>,
     /// Early-stopping state.
@@ -89,6 +113,53 @@ pub struct Checkpoint {
     pub history: Vec<EpochRecord>,
     /// Best monitored validation value so far.
     pub best_metric: Option<f64>,
+}
+
+/// A version-1 checkpoint: the same fields, with the AdamW and plateau states stored as
+/// such.
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+struct CheckpointV1 {
+    model_config: Option<String>,
+    params: Vec<ParamRecord>,
+    optimizer: AdamWState,
+    scheduler: Option<ReduceLROnPlateau>,
+    ema: Option<EmaState>,
+    early_stopping: Option<EarlyStopping>,
+    rng: Vec<u64>,
+    epoch: u64,
+    global_step: u64,
+    history: Vec<EpochRecord>,
+    best_metric: Option<f64>,
+}
+
+impl CheckpointV1 {
+    /// The same state in the current layout.
+    fn upgrade(self) -> Result<Checkpoint> {
+        let scheduler = match &self.scheduler {
+            Some(s) => Some(StateRecord {
+                kind: crate::schedule::plateau::KIND.into(),
+                bytes: encode_state("the LR scheduler", s)?,
+            }),
+            None => None,
+        };
+        Ok(Checkpoint {
+            model_config: self.model_config,
+            params: self.params,
+            optimizer: StateRecord {
+                kind: crate::optim::adamw::KIND.into(),
+                bytes: encode_state("the optimizer", &self.optimizer)?,
+            },
+            scheduler,
+            ema: self.ema,
+            early_stopping: self.early_stopping,
+            rng: self.rng,
+            epoch: self.epoch,
+            global_step: self.global_step,
+            history: self.history,
+            best_metric: self.best_metric,
+        })
+    }
 }
 
 /// Host records of every tensor of `params`.
@@ -166,9 +237,9 @@ impl Checkpoint {
             return Err(err("not an allegro-rs checkpoint (bad magic header)".into()));
         }
         let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-        if version != CHECKPOINT_VERSION {
+        if version != CHECKPOINT_VERSION && version != 1 {
             return Err(err(format!(
-                "format version {version}, this build reads version {CHECKPOINT_VERSION}"
+                "format version {version}, this build reads versions 1 to {CHECKPOINT_VERSION}"
             )));
         }
         let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
@@ -183,8 +254,14 @@ impl Checkpoint {
         if fnv1a(payload) != sum {
             return Err(err("checksum mismatch (file corrupted)".into()));
         }
-        let (ckpt, rest) = postcard::take_from_bytes::<Checkpoint>(payload)
-            .map_err(|e| err(format!("cannot decode: {e}")))?;
+        let decode_err = |e: postcard::Error| err(format!("cannot decode: {e}"));
+        let (ckpt, rest) = if version == 1 {
+            let (old, rest) =
+                postcard::take_from_bytes::<CheckpointV1>(payload).map_err(decode_err)?;
+            (old.upgrade()?, rest)
+        } else {
+            postcard::take_from_bytes::<Checkpoint>(payload).map_err(decode_err)?
+        };
         if !rest.is_empty() {
             return Err(err(format!(
                 "{} trailing bytes after the payload",
@@ -261,6 +338,19 @@ mod tests {
     use crate::optim::{AdamWConfig, MomentRecord};
     use allegro_core::backend::cpu::{Cpu, CpuDevice};
 
+    fn adamw_state() -> AdamWState {
+        AdamWState {
+            config: AdamWConfig::default(),
+            step: 3,
+            moments: vec![MomentRecord {
+                name: "a".into(),
+                exp_avg: vec![0.1, 0.2],
+                exp_avg_sq: vec![0.3, 0.4],
+                max_exp_avg_sq: None,
+            }],
+        }
+    }
+
     fn sample(epoch: u64) -> Checkpoint {
         let mut p = Parameters::<Cpu>::new();
         p.insert(
@@ -276,17 +366,18 @@ mod tests {
         Checkpoint {
             model_config: Some("{}".into()),
             params: params_to_records(&p),
-            optimizer: AdamWState {
-                config: AdamWConfig::default(),
-                step: 3,
-                moments: vec![MomentRecord {
-                    name: "a".into(),
-                    exp_avg: vec![0.1, 0.2],
-                    exp_avg_sq: vec![0.3, 0.4],
-                    max_exp_avg_sq: None,
-                }],
+            optimizer: StateRecord {
+                kind: crate::optim::adamw::KIND.into(),
+                bytes: encode_state("optimizer", &adamw_state()).unwrap(),
             },
-            scheduler: Some(ReduceLROnPlateau::new(Default::default()).unwrap()),
+            scheduler: Some(StateRecord {
+                kind: crate::schedule::plateau::KIND.into(),
+                bytes: encode_state(
+                    "scheduler",
+                    &ReduceLROnPlateau::new(Default::default()).unwrap(),
+                )
+                .unwrap(),
+            }),
             ema: Some(EmaState {
                 decay: 0.999,
                 num_updates: 4,
@@ -329,6 +420,39 @@ mod tests {
         assert_eq!(p.get("b").shape(), &[2, 2]);
         assert!(!p.entry("b").unwrap().trainable);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A version-1 file (AdamW and plateau states stored as such) reads as the same state.
+    #[test]
+    fn version_one_files_still_read() {
+        let c = sample(2);
+        let plateau = ReduceLROnPlateau::new(Default::default()).unwrap();
+        let old = CheckpointV1 {
+            model_config: c.model_config.clone(),
+            params: c.params.clone(),
+            optimizer: adamw_state(),
+            scheduler: Some(plateau.clone()),
+            ema: c.ema.clone(),
+            early_stopping: None,
+            rng: c.rng.clone(),
+            epoch: c.epoch,
+            global_step: c.global_step,
+            history: c.history.clone(),
+            best_metric: c.best_metric,
+        };
+        let payload = postcard::to_stdvec(&old).unwrap();
+        let mut bytes = CHECKPOINT_MAGIC.to_vec();
+        bytes.extend_from_slice(&1u32.to_le_bytes());
+        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&fnv1a(&payload).to_le_bytes());
+        bytes.extend_from_slice(&payload);
+        let back = Checkpoint::from_bytes(&bytes, "v1").unwrap();
+        assert_eq!(back, c);
+        let adamw: AdamWState = decode_state("optimizer", &back.optimizer.bytes).unwrap();
+        assert_eq!(adamw, adamw_state());
+        let sched: ReduceLROnPlateau =
+            decode_state("scheduler", &back.scheduler.unwrap().bytes).unwrap();
+        assert_eq!(sched, plateau);
     }
 
     #[test]

@@ -80,7 +80,8 @@ pub mod shard_loss;
 pub mod trainer;
 
 pub use checkpoint::{
-    Checkpoint, EpochRecord, ParamRecord, params_from_records, params_to_records, write_atomic,
+    Checkpoint, EpochRecord, ParamRecord, StateRecord, decode_state, encode_state,
+    params_from_records, params_to_records, write_atomic,
 };
 pub use clip::{GradClip, clip_grad_norm, clip_grad_value, global_norm};
 #[cfg(feature = "mpi")]
@@ -94,7 +95,7 @@ pub use grads::{Gradients, gradients};
 pub use loss::{LossCoeffs, energy_force_loss, energy_force_metrics};
 pub use manager::{BatchMetrics, EpochMetrics, MetricEntry, MetricValues, MetricsManager};
 pub use metrics::{ErrorStats, Loss, Mae, MaxAbs, Metric, Mse, Rmse};
-pub use optim::{AdamW, AdamWConfig, AdamWState};
-pub use schedule::{PlateauConfig, ReduceLROnPlateau, ThresholdMode};
+pub use optim::{AdamW, AdamWConfig, AdamWState, Optimizer};
+pub use schedule::{LrScheduler, PlateauConfig, ReduceLROnPlateau, ThresholdMode};
 pub use shard_loss::{PooledForm, ShardSums};
 pub use trainer::{FitConfig, FitSummary, Progress, Trainer, epoch_order, metrics_csv};

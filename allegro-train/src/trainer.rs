@@ -16,10 +16,10 @@ use std::time::Instant;
 use allegro_core::{Backend, Tensor};
 use allegro_data::{AtomicGraph, GraphSource, SplitMix64, for_each_batch, shuffled_indices};
 use allegro_nn::predictor::inputs_from_graph;
-use allegro_nn::{AllegroModel, Parameters};
+use allegro_nn::{AllegroModel, Parameters, TrainableModel};
 
 use crate::checkpoint::{
-    Checkpoint, EpochRecord, params_from_records, params_to_records, write_atomic,
+    Checkpoint, EpochRecord, StateRecord, params_from_records, params_to_records, write_atomic,
 };
 use crate::clip::GradClip;
 use crate::comm::{Communicator, SingleProcess};
@@ -28,8 +28,8 @@ use crate::ema::Ema;
 use crate::error::{Error, Result, config_error};
 use crate::grads::{Gradients, gradients};
 use crate::manager::{EpochMetrics, MetricValues, MetricsManager};
-use crate::optim::AdamW;
-use crate::schedule::ReduceLROnPlateau;
+use crate::optim::{AdamW, Optimizer};
+use crate::schedule::LrScheduler;
 use crate::shard_loss::ShardSums;
 
 /// Settings of [`Trainer::fit`].
@@ -105,17 +105,19 @@ pub struct FitSummary {
     pub best_metric: Option<f64>,
 }
 
-/// A model, its weights and everything that trains them.
+/// A model, its weights and everything that trains them. The model is any
+/// [`TrainableModel`] (an [`AllegroModel`] by default) and the optimizer any
+/// [`Optimizer`] ([`AdamW`] by default); the scheduler any [`LrScheduler`].
 #[derive(Debug)]
-pub struct Trainer<B: Backend> {
+pub struct Trainer<B: Backend, M: TrainableModel = AllegroModel, O: Optimizer<B> = AdamW<B>> {
     /// The architecture.
-    pub model: AllegroModel,
+    pub model: M,
     /// The raw (optimised) weights.
     pub params: Parameters<B>,
     /// The optimizer.
-    pub optimizer: AdamW<B>,
+    pub optimizer: O,
     /// LR schedule stepped once per epoch on the monitored value.
-    pub scheduler: Option<ReduceLROnPlateau>,
+    pub scheduler: Option<Box<dyn LrScheduler>>,
     /// EMA of the weights, used for validation and saved models.
     pub ema: Option<Ema<B>>,
     /// The training loss (`weighted_sum` of its metrics).
@@ -158,13 +160,13 @@ pub fn epoch_order(indices: &[usize], seed: u64, epoch: u64) -> Vec<usize> {
         .collect()
 }
 
-impl<B: Backend> Trainer<B> {
+impl<B: Backend, M: TrainableModel, O: Optimizer<B>> Trainer<B, M, O> {
     /// A trainer with no scheduler, EMA, clipping or early stopping (add them with the
     /// `with_*` methods or by setting the fields).
     pub fn new(
-        model: AllegroModel,
+        model: M,
         params: Parameters<B>,
-        optimizer: AdamW<B>,
+        optimizer: O,
         loss: MetricsManager<B>,
         val_metrics: MetricsManager<B>,
         device: B::Device,
@@ -191,8 +193,8 @@ impl<B: Backend> Trainer<B> {
     }
 
     /// Adds an LR scheduler.
-    pub fn with_scheduler(mut self, s: ReduceLROnPlateau) -> Self {
-        self.scheduler = Some(s);
+    pub fn with_scheduler(mut self, s: impl LrScheduler + 'static) -> Self {
+        self.scheduler = Some(Box::new(s));
         self
     }
 
@@ -303,7 +305,7 @@ impl<B: Backend> Trainer<B> {
         })
     }
 
-    /// The update every step ends with: clipping, the AdamW step, the EMA update.
+    /// The update every step ends with: clipping, the optimizer step, the EMA update.
     fn apply_gradients(&mut self, mut grads: Gradients<B>) -> Result<()> {
         if let Some(c) = &self.clip {
             c.apply(&mut grads);
@@ -367,12 +369,22 @@ impl<B: Backend> Trainer<B> {
     }
 
     /// The whole state as a checkpoint.
-    pub fn checkpoint(&self, seed: u64) -> Checkpoint {
-        Checkpoint {
-            model_config: Some(model_config_json(&self.model)),
+    pub fn checkpoint(&self, seed: u64) -> Result<Checkpoint> {
+        let scheduler = match &self.scheduler {
+            Some(s) => Some(StateRecord {
+                kind: s.kind().into(),
+                bytes: s.save_state()?,
+            }),
+            None => None,
+        };
+        Ok(Checkpoint {
+            model_config: Some(self.model.describe()),
             params: params_to_records(&self.params),
-            optimizer: self.optimizer.state(),
-            scheduler: self.scheduler.clone(),
+            optimizer: StateRecord {
+                kind: self.optimizer.kind().into(),
+                bytes: self.optimizer.save_state()?,
+            },
+            scheduler,
             ema: self.ema.as_ref().map(Ema::state),
             early_stopping: self.early_stopping.clone(),
             rng: vec![seed],
@@ -380,7 +392,7 @@ impl<B: Backend> Trainer<B> {
             global_step: self.global_step,
             history: self.history.clone(),
             best_metric: self.best_metric,
-        }
+        })
     }
 
     /// Loads a checkpoint into this trainer (built as for the original run: same model,
@@ -388,7 +400,7 @@ impl<B: Backend> Trainer<B> {
     /// and early stopping come from the checkpoint; the EMA keeps this trainer's decay.
     pub fn resume(&mut self, ckpt: &Checkpoint) -> Result<()> {
         if let Some(cfg) = &ckpt.model_config
-            && *cfg != model_config_json(&self.model)
+            && *cfg != self.model.describe()
         {
             return Err(Error::State(
                 "the checkpoint was written for a different model config".into(),
@@ -409,7 +421,8 @@ impl<B: Backend> Trainer<B> {
                 "the checkpoint's parameters differ from the model's (names or shapes)".into(),
             ));
         }
-        self.optimizer.load_state(&ckpt.optimizer, &params)?;
+        check_kind("optimizer", &ckpt.optimizer, self.optimizer.kind())?;
+        self.optimizer.load_state(&ckpt.optimizer.bytes, &params)?;
         match (&mut self.ema, &ckpt.ema) {
             (Some(e), Some(s)) => e.load_state(s, &params)?,
             (None, None) => {}
@@ -425,12 +438,18 @@ impl<B: Backend> Trainer<B> {
                 )));
             }
         }
-        if self.scheduler.is_some() != ckpt.scheduler.is_some() {
-            return Err(Error::State(
-                "the checkpoint and this trainer differ in having an LR scheduler".into(),
-            ));
+        match (&mut self.scheduler, &ckpt.scheduler) {
+            (Some(s), Some(record)) => {
+                check_kind("LR scheduler", record, s.kind())?;
+                s.load_state(&record.bytes)?;
+            }
+            (None, None) => {}
+            _ => {
+                return Err(Error::State(
+                    "the checkpoint and this trainer differ in having an LR scheduler".into(),
+                ));
+            }
         }
-        self.scheduler = ckpt.scheduler.clone();
         if self.early_stopping.is_some() && ckpt.early_stopping.is_some() {
             self.early_stopping = ckpt.early_stopping.clone();
         }
@@ -585,7 +604,7 @@ impl<B: Backend> Trainer<B> {
                     &dir.join("metrics.csv"),
                     metrics_csv(&self.history).as_bytes(),
                 )?;
-                let ckpt = self.checkpoint(config.seed);
+                let ckpt = self.checkpoint(config.seed)?;
                 if improved && !monitored.is_nan() {
                     ckpt.save(dir.join("best.ckpt"))?;
                 }
@@ -614,8 +633,15 @@ impl<B: Backend> Trainer<B> {
     }
 }
 
-fn model_config_json(model: &AllegroModel) -> String {
-    serde_json::to_string(model.config()).expect("configs serialise")
+/// Refuses a part's saved state written by a part of another kind.
+fn check_kind(part: &str, record: &StateRecord, mine: &str) -> Result<()> {
+    if record.kind == mine {
+        return Ok(());
+    }
+    Err(Error::State(format!(
+        "the checkpoint's {part} is {}, this trainer's is {mine}",
+        record.kind
+    )))
 }
 
 /// The history as CSV: `epoch,lr,seconds,train_<metric>…,val_<metric>…` (columns from

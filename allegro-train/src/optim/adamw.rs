@@ -20,8 +20,10 @@ use allegro_core::{Backend, Tensor, no_grad};
 use allegro_nn::Parameters;
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::{decode_state, encode_state};
 use crate::error::{Error, Result, config_error};
 use crate::grads::Gradients;
+use crate::optim::Optimizer;
 
 /// Hyper-parameters of AdamW; defaults are torch's.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -282,6 +284,34 @@ impl<B: Backend> AdamW<B> {
         self.step = state.step;
         self.moments = moments;
         Ok(())
+    }
+}
+
+/// The name AdamW states carry in checkpoints.
+pub const KIND: &str = "AdamW";
+
+impl<B: Backend> Optimizer<B> for AdamW<B> {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+    fn lr(&self) -> f64 {
+        AdamW::lr(self)
+    }
+    fn set_lr(&mut self, lr: f64) {
+        AdamW::set_lr(self, lr)
+    }
+    fn steps(&self) -> u64 {
+        AdamW::steps(self)
+    }
+    fn step(&mut self, params: &mut Parameters<B>, grads: &Gradients<B>) -> Result<()> {
+        AdamW::step(self, params, grads)
+    }
+    fn save_state(&self) -> Result<Vec<u8>> {
+        encode_state("the AdamW state", &self.state())
+    }
+    fn load_state(&mut self, bytes: &[u8], params: &Parameters<B>) -> Result<()> {
+        let state: AdamWState = decode_state("the AdamW state", bytes)?;
+        AdamW::load_state(self, &state, params)
     }
 }
 

@@ -17,7 +17,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::{decode_state, encode_state};
 use crate::error::{Result, config_error};
+use crate::schedule::LrScheduler;
 
 /// How `threshold` compares a value with the best so far.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,6 +135,25 @@ impl ReduceLROnPlateau {
             self.num_bad_epochs = 0;
         }
         lr
+    }
+}
+
+/// The name plateau states carry in checkpoints.
+pub const KIND: &str = "ReduceLROnPlateau";
+
+impl LrScheduler for ReduceLROnPlateau {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+    fn step(&mut self, metric: f64, lr: f64) -> f64 {
+        ReduceLROnPlateau::step(self, metric, lr)
+    }
+    fn save_state(&self) -> Result<Vec<u8>> {
+        encode_state("the plateau scheduler state", self)
+    }
+    fn load_state(&mut self, bytes: &[u8]) -> Result<()> {
+        *self = decode_state("the plateau scheduler state", bytes)?;
+        Ok(())
     }
 }
 
