@@ -573,7 +573,7 @@ pub fn random_crystal(
     )
 }
 
-/// How far the inputs built on the device ([`ModelInputs::from_neighbor_list`], through
+/// How far the inputs built on the device ([`crate::ModelInputs::from_neighbor_list`], through
 /// [`crate::predictor::inputs_from_graph`]) are from those built on the host (the
 /// oracle, [`crate::predictor::inputs_from_graph_on_host`]): the largest edge-vector
 /// difference relative to the longest vector. Errors when any index table, the edge

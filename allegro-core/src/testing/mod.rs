@@ -3,7 +3,7 @@
 //!
 //! - [`finite_diff`]: gradients and second-order gradients against central differences.
 //! - [`tolerance`]: the named tolerances of the project.
-//! - [`rng`]: a tiny seeded generator for reproducible test data.
+//! - [`crate::rng`]: the seeded generator (SplitMix64) for reproducible test data.
 //! - [`suite`]: op checks generic over the backend, instantiated per backend in tests.
 
 pub mod finite_diff;
