@@ -5,7 +5,10 @@
 //! `cargo run --release --example bench_cpu -- [--tape] [../shared/data/water-192.xyz ...]`
 //!
 //! `--tape` times energy + forces through the generic tape (the oracle) instead of the
-//! no-tape path `Predictor` runs.
+//! no-tape path `Predictor` runs. Besides the table, one JSON line per file (for logs
+//! next to `shared/reference/cpu-ref.sh`'s lines; a ratio to the reference is only
+//! made from the two measured in the same command on the same cores). With
+//! `ALLEGRO_PROFILE` set, the no-tape path's time per stage follows.
 
 use std::time::Instant;
 
@@ -16,10 +19,6 @@ use allegro::nn::{AllegroConfig, AllegroModel, Predictor};
 
 /// The model block of `shared/reference/nequip-xtb.yaml`, for water.
 const SEED_MODEL: &str = include_str!("configs/seed-water.json");
-
-/// Reference (nequip-allegro 0.8.3, PyTorch, 2 CPU cores), `shared/reference/README.md`.
-const REFERENCE_192_SECONDS: f64 = 3.99;
-const REFERENCE_TRAIN_STEP_192_SECONDS: f64 = 10.6;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -70,7 +69,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::hint::black_box(grad(&[&loss], None, &refs, false));
             train.push(t.elapsed().as_secs_f64());
         }
-        let (e, tr) = (median(ef), median(train));
+        let (e, tr) = (median(ef.clone()), median(train.clone()));
         let name = std::path::Path::new(&file)
             .file_name()
             .unwrap()
@@ -84,12 +83,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             tr,
             graph.n_atoms() as f64 / e
         );
-        if graph.n_atoms() == 192 {
-            println!(
-                "  vs reference on 2 CPU cores: E+F {:.2}x faster ({REFERENCE_192_SECONDS} s), train step {:.2}x faster ({REFERENCE_TRAIN_STEP_192_SECONDS} s)",
-                REFERENCE_192_SECONDS / e,
-                REFERENCE_TRAIN_STEP_192_SECONDS / tr
-            );
+        println!(
+            "{{\"bench\": \"bench_cpu\", \"natoms\": {}, \"edges\": {}, \"threads\": {}, \"tape\": {tape}, \"ef_s\": {ef:?}, \"train_step_s\": {train:?}}}",
+            graph.n_atoms(),
+            graph.n_edges(),
+            rayon::current_num_threads(),
+        );
+        if allegro::nn::energy_forces::profile::enabled() {
+            print!("{}", allegro::nn::energy_forces::profile::report());
         }
     }
     Ok(())
