@@ -13,6 +13,8 @@ mod inference;
 mod matmul;
 mod reduce;
 mod shape;
+mod silu;
+pub mod simd;
 mod storage;
 
 pub use element::CpuElement;

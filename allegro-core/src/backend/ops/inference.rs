@@ -71,6 +71,18 @@ impl Activation {
         }
     }
 
+    /// `(f(x), f'(x))`, equal to [`Activation::value`] and [`Activation::derivative`]
+    /// (SiLU evaluates its sigmoid once for both).
+    pub fn value_and_derivative(self, x: f64) -> (f64, f64) {
+        match self {
+            Activation::Silu => {
+                let s = sigmoid(x);
+                (x * s, s * (1.0 + x * (1.0 - s)))
+            }
+            _ => (self.value(x), self.derivative(x)),
+        }
+    }
+
     /// `f'(x)` in f64.
     pub fn derivative(self, x: f64) -> f64 {
         match self {

@@ -310,7 +310,7 @@ pub fn fused_linear_large<B: Backend>(device: &B::Device) {
 }
 
 /// The contraction of layer `k` of an l_max-2, parity, 2-layer tensor track.
-fn allegro_spec(k: usize) -> (Arc<ContractionSpec>, Vec<u32>, usize) {
+pub(crate) fn allegro_spec(k: usize) -> (Arc<ContractionSpec>, Vec<u32>, usize) {
     let track = AllegroTensorTrack::new(2, true, 2).expect("track");
     let c = track.contraction(k).expect("contraction");
     let entries = c

@@ -17,6 +17,11 @@ pub(super) trait Typed: CpuElement + faer::traits::ComplexField {
     fn slice(s: &CpuStorage) -> &[Self];
     fn slice_mut(s: &mut CpuStorage) -> &mut Vec<Self>;
     fn wrap(v: Vec<Self>) -> CpuStorage;
+    /// `d ← SiLU'(p)`, `p ← SiLU(p)` by a vectorised kernel of this precision; false
+    /// (nothing done) where there is none.
+    fn silu_with_derivative(_p: &mut [Self], _d: &mut [Self]) -> bool {
+        false
+    }
 }
 
 impl Typed for f32 {
@@ -34,6 +39,10 @@ impl Typed for f32 {
     }
     fn wrap(v: Vec<f32>) -> CpuStorage {
         CpuStorage::from_vec_f32(v)
+    }
+    fn silu_with_derivative(p: &mut [f32], d: &mut [f32]) -> bool {
+        super::super::silu::silu_with_derivative(super::super::simd::level(), p, d);
+        true
     }
 }
 
@@ -141,6 +150,7 @@ fn run<T: Typed>(
 }
 
 /// Dispatches on the dtype of the weight.
+#[cfg_attr(not(test), allow(dead_code))]
 pub(super) fn fused_linear(
     spec: &LinearSpec,
     inputs: &[&CpuStorage],

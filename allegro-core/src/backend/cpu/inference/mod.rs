@@ -1,8 +1,14 @@
-//! The no-tape inference primitives on the CPU: plain loops over rows and segments,
-//! faer for the products. This is the oracle the GPU kernels are compared with.
+//! The no-tape inference primitives on the CPU. The plain loops over rows and segments
+//! (`linear.rs`, `segment.rs`) are the oracle the GPU kernels and the fast CPU paths
+//! are compared with; the backend runs the fast ones (`linear_tiled.rs`: products in
+//! row tiles that stay in cache; `segment_lanes.rs`: channels as vector lanes).
 
 mod linear;
+mod linear_tiled;
 mod segment;
+mod segment_lanes;
+#[cfg(test)]
+mod tests;
 
 use super::{Cpu, CpuDevice, CpuStorage};
 use crate::backend::ops::inference::{
@@ -27,7 +33,7 @@ impl InferenceOps for Cpu {
         derivative: Option<&mut CpuStorage>,
         outputs: &mut [&mut CpuStorage],
     ) {
-        linear::fused_linear(spec, inputs, weight, mask, derivative, outputs);
+        linear_tiled::fused_linear(spec, inputs, weight, mask, derivative, outputs);
     }
 
     fn segment_contract_forward(
@@ -35,7 +41,7 @@ impl InferenceOps for Cpu {
         operands: SegmentOperands<'_, CpuStorage>,
         segments: Segments<'_, std::sync::Arc<Vec<u32>>>,
     ) -> SegmentForward<CpuStorage> {
-        segment::forward(layer, operands, segments)
+        segment_lanes::forward(layer, operands, segments)
     }
 
     fn segment_contract_backward(
@@ -47,6 +53,6 @@ impl InferenceOps for Cpu {
         segments: Segments<'_, std::sync::Arc<Vec<u32>>>,
         grads: SegmentGradients<'_, CpuStorage>,
     ) -> Option<CpuStorage> {
-        segment::backward(layer, operands, env, grad_out, grad_first, segments, grads)
+        segment_lanes::backward(layer, operands, env, grad_out, grad_first, segments, grads)
     }
 }

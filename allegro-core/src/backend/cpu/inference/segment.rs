@@ -268,6 +268,7 @@ fn backward_typed<T: Typed>(
 }
 
 /// Dispatches on the dtype of `θ`.
+#[cfg_attr(not(test), allow(dead_code))]
 pub(super) fn forward(
     layer: &SegmentContraction,
     ops: SegmentOperands<'_, CpuStorage>,
@@ -280,6 +281,7 @@ pub(super) fn forward(
 }
 
 /// Dispatches on the dtype of `θ`.
+#[cfg_attr(not(test), allow(dead_code))]
 pub(super) fn backward(
     layer: &SegmentContraction,
     ops: SegmentOperands<'_, CpuStorage>,
