@@ -2,10 +2,10 @@
 //! MLP 2×256, ZBL; float32) on the shared water boxes: energy + forces, and one
 //! training gradient (E + F loss, create_graph), next to the reference's CPU times.
 //!
-//! `cargo run --release --example bench_cpu -- [--tape] [../shared/data/water-192.xyz ...]`
+//! `cargo run --release --example bench_cpu -- [--tape] [--ef-only] [../shared/data/water-192.xyz ...]`
 //!
 //! `--tape` times energy + forces through the generic tape (the oracle) instead of the
-//! no-tape path `Predictor` runs. Besides the table, one JSON line per file (for logs
+//! no-tape path `Predictor` runs; `--ef-only` skips the training step. Besides the table, one JSON line per file (for logs
 //! next to `shared/reference/cpu-ref.sh`'s lines; a ratio to the reference is only
 //! made from the two measured in the same command on the same cores). With
 //! `ALLEGRO_PROFILE` set, the no-tape path's time per stage follows.
@@ -25,10 +25,22 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// The process's peak resident memory so far (`VmHWM` of `/proc/self/status`; 0 where
+/// there is none).
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut files: Vec<String> = std::env::args().skip(1).collect();
     let tape = files.iter().any(|a| a == "--tape");
-    files.retain(|a| a != "--tape");
+    let ef_only = files.iter().any(|a| a == "--ef-only");
+    files.retain(|a| a != "--tape" && a != "--ef-only");
     if files.is_empty() {
         files
             .push(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/water-192.xyz").to_string());
@@ -55,7 +67,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ef.push(t.elapsed().as_secs_f64());
         }
         let mut train = Vec::new();
-        for _ in 0..reps.min(2) {
+        for _ in 0..if ef_only { 0 } else { reps.min(2) } {
             let t = Instant::now();
             let tracked = predictor.parameters().tracked();
             let out = model.outputs(&tracked, &inputs, true);
@@ -69,7 +81,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::hint::black_box(grad(&[&loss], None, &refs, false));
             train.push(t.elapsed().as_secs_f64());
         }
-        let (e, tr) = (median(ef.clone()), median(train.clone()));
+        let e = median(ef.clone());
+        let tr = if train.is_empty() {
+            f64::NAN
+        } else {
+            median(train.clone())
+        };
         let name = std::path::Path::new(&file)
             .file_name()
             .unwrap()
@@ -84,10 +101,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             graph.n_atoms() as f64 / e
         );
         println!(
-            "{{\"bench\": \"bench_cpu\", \"natoms\": {}, \"edges\": {}, \"threads\": {}, \"tape\": {tape}, \"ef_s\": {ef:?}, \"train_step_s\": {train:?}}}",
+            "{{\"bench\": \"bench_cpu\", \"natoms\": {}, \"edges\": {}, \"threads\": {}, \"tape\": {tape}, \"ef_s\": {ef:?}, \"train_step_s\": {train:?}, \"peak_rss_mib\": {:.0}}}",
             graph.n_atoms(),
             graph.n_edges(),
             rayon::current_num_threads(),
+            peak_rss_mib(),
         );
         if allegro::nn::energy_forces::profile::enabled() {
             print!("{}", allegro::nn::energy_forces::profile::report());
