@@ -58,21 +58,7 @@ pub fn small_model_file() -> &'static Path {
     })
 }
 
-/// The shared folder (fixtures, data, reference): `$ALLEGRO_SHARED_DIR`, else `shared`
-/// beside the repository (`../shared`). Panics, saying how to set it, when it is missing.
-pub fn shared_dir() -> PathBuf {
-    let dir = match std::env::var_os("ALLEGRO_SHARED_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
-    };
-    assert!(
-        dir.is_dir(),
-        "the shared folder {} is missing: put it beside the repository (../shared) or set \
-         ALLEGRO_SHARED_DIR",
-        dir.display()
-    );
-    dir
-}
+pub use allegro_core::testing::shared_dir;
 
 /// `data/NAME` of [`shared_dir`].
 pub fn shared_data(name: &str) -> PathBuf {
