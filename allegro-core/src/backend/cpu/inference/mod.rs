@@ -10,7 +10,7 @@ mod segment_lanes;
 #[cfg(test)]
 mod tests;
 
-use super::{Cpu, CpuDevice, CpuStorage};
+use super::{Cpu, CpuDevice, CpuStorage, simd};
 use crate::backend::ops::inference::{
     InferenceOps, LinearSpec, SegmentContraction, SegmentForward, SegmentGradients,
     SegmentOperands, Segments,
@@ -41,7 +41,7 @@ impl InferenceOps for Cpu {
         operands: SegmentOperands<'_, CpuStorage>,
         segments: Segments<'_, std::sync::Arc<Vec<u32>>>,
     ) -> SegmentForward<CpuStorage> {
-        segment_lanes::forward(layer, operands, segments)
+        segment_lanes::forward_at(simd::level(), layer, operands, segments)
     }
 
     fn segment_contract_backward(
@@ -53,6 +53,15 @@ impl InferenceOps for Cpu {
         segments: Segments<'_, std::sync::Arc<Vec<u32>>>,
         grads: SegmentGradients<'_, CpuStorage>,
     ) -> Option<CpuStorage> {
-        segment_lanes::backward(layer, operands, env, grad_out, grad_first, segments, grads)
+        segment_lanes::backward_at(
+            simd::level(),
+            layer,
+            operands,
+            env,
+            grad_out,
+            grad_first,
+            segments,
+            grads,
+        )
     }
 }

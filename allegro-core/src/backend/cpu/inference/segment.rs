@@ -27,7 +27,7 @@ fn entry_weights<T: Typed>(theta: &[T], layer: &SegmentContraction) -> Vec<Vec<T
 }
 
 /// Splits `buf` (rows of `row_len`) into one mutable chunk per segment.
-fn split_by_segment<'a, T>(
+pub(super) fn split_by_segment<'a, T>(
     mut buf: &'a mut [T],
     offsets: &[u32],
     row_len: usize,

@@ -11,8 +11,9 @@
 use rayon::prelude::*;
 
 use super::super::CpuStorage;
-use super::super::simd::{self, SimdLevel, dispatch};
+use super::super::simd::{SimdLevel, dispatch};
 use super::linear::Typed;
+use super::segment::split_by_segment;
 use crate::backend::ops::inference::{
     ColumnBlock, ContractInput, SegmentContraction, SegmentForward, SegmentGradients,
     SegmentOperands, Segments,
@@ -217,22 +218,6 @@ dispatch!(fn forward_segment_at<T: Typed>(
     first_n: &mut [T],
 ) => forward_segment);
 
-/// Splits `buf` (rows of `row_len`) into one mutable chunk per segment.
-fn split_by_segment<'a, T>(
-    mut buf: &'a mut [T],
-    offsets: &[u32],
-    row_len: usize,
-) -> Vec<&'a mut [T]> {
-    let mut chunks = Vec::with_capacity(offsets.len().saturating_sub(1));
-    for w in offsets.windows(2) {
-        let len = (w[1] - w[0]) as usize * row_len;
-        let (head, tail) = std::mem::take(&mut buf).split_at_mut(len);
-        chunks.push(head);
-        buf = tail;
-    }
-    chunks
-}
-
 fn forward_typed<T: Typed>(
     level: SimdLevel,
     layer: &SegmentContraction,
@@ -424,7 +409,7 @@ fn backward_typed<T: Typed>(
     };
     let gy_chunks = split_by_segment(T::slice_mut(gy_store), offsets, dy);
     let gw_chunks = split_by_segment(T::slice_mut(gw_store), offsets, gwb.stride);
-    let mut gx_chunks: Vec<Option<&mut [T]>> = if weighted {
+    let gx_chunks: Vec<Option<&mut [T]>> = if weighted {
         offsets.windows(2).map(|_| None).collect()
     } else {
         split_by_segment(&mut gx_plain, offsets, u_n * dx)
@@ -432,7 +417,7 @@ fn backward_typed<T: Typed>(
             .map(Some)
             .collect()
     };
-    let mut gxw_chunks: Vec<Option<(&mut [T], ColumnBlock)>> = match gxw {
+    let gxw_chunks: Vec<Option<(&mut [T], ColumnBlock)>> = match gxw {
         Some((st, blk)) => split_by_segment(T::slice_mut(st), offsets, blk.stride)
             .into_iter()
             .map(|c| Some((c, blk)))
@@ -442,8 +427,8 @@ fn backward_typed<T: Typed>(
     let work: Vec<SegmentGrads<'_, T>> = gy_chunks
         .into_iter()
         .zip(gw_chunks)
-        .zip(gx_chunks.drain(..))
-        .zip(gxw_chunks.drain(..))
+        .zip(gx_chunks)
+        .zip(gxw_chunks)
         .map(|(((gy, gw), gx), gxw)| SegmentGrads { gy, gw, gx, gxw })
         .collect();
     work.into_par_iter().enumerate().for_each_init(
@@ -451,15 +436,6 @@ fn backward_typed<T: Typed>(
         |t, (n, mut g)| backward_segment_at(level, &s, &b, t, n, &mut g),
     );
     (!weighted).then(|| T::wrap(gx_plain))
-}
-
-/// The forward pass at the CPU's [`simd::level`].
-pub(super) fn forward(
-    layer: &SegmentContraction,
-    ops: SegmentOperands<'_, CpuStorage>,
-    segments: Segments<'_, std::sync::Arc<Vec<u32>>>,
-) -> SegmentForward<CpuStorage> {
-    forward_at(simd::level(), layer, ops, segments)
 }
 
 /// The forward pass compiled for `level`.
@@ -473,28 +449,6 @@ pub(super) fn forward_at(
         CpuStorage::F32(_) => forward_typed::<f32>(level, layer, ops, segments),
         CpuStorage::F64(_) => forward_typed::<f64>(level, layer, ops, segments),
     }
-}
-
-/// The adjoint at the CPU's [`simd::level`].
-pub(super) fn backward(
-    layer: &SegmentContraction,
-    ops: SegmentOperands<'_, CpuStorage>,
-    env: &CpuStorage,
-    grad_out: Option<&CpuStorage>,
-    grad_first: &CpuStorage,
-    segments: Segments<'_, std::sync::Arc<Vec<u32>>>,
-    grads: SegmentGradients<'_, CpuStorage>,
-) -> Option<CpuStorage> {
-    backward_at(
-        simd::level(),
-        layer,
-        ops,
-        env,
-        grad_out,
-        grad_first,
-        segments,
-        grads,
-    )
 }
 
 /// The adjoint compiled for `level`.
