@@ -10,6 +10,7 @@ mod elementwise;
 mod fused;
 mod index;
 mod inference;
+mod malloc;
 mod matmul;
 mod reduce;
 mod shape;
