@@ -1,9 +1,12 @@
 //! The channel-wise sparse contraction on the CPU: edges in parallel, entries in a
 //! fixed order (so results do not depend on the thread count).
+//!
+//! The backend runs the channels-as-lanes kernels of `fused_lanes.rs`; the plain loops
+//! here are their oracle (compared in `fused_lanes`'s tests).
 
 use rayon::prelude::*;
 
-use super::{Cpu, CpuElement, CpuStorage};
+use super::{Cpu, CpuElement, CpuStorage, fused_lanes, simd};
 use crate::backend::{ContractionSpec, FusedOps};
 
 /// Edges per task of the weight gradient: partial sums of fixed blocks are added in
@@ -11,6 +14,7 @@ use crate::backend::{ContractionSpec, FusedOps};
 const EDGE_BLOCK: usize = 64;
 
 /// `w[u, path_e]·c_e` for every channel and entry, `[U, n_entries]`.
+#[cfg_attr(not(test), allow(dead_code))]
 fn entry_weights<T: CpuElement>(
     w: &[T],
     channels: usize,
@@ -30,7 +34,8 @@ fn entry_weights<T: CpuElement>(
     out
 }
 
-fn contract<T: CpuElement>(
+#[cfg_attr(not(test), allow(dead_code))]
+pub(super) fn contract<T: CpuElement>(
     x: &[T],
     y: &[T],
     w: &[T],
@@ -64,7 +69,8 @@ fn contract<T: CpuElement>(
     out
 }
 
-fn weight_grad<T: CpuElement>(
+#[cfg_attr(not(test), allow(dead_code))]
+pub(super) fn weight_grad<T: CpuElement>(
     x: &[T],
     y: &[T],
     g: &[T],
@@ -119,10 +125,26 @@ impl FusedOps for Cpu {
     ) -> CpuStorage {
         match (x, y, w) {
             (CpuStorage::F32(a), CpuStorage::F32(b), CpuStorage::F32(c)) => {
-                CpuStorage::from_vec_f32(contract(a, b, c, channels, spec, per_channel))
+                CpuStorage::from_vec_f32(fused_lanes::contract(
+                    simd::level(),
+                    a,
+                    b,
+                    c,
+                    channels,
+                    spec,
+                    per_channel,
+                ))
             }
             (CpuStorage::F64(a), CpuStorage::F64(b), CpuStorage::F64(c)) => {
-                CpuStorage::from_vec_f64(contract(a, b, c, channels, spec, per_channel))
+                CpuStorage::from_vec_f64(fused_lanes::contract(
+                    simd::level(),
+                    a,
+                    b,
+                    c,
+                    channels,
+                    spec,
+                    per_channel,
+                ))
             }
             _ => panic!("cpu channel_contract: operands of different dtypes"),
         }
@@ -139,10 +161,26 @@ impl FusedOps for Cpu {
     ) -> CpuStorage {
         match (x, y, g) {
             (CpuStorage::F32(a), CpuStorage::F32(b), CpuStorage::F32(c)) => {
-                CpuStorage::from_vec_f32(weight_grad(a, b, c, channels, spec, per_channel))
+                CpuStorage::from_vec_f32(fused_lanes::weight_grad(
+                    simd::level(),
+                    a,
+                    b,
+                    c,
+                    channels,
+                    spec,
+                    per_channel,
+                ))
             }
             (CpuStorage::F64(a), CpuStorage::F64(b), CpuStorage::F64(c)) => {
-                CpuStorage::from_vec_f64(weight_grad(a, b, c, channels, spec, per_channel))
+                CpuStorage::from_vec_f64(fused_lanes::weight_grad(
+                    simd::level(),
+                    a,
+                    b,
+                    c,
+                    channels,
+                    spec,
+                    per_channel,
+                ))
             }
             _ => panic!("cpu channel_contract_weight_grad: operands of different dtypes"),
         }

@@ -8,6 +8,7 @@ mod edges;
 mod element;
 mod elementwise;
 mod fused;
+mod fused_lanes;
 mod index;
 mod inference;
 mod malloc;
