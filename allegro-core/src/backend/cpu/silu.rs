@@ -65,6 +65,46 @@ pub(crate) fn silu_with_derivative(level: SimdLevel, p: &mut [f32], d: &mut [f32
     silu_at(level, p, d);
 }
 
+#[inline(always)]
+fn silu_values(x: &[f32], out: &mut [f32]) {
+    for (o, &x) in out.iter_mut().zip(x) {
+        *o = silu_and_derivative(x).0;
+    }
+}
+
+#[inline(always)]
+fn silu_derivatives(x: &[f32], out: &mut [f32]) {
+    for (o, &x) in out.iter_mut().zip(x) {
+        *o = silu_and_derivative(x).1;
+    }
+}
+
+dispatch!(fn silu_values_at(x: &[f32], out: &mut [f32]) => silu_values);
+dispatch!(fn silu_derivatives_at(x: &[f32], out: &mut [f32]) => silu_derivatives);
+
+/// `SiLU(x)` elementwise, or `SiLU'(x)` when `derivative` (the tape's `Silu` and
+/// `SiluGrad` on float32), compiled for `level`, in parallel chunks for long inputs.
+pub(crate) fn silu_map(level: SimdLevel, x: &[f32], derivative: bool) -> Vec<f32> {
+    use rayon::prelude::*;
+    let mut out = vec![0.0f32; x.len()];
+    let run = |x: &[f32], out: &mut [f32]| {
+        if derivative {
+            silu_derivatives_at(level, x, out)
+        } else {
+            silu_values_at(level, x, out)
+        }
+    };
+    let chunk = super::PAR_MIN_LEN / 4;
+    if x.len() < super::PAR_MIN_LEN {
+        run(x, &mut out);
+    } else {
+        out.par_chunks_mut(chunk)
+            .zip(x.par_chunks(chunk))
+            .for_each(|(o, x)| run(x, o));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +140,19 @@ mod tests {
                     "{level:?} SiLU'({x}) = {g}, want {want_g}"
                 );
             }
+        }
+    }
+
+    /// The tape's maps give the bits of the fused kernel (which the test above checks).
+    #[test]
+    fn silu_map_matches_the_fused_kernel() {
+        let xs: Vec<f32> = (-70_000..=70_000).map(|i| i as f32 * 1.7e-3).collect();
+        for level in SimdLevel::available() {
+            let mut p = xs.clone();
+            let mut d = vec![0.0f32; xs.len()];
+            silu_with_derivative(level, &mut p, &mut d);
+            assert_eq!(silu_map(level, &xs, false), p, "{level:?}");
+            assert_eq!(silu_map(level, &xs, true), d, "{level:?}");
         }
     }
 }
