@@ -87,6 +87,41 @@ fn broadcast_strides(shape: &[usize]) -> Vec<usize> {
     strides
 }
 
+/// The output's axes with each operand's strides (0 where it broadcasts), with axes of
+/// extent 1 dropped and neighbours merged where both operands step through them as one
+/// (so `[E, U, 9] · [E, U, 1]` walks `[E·U, 9]` rows, not `E·U` index computations of
+/// rank 3).
+fn merged_axes(
+    a_shape: &[usize],
+    b_shape: &[usize],
+    out_shape: &[usize],
+) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+    let (sa, sb) = (broadcast_strides(a_shape), broadcast_strides(b_shape));
+    let (mut shape, mut ma, mut mb): (Vec<usize>, Vec<usize>, Vec<usize>) =
+        (vec![], vec![], vec![]);
+    for d in 0..out_shape.len() {
+        let n = out_shape[d];
+        if n == 1 {
+            continue;
+        }
+        if let (Some(last), Some(la), Some(lb)) = (shape.last_mut(), ma.last_mut(), mb.last_mut())
+            && *la == sa[d] * n
+            && *lb == sb[d] * n
+        {
+            *last *= n;
+            (*la, *lb) = (sa[d], sb[d]);
+            continue;
+        }
+        shape.push(n);
+        ma.push(sa[d]);
+        mb.push(sb[d]);
+    }
+    if shape.is_empty() {
+        (shape, ma, mb) = (vec![1], vec![0], vec![0]);
+    }
+    (shape, ma, mb)
+}
+
 /// `out = f(a, b)` with broadcasting; all three shapes have the same rank.
 pub(crate) fn zip_broadcast<T: CpuElement>(
     a: &[T],
@@ -97,80 +132,123 @@ pub(crate) fn zip_broadcast<T: CpuElement>(
     f: impl Fn(T, T) -> T + Sync,
 ) -> Vec<T> {
     let n = crate::shape::numel(out_shape);
-    if a_shape == b_shape {
-        return if n < PAR_MIN_LEN {
-            a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect()
-        } else {
-            a.par_iter()
-                .zip(b.par_iter())
-                .with_min_len(PAR_MIN_LEN / 4)
-                .map(|(&x, &y)| f(x, y))
-                .collect()
-        };
-    }
-    if b.len() == 1 {
-        let y = b[0];
-        return map_slice(a, |x| f(x, y));
-    }
-    if a.len() == 1 {
-        let x = a[0];
-        return map_slice(b, |y| f(x, y));
-    }
-    // General case: walk the output row by row (rows = last axis); each row of the
-    // output reads one row of `a` and of `b`, with stride 0 or 1 along the last axis.
-    let rank = out_shape.len();
-    let row = out_shape[rank - 1];
-    let sa = broadcast_strides(a_shape);
-    let sb = broadcast_strides(b_shape);
-    let (la, lb) = (sa[rank - 1], sb[rank - 1]);
     let mut out = vec![T::zero(); n];
-    let fill_row = |r: usize, dst: &mut [T]| {
-        let (mut oa, mut ob, mut rem) = (0, 0, r);
+    if n == 0 {
+        return out;
+    }
+    // Walk the output row by row (rows = the last merged axis); each row reads one row of
+    // `a` and of `b`, with stride 0 or 1 along it. Each stride pattern is its own loop, so
+    // the contiguous ones vectorise.
+    let (shape, sa, sb) = merged_axes(a_shape, b_shape, out_shape);
+    let rank = shape.len();
+    let row = shape[rank - 1];
+    let (la, lb) = (sa[rank - 1], sb[rank - 1]);
+    // Columns `c0..c0 + dst.len()` of row `r`.
+    let fill_row = |r: usize, c0: usize, dst: &mut [T]| {
+        let (mut oa, mut ob, mut rem) = (c0 * la, c0 * lb, r);
         for d in (0..rank - 1).rev() {
-            let i = rem % out_shape[d];
-            rem /= out_shape[d];
+            let i = rem % shape[d];
+            rem /= shape[d];
             oa += i * sa[d];
             ob += i * sb[d];
         }
-        for (k, o) in dst.iter_mut().enumerate() {
-            *o = f(a[oa + k * la], b[ob + k * lb]);
+        let len = dst.len();
+        match (la, lb) {
+            (1, 1) => {
+                for ((o, &x), &y) in dst.iter_mut().zip(&a[oa..][..len]).zip(&b[ob..][..len]) {
+                    *o = f(x, y);
+                }
+            }
+            (0, 1) => {
+                let x = a[oa];
+                for (o, &y) in dst.iter_mut().zip(&b[ob..][..len]) {
+                    *o = f(x, y);
+                }
+            }
+            (1, 0) => {
+                let y = b[ob];
+                for (o, &x) in dst.iter_mut().zip(&a[oa..][..len]) {
+                    *o = f(x, y);
+                }
+            }
+            (0, 0) => dst.fill(f(a[oa], b[ob])),
+            _ => {
+                for (k, o) in dst.iter_mut().enumerate() {
+                    *o = f(a[oa + k * la], b[ob + k * lb]);
+                }
+            }
+        }
+    };
+    // Output elements `start..start + dst.len()`, row by row.
+    let fill = |start: usize, dst: &mut [T]| {
+        let mut done = 0;
+        while done < dst.len() {
+            let (r, c0) = ((start + done) / row, (start + done) % row);
+            let len = (row - c0).min(dst.len() - done);
+            fill_row(r, c0, &mut dst[done..][..len]);
+            done += len;
         }
     };
     if n < PAR_MIN_LEN {
-        out.chunks_mut(row)
-            .enumerate()
-            .for_each(|(r, d)| fill_row(r, d));
+        fill(0, &mut out);
     } else {
-        let min_rows = (PAR_MIN_LEN / 4 / row.max(1)).max(1);
-        out.par_chunks_mut(row)
+        // Fixed spans of the flat output, whatever the row length.
+        let span = PAR_MIN_LEN / 4;
+        out.par_chunks_mut(span)
             .enumerate()
-            .with_min_len(min_rows)
-            .for_each(|(r, d)| fill_row(r, d));
+            .for_each(|(t, chunk)| fill(t * span, chunk));
     }
     out
 }
 
-fn binary_fn<T: CpuElement>(op: BinaryOp) -> fn(T, T) -> T {
+/// `f(a, b)` with broadcasting for a binary op, each op its own monomorphic loop (a
+/// function pointer per element would keep the compiler from inlining and vectorising).
+fn binary_slice<T: CpuElement>(
+    op: BinaryOp,
+    a: &[T],
+    a_shape: &[usize],
+    b: &[T],
+    b_shape: &[usize],
+    out_shape: &[usize],
+) -> Vec<T> {
+    macro_rules! zip {
+        ($f:expr) => {
+            zip_broadcast(a, a_shape, b, b_shape, out_shape, $f)
+        };
+    }
     match op {
-        BinaryOp::Add => |x, y| x + y,
-        BinaryOp::Sub => |x, y| x - y,
-        BinaryOp::Mul => |x, y| x * y,
-        BinaryOp::Div => |x, y| x / y,
-        BinaryOp::Maximum => |x, y| if x >= y { x } else { y },
-        BinaryOp::Minimum => |x, y| if x <= y { x } else { y },
+        BinaryOp::Add => zip!(|x, y| x + y),
+        BinaryOp::Sub => zip!(|x, y| x - y),
+        BinaryOp::Mul => zip!(|x, y| x * y),
+        BinaryOp::Div => zip!(|x, y| x / y),
+        BinaryOp::Maximum => zip!(|x, y| if x >= y { x } else { y }),
+        BinaryOp::Minimum => zip!(|x, y| if x <= y { x } else { y }),
     }
 }
 
-fn compare_fn<T: CpuElement>(op: CompareOp) -> fn(T, T) -> T {
+/// 1 where `a op b` holds, else 0, with broadcasting.
+fn compare_slice<T: CpuElement>(
+    op: CompareOp,
+    a: &[T],
+    a_shape: &[usize],
+    b: &[T],
+    b_shape: &[usize],
+    out_shape: &[usize],
+) -> Vec<T> {
     fn mask<T: CpuElement>(c: bool) -> T {
         if c { T::one() } else { T::zero() }
     }
+    macro_rules! zip {
+        ($f:expr) => {
+            zip_broadcast(a, a_shape, b, b_shape, out_shape, $f)
+        };
+    }
     match op {
-        CompareOp::Gt => |x, y| mask(x > y),
-        CompareOp::Ge => |x, y| mask(x >= y),
-        CompareOp::Lt => |x, y| mask(x < y),
-        CompareOp::Le => |x, y| mask(x <= y),
-        CompareOp::Eq => |x, y| mask(x == y),
+        CompareOp::Gt => zip!(|x, y| mask(x > y)),
+        CompareOp::Ge => zip!(|x, y| mask(x >= y)),
+        CompareOp::Lt => zip!(|x, y| mask(x < y)),
+        CompareOp::Le => zip!(|x, y| mask(x <= y)),
+        CompareOp::Eq => zip!(|x, y| mask(x == y)),
     }
 }
 
@@ -190,6 +268,16 @@ fn select_slice<T: CpuElement>(mask: &[T], a: &[T], b: &[T]) -> Vec<T> {
 
 impl ElementwiseOps for Cpu {
     fn unary(op: UnaryOp, x: &CpuStorage) -> CpuStorage {
+        // SiLU on float32 by the vectorised kernel of the fast path (libm's `expf` is a
+        // call per element); float64 keeps the plain formulas.
+        if let (CpuStorage::F32(v), UnaryOp::Silu | UnaryOp::SiluGrad) = (x, op) {
+            let derivative = op == UnaryOp::SiluGrad;
+            return CpuStorage::from_vec_f32(super::silu::silu_map(
+                super::simd::level(),
+                v,
+                derivative,
+            ));
+        }
         map_storage!(x, |v| unary_slice(op, v))
     }
 
@@ -201,13 +289,8 @@ impl ElementwiseOps for Cpu {
         b_shape: &[usize],
         out_shape: &[usize],
     ) -> CpuStorage {
-        map_storage2!(a, b, |x, y| zip_broadcast(
-            x,
-            a_shape,
-            y,
-            b_shape,
-            out_shape,
-            binary_fn(op)
+        map_storage2!(a, b, |x, y| binary_slice(
+            op, x, a_shape, y, b_shape, out_shape
         ))
     }
 
@@ -219,13 +302,8 @@ impl ElementwiseOps for Cpu {
         b_shape: &[usize],
         out_shape: &[usize],
     ) -> CpuStorage {
-        map_storage2!(a, b, |x, y| zip_broadcast(
-            x,
-            a_shape,
-            y,
-            b_shape,
-            out_shape,
-            compare_fn(op)
+        map_storage2!(a, b, |x, y| compare_slice(
+            op, x, a_shape, y, b_shape, out_shape
         ))
     }
 
@@ -238,6 +316,64 @@ impl ElementwiseOps for Cpu {
                 CpuStorage::from_vec_f64(select_slice(m, x, y))
             }
             _ => panic!("cpu backend: select operands of different dtypes"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::zip_broadcast;
+
+    /// Each output element from its own multi-index: the plain reference of the merged,
+    /// row-wise, parallel walk.
+    fn plain_broadcast(
+        a: &[f64],
+        sa: &[usize],
+        b: &[f64],
+        sb: &[usize],
+        out: &[usize],
+    ) -> Vec<f64> {
+        let n: usize = out.iter().product();
+        let offset = |shape: &[usize], idx: &[usize]| {
+            shape
+                .iter()
+                .zip(idx)
+                .fold(0, |o, (&d, &i)| o * d + if d == 1 { 0 } else { i })
+        };
+        (0..n)
+            .map(|mut flat| {
+                let mut idx = vec![0; out.len()];
+                for d in (0..out.len()).rev() {
+                    idx[d] = flat % out[d];
+                    flat /= out[d];
+                }
+                a[offset(sa, &idx)] * 3.0 - b[offset(sb, &idx)]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn merged_row_walk_matches_the_plain_broadcast() {
+        // Long enough to take the parallel spans (which split rows), with axes that merge,
+        // axes of extent 1 and every stride pattern of the last axis.
+        let cases: [(&[usize], &[usize], &[usize]); 7] = [
+            (&[70, 33, 9], &[70, 33, 1], &[70, 33, 9]),
+            (&[70, 1, 9], &[1, 33, 9], &[70, 33, 9]),
+            (&[5000, 7], &[5000, 7], &[5000, 7]),
+            (&[1], &[20000], &[20000]),
+            (&[300, 1, 4, 1], &[1, 50, 1, 2], &[300, 50, 4, 2]),
+            (&[40000, 1], &[1, 1], &[40000, 1]),
+            (&[2, 1, 1], &[1, 1, 1], &[2, 1, 1]),
+        ];
+        for (sa, sb, out) in cases {
+            let data = |shape: &[usize], seed: f64| -> Vec<f64> {
+                (0..shape.iter().product::<usize>())
+                    .map(|k| (k as f64 * 0.618 + seed).fract())
+                    .collect()
+            };
+            let (a, b) = (data(sa, 0.1), data(sb, 0.7));
+            let fast = zip_broadcast(&a, sa, &b, sb, out, |x, y| x * 3.0 - y);
+            assert_eq!(fast, plain_broadcast(&a, sa, &b, sb, out), "{sa:?} {sb:?}");
         }
     }
 }
