@@ -2,6 +2,7 @@
 
 use rayon::prelude::*;
 
+use super::silu::{SiluMap, silu_map};
 use super::storage::{map_storage, map_storage2};
 use super::{Cpu, CpuElement, CpuStorage, PAR_MIN_LEN};
 use crate::backend::{BinaryOp, CompareOp, ElementwiseOps, UnaryOp};
@@ -268,15 +269,18 @@ fn select_slice<T: CpuElement>(mask: &[T], a: &[T], b: &[T]) -> Vec<T> {
 
 impl ElementwiseOps for Cpu {
     fn unary(op: UnaryOp, x: &CpuStorage) -> CpuStorage {
-        // SiLU on float32 by the vectorised kernel of the fast path (libm's `expf` is a
-        // call per element); float64 keeps the plain formulas.
-        if let (CpuStorage::F32(v), UnaryOp::Silu | UnaryOp::SiluGrad) = (x, op) {
-            let derivative = op == UnaryOp::SiluGrad;
-            return CpuStorage::from_vec_f32(super::silu::silu_map(
-                super::simd::level(),
-                v,
-                derivative,
-            ));
+        // SiLU and σ on float32 by the vectorised kernels of the fast path (libm's `expf`
+        // is a call per element); float64 keeps the plain formulas.
+        if let CpuStorage::F32(v) = x {
+            let f = match op {
+                UnaryOp::Silu => Some(SiluMap::Silu),
+                UnaryOp::SiluGrad => Some(SiluMap::SiluGrad),
+                UnaryOp::Sigmoid => Some(SiluMap::Sigmoid),
+                _ => None,
+            };
+            if let Some(f) = f {
+                return CpuStorage::from_vec_f32(silu_map(super::simd::level(), v, f));
+            }
         }
         map_storage!(x, |v| unary_slice(op, v))
     }

@@ -79,20 +79,37 @@ fn silu_derivatives(x: &[f32], out: &mut [f32]) {
     }
 }
 
+#[inline(always)]
+fn sigmoid_values(x: &[f32], out: &mut [f32]) {
+    for (o, &x) in out.iter_mut().zip(x) {
+        *o = 1.0 / (1.0 + exp_f32(-x));
+    }
+}
+
 dispatch!(fn silu_values_at(x: &[f32], out: &mut [f32]) => silu_values);
+dispatch!(fn sigmoid_values_at(x: &[f32], out: &mut [f32]) => sigmoid_values);
 dispatch!(fn silu_derivatives_at(x: &[f32], out: &mut [f32]) => silu_derivatives);
 
-/// `SiLU(x)` elementwise, or `SiLU'(x)` when `derivative` (the tape's `Silu` and
-/// `SiluGrad` on float32), compiled for `level`, in parallel chunks for long inputs.
-pub(crate) fn silu_map(level: SimdLevel, x: &[f32], derivative: bool) -> Vec<f32> {
+/// Which function [`silu_map`] evaluates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SiluMap {
+    /// `x·σ(x)`.
+    Silu,
+    /// `σ(x)·(1 + x·(1 − σ(x)))`.
+    SiluGrad,
+    /// `σ(x) = 1 / (1 + e⁻ˣ)`.
+    Sigmoid,
+}
+
+/// `SiLU`, `SiLU'` or `σ` elementwise (the tape's `Silu`, `SiluGrad` and `Sigmoid` on
+/// float32), compiled for `level`, in parallel chunks for long inputs.
+pub(crate) fn silu_map(level: SimdLevel, x: &[f32], f: SiluMap) -> Vec<f32> {
     use rayon::prelude::*;
     let mut out = vec![0.0f32; x.len()];
-    let run = |x: &[f32], out: &mut [f32]| {
-        if derivative {
-            silu_derivatives_at(level, x, out)
-        } else {
-            silu_values_at(level, x, out)
-        }
+    let run = |x: &[f32], out: &mut [f32]| match f {
+        SiluMap::Silu => silu_values_at(level, x, out),
+        SiluMap::SiluGrad => silu_derivatives_at(level, x, out),
+        SiluMap::Sigmoid => sigmoid_values_at(level, x, out),
     };
     let chunk = super::PAR_MIN_LEN / 4;
     if x.len() < super::PAR_MIN_LEN {
@@ -151,8 +168,27 @@ mod tests {
             let mut p = xs.clone();
             let mut d = vec![0.0f32; xs.len()];
             silu_with_derivative(level, &mut p, &mut d);
-            assert_eq!(silu_map(level, &xs, false), p, "{level:?}");
-            assert_eq!(silu_map(level, &xs, true), d, "{level:?}");
+            assert_eq!(silu_map(level, &xs, SiluMap::Silu), p, "{level:?}");
+            assert_eq!(silu_map(level, &xs, SiluMap::SiluGrad), d, "{level:?}");
+        }
+    }
+
+    /// `σ` within a few ulp of the float64 logistic function, down to where it is below
+    /// float32's normal range.
+    #[test]
+    fn sigmoid_matches_the_float64_formula() {
+        let xs: Vec<f32> = (-40_000..=40_000).map(|i| i as f32 * 2.5e-3).collect();
+        for level in SimdLevel::available() {
+            for (&x, &v) in xs.iter().zip(&silu_map(level, &xs, SiluMap::Sigmoid)) {
+                let want = 1.0 / (1.0 + (-(x as f64)).exp());
+                let tol = f32::EPSILON as f64 * 4.0 * want + 1e-37;
+                assert!(
+                    (v as f64 - want).abs() <= tol,
+                    "{level:?} σ({x}) = {v}, want {want}"
+                );
+            }
+            let far = silu_map(level, &[-200.0, -87.0, 200.0], SiluMap::Sigmoid);
+            assert!(far[0] >= 0.0 && far[0] < 1e-37 && far[1] < 2e-38 && far[2] == 1.0);
         }
     }
 }
