@@ -380,4 +380,39 @@ mod tests {
             assert_eq!(fast, plain_broadcast(&a, sa, &b, sb, out), "{sa:?} {sb:?}");
         }
     }
+
+    /// Broadcast patterns of ranks 1 to 4 with extents 1 to 3 (a deterministic sweep of
+    /// 3,000), against the plain per-index broadcast.
+    #[test]
+    fn every_small_broadcast_pattern_matches() {
+        let mut state = 12345u64;
+        let mut next = |m: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 33) % m) as usize
+        };
+        for _ in 0..3000 {
+            let rank = 1 + next(4);
+            let out: Vec<usize> = (0..rank).map(|_| 1 + next(3)).collect();
+            let mut pick = || -> Vec<usize> {
+                out.iter()
+                    .map(|&d| if next(2) == 0 { 1 } else { d })
+                    .collect()
+            };
+            let (sa, sb) = (pick(), pick());
+            let data = |shape: &[usize], seed: f64| -> Vec<f64> {
+                (0..shape.iter().product::<usize>())
+                    .map(|k| (k as f64 * 0.618 + seed).fract())
+                    .collect()
+            };
+            let (a, b) = (data(&sa, 0.1), data(&sb, 0.7));
+            let fast = zip_broadcast(&a, &sa, &b, &sb, &out, |x, y| x * 3.0 - y);
+            assert_eq!(
+                fast,
+                plain_broadcast(&a, &sa, &b, &sb, &out),
+                "{sa:?} {sb:?} {out:?}"
+            );
+        }
+    }
 }
