@@ -19,6 +19,10 @@ const PAR_GEMM_MIN_WORK: usize = 1 << 18;
 /// from the thread count) so results do not depend on it.
 const ROW_TILE: usize = 256;
 
+/// Reduction length per task when a short, deep product (a weight gradient: few rows,
+/// a sum over every edge) is split over threads; fixed, like [`ROW_TILE`].
+const DEPTH_TILE: usize = 2048;
+
 /// `op(A)` for one batch entry, as a faer view.
 fn operand<T: CpuElement>(data: &[T], rows: usize, cols: usize, trans: bool) -> MatRef<'_, T> {
     if trans {
@@ -78,6 +82,34 @@ pub(crate) fn gemm<T: CpuElement + faer::traits::ComplexField>(
                     matmul(dst, Accum::Replace, lhs, rhs, T::one(), Par::Seq);
                 });
         }
+    } else if work >= PAR_GEMM_MIN_WORK && k >= 2 * DEPTH_TILE {
+        // A short, deep product: partial products over fixed spans of the reduction on
+        // rayon's threads, added in span order.
+        for i in 0..batch {
+            let ai = &a[i * a_stride..i * a_stride + m * k];
+            let bi = &b[i * b_stride..i * b_stride + k * n];
+            let (lhs, rhs) = (
+                operand(ai, m, k, spec.trans_a),
+                operand(bi, k, n, spec.trans_b),
+            );
+            let partial: Vec<Vec<T>> = (0..k.div_ceil(DEPTH_TILE))
+                .into_par_iter()
+                .map(|t| {
+                    let (k0, len) = (t * DEPTH_TILE, DEPTH_TILE.min(k - t * DEPTH_TILE));
+                    let mut c = vec![T::zero(); m * n];
+                    let dst = MatMut::from_row_major_slice_mut(&mut c, m, n);
+                    let (l, r) = (lhs.subcols(k0, len), rhs.subrows(k0, len));
+                    matmul(dst, Accum::Replace, l, r, T::one(), Par::Seq);
+                    c
+                })
+                .collect();
+            let c = &mut out[i * m * n..(i + 1) * m * n];
+            for part in partial {
+                for (o, v) in c.iter_mut().zip(part) {
+                    *o += v;
+                }
+            }
+        }
     } else if work >= PAR_GEMM_MIN_WORK || batch == 1 {
         // `Par::rayon(0)` ran on one thread here; ask for the pool size explicitly.
         let par = if work >= PAR_GEMM_MIN_WORK {
@@ -112,11 +144,17 @@ impl MatmulOps for Cpu {
 mod tests {
     use super::*;
 
-    /// Row tiles of a tall product against one single-threaded GEMM (the plain path),
-    /// for every transpose pattern and a row count that is not a multiple of the tile.
+    /// Row tiles of a tall product and depth spans of a short, deep one against one
+    /// single-threaded GEMM (the plain path), for every transpose pattern and sizes that
+    /// are not multiples of the tiles.
     #[test]
-    fn row_tiles_match_one_gemm() {
-        let (m, k, n) = (3 * ROW_TILE + 37, 300, 19);
+    fn tiles_match_one_gemm() {
+        for (m, k, n) in [(3 * ROW_TILE + 37, 300, 19), (40, 3 * DEPTH_TILE + 11, 23)] {
+            check_tiles(m, k, n);
+        }
+    }
+
+    fn check_tiles(m: usize, k: usize, n: usize) {
         let data = |len: usize, seed: f64| -> Vec<f64> {
             (0..len)
                 .map(|i| (i as f64 * 0.618 + seed).fract() - 0.5)
@@ -139,7 +177,10 @@ mod tests {
             let mut plain = vec![0.0; m * n];
             gemm_one(&a, &b, &mut plain, &spec, Par::Seq);
             for (x, y) in tiled.iter().zip(&plain) {
-                assert!((x - y).abs() <= 1e-13, "{trans_a} {trans_b}: {x} vs {y}");
+                assert!(
+                    (x - y).abs() <= 1e-12,
+                    "{m}×{k}×{n} {trans_a} {trans_b}: {x} vs {y}"
+                );
             }
         }
     }
