@@ -7,6 +7,8 @@
 - Errors: :class:`ModelFileError` (not a valid model file), :class:`UnknownSpeciesError`
   (an element the model has no type for), :class:`DeviceError` (a device this build
   lacks), all :class:`AllegroError`; a missing file is ``FileNotFoundError``.
+- ``backends``: the device kinds this build runs on (``["cpu"]``, plus ``"cuda"``,
+  ``"hip"`` or ``"vulkan"`` when built with those cargo features).
 """
 
 from ._allegro import (
@@ -16,6 +18,7 @@ from ._allegro import (
     ModelFileError,
     UnknownSpeciesError,
     __version__,
+    backends,
 )
 from .calculator import AllegroCalculator
 
@@ -27,4 +30,5 @@ __all__ = [
     "ModelFileError",
     "UnknownSpeciesError",
     "__version__",
+    "backends",
 ]
