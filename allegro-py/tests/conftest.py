@@ -65,3 +65,15 @@ def emt_frames(shared, reference) -> list:
 def calc(model_path) -> AllegroCalculator:
     """A fresh calculator of the Cu/Ag/Au model on the CPU."""
     return AllegroCalculator(model_path)
+
+
+@pytest.fixture
+def water_calc(test_data) -> AllegroCalculator:
+    """A calculator of the H/O model: no ZBL, so its forces are the network's alone."""
+    return AllegroCalculator(test_data / "water-f64.allegro")
+
+
+@pytest.fixture(scope="session")
+def water(shared):
+    """The first 24 atoms (8 molecules) of the shared 192-atom water box, still periodic."""
+    return read(shared / "data" / "water-192.xyz", index=0)[:24]

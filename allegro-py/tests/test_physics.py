@@ -35,9 +35,8 @@ def cluster():
     return atoms
 
 
-@pytest.mark.parametrize("make", [alloy, cluster])
-def test_forces_are_minus_energy_gradient(calc, make):
-    atoms = make()
+def check_forces_by_differences(calc, atoms):
+    atoms = atoms.copy()
     atoms.calc = calc
     forces = atoms.get_forces()
     h = 1e-4
@@ -48,6 +47,19 @@ def test_forces_are_minus_energy_gradient(calc, make):
             minus.positions[i, d] -= h
             fd = -(energy(calc, plus) - energy(calc, minus)) / (2 * h)
             assert abs(fd - forces[i, d]) <= 1e-6 * np.max(np.abs(forces)), (i, d)
+
+
+@pytest.mark.parametrize("make", [alloy, cluster])
+def test_forces_are_minus_energy_gradient(calc, make):
+    check_forces_by_differences(calc, make())
+
+
+def test_forces_are_minus_energy_gradient_network_only(water_calc, water):
+    # The water model has no pair potential: the network's own forces, periodic and open.
+    check_forces_by_differences(water_calc, water)
+    molecules = water.copy()
+    molecules.pbc = False
+    check_forces_by_differences(water_calc, molecules)
 
 
 def test_stress_is_strain_derivative(calc):
