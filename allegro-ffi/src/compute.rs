@@ -80,7 +80,9 @@ pub unsafe extern "C" fn allegro_compute(
         let structure = Structure::new(species, pos, cell_rows, pbc);
         // The one route from a structure: typed by the model's names, neighbor list at
         // its cutoff, predicted (`EnergyModel::predict_structure`).
-        let p = crate::device::with_predictor!(&m.predictor, |p| p.predict_structure(&structure))
+        let p = m
+            .predictor
+            .predict_structure(&structure)
             .map_err(|e| FfiError(ALLEGRO_ERR_COMPUTE, e.to_string()))?;
         // SAFETY: each output pointer is checked non-null and sized as documented.
         unsafe {

@@ -3,13 +3,12 @@
 
 use std::ffi::c_int;
 
-use allegro_core::Backend;
 use allegro_data::AtomicGraph;
+use allegro_nn::AtomOutputs;
+use allegro_nn::device::DevicePredictor;
 use allegro_nn::energy_forces::profile::StageTimer;
-use allegro_nn::{AtomOutputs, Predictor};
 use rayon::prelude::*;
 
-use crate::device::with_predictor;
 use crate::error::{ALLEGRO_ERR_COMPUTE, ALLEGRO_ERR_DEVICE, FfiError, guard};
 use crate::model::{AllegroModel, model_ref};
 
@@ -111,8 +110,8 @@ fn edges_within_cutoff(
 /// images, so every edge's cell shift is zero and its vector is `x[j] − x[i]`, built on
 /// the device from the positions (`Predictor::atom_outputs`, in passes when the model
 /// handle asks for them).
-fn evaluate<B: Backend>(
-    predictor: &Predictor<B>,
+fn evaluate(
+    predictor: &DevicePredictor,
     graph: &AtomicGraph,
     want_atom_virial: bool,
 ) -> Result<AtomOutputs, FfiError> {
@@ -259,11 +258,7 @@ pub unsafe extern "C" fn allegro_compute_lammps(
             ..AtomicGraph::default()
         };
         timer.stage("lammps: edges within cutoff (host)");
-        let result = with_predictor!(&m.predictor, |p| evaluate(
-            p,
-            &graph,
-            !atom_virial.is_null()
-        ))?;
+        let result = evaluate(&m.predictor, &graph, !atom_virial.is_null())?;
         timer.restart();
         let atomic = &result.atomic_energies;
         // SAFETY: output sizes as documented; optional ones checked for null.

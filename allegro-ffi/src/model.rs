@@ -4,7 +4,9 @@ use std::ffi::{CStr, c_char};
 
 use allegro_nn::model_file::ModelFile;
 
-use crate::device::{DevicePredictor, DeviceSpec, with_predictor};
+use allegro_nn::device::{DevicePredictor, DeviceSpec};
+
+use crate::device::{open_on, parse_device};
 use crate::error::{ALLEGRO_ERR_MODEL_FILE, FfiError, guard};
 
 /// An opened model (opaque to C). One handle may be used from one thread at a time;
@@ -52,7 +54,7 @@ pub unsafe extern "C" fn allegro_model_open_device(
         let text = unsafe { CStr::from_ptr(device) }
             .to_str()
             .map_err(|_| FfiError::invalid("device is not UTF-8"))?;
-        open(path, DeviceSpec::parse(text)?, out)
+        open(path, parse_device(text)?, out)
     })
 }
 
@@ -74,7 +76,7 @@ fn open(
     let file =
         ModelFile::load(path).map_err(|e| FfiError(ALLEGRO_ERR_MODEL_FILE, e.to_string()))?;
     let type_names = file.type_names.clone();
-    let predictor = DevicePredictor::open(file, spec)?;
+    let predictor = open_on(file, spec)?;
     let cutoffs = predictor.model().cutoffs();
     let handle = Box::new(AllegroModel {
         predictor,
@@ -105,7 +107,7 @@ pub unsafe extern "C" fn allegro_model_set_max_edges_per_pass(
         // SAFETY: non-null handles come from allegro_model_open (documented contract).
         let m = unsafe { model.as_mut() }.ok_or_else(|| FfiError::null("model"))?;
         let bound = (max_edges > 0).then(|| usize::try_from(max_edges).unwrap_or(usize::MAX));
-        with_predictor!(&mut m.predictor, |p| p.set_max_edges_per_pass(bound));
+        m.predictor.set_max_edges_per_pass(bound);
         Ok(())
     })
 }

@@ -16,6 +16,9 @@
 //!   [`AtomicGraph`](allegro_data::AtomicGraph).
 //! - [`ModelFile`]: the portable `.allegro` file (config, type names, cutoffs, every
 //!   tensor bit-exact), which [`ModelFile::into_predictor`] and the C ABI load.
+//! - [`DevicePredictor`]: a model file opened on a device named at run time by a
+//!   [`DeviceSpec`] string (`cpu`, `cuda:N`, `hip:N`, `vulkan`), as the C ABI and the
+//!   Python package open models.
 //!
 //! ## How the pieces fit
 //!
@@ -60,6 +63,7 @@
 //! ```
 
 pub mod config;
+pub mod device;
 pub mod edge_inputs;
 pub mod embedding;
 pub mod energy_forces;
@@ -86,6 +90,7 @@ pub mod trainable;
 /// parts written outside these crates.
 pub use allegro_core::SplitMix64;
 pub use config::AllegroConfig;
+pub use device::{DevicePredictor, DeviceSpec, DeviceSpecError};
 pub use embedding::{CustomRadialEmbedding, RadialChemicalEmbedding};
 pub use energy_forces::EnergyForcesPlan;
 pub use energy_model::EnergyModel;

@@ -4,12 +4,14 @@
 use std::path::PathBuf;
 
 use allegro_data::{AtomicGraph, Origin, Structure, TypeMapper};
+use allegro_nn::EnergyModel;
+use allegro_nn::device::{DevicePredictor, DeviceSpec};
 use allegro_nn::model_file::ModelFile;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::convert::{self, PyStructure};
-use crate::device::{DevicePredictor, DeviceSpec};
+use crate::device::{open_on, parse_device};
 use crate::error::{engine_error, guard, os_error};
 
 /// A trained Allegro model (a `.allegro` file) with its weights on a device.
@@ -34,7 +36,7 @@ impl Model {
     #[new]
     #[pyo3(signature = (path, device = "cpu"))]
     fn new(py: Python<'_>, path: PathBuf, device: &str) -> PyResult<Self> {
-        let spec = DeviceSpec::parse(device)?;
+        let spec = parse_device(device)?;
         let shown = path.display().to_string();
         py.detach(|| {
             guard(|| {
@@ -49,7 +51,7 @@ impl Model {
                 let mapper = TypeMapper::new(&file.type_names).map_err(|e| {
                     crate::error::ModelFileError::new_err(format!("model file {shown}: {e}"))
                 })?;
-                let predictor = DevicePredictor::open(file, spec)?;
+                let predictor = open_on(file, spec)?;
                 Ok(Model {
                     predictor,
                     mapper,
