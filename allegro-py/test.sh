@@ -5,10 +5,14 @@
 # made anew whenever allegro-py/tests/requirements.txt, the pinned versions, changes),
 # write the test models and the Rust reference predictions (`--example test_models`),
 # and run pytest. About a minute in CI after the workspace build; the first run also
-# downloads the Python packages.
+# downloads the Python packages. ALLEGRO_PY_FEATURES (e.g. `vulkan`) builds with the
+# features the workspace build had, so that cargo reuses its crates instead of building
+# them again without.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 T=${CARGO_TARGET_DIR:-$PWD/target}
+F=()
+[ -z "${ALLEGRO_PY_FEATURES:-}" ] || F=(--features "$ALLEGRO_PY_FEATURES")
 V=.ci/pyvenv
 R=allegro-py/tests/requirements.txt
 if ! cmp -s "$R" "$V/requirements.txt"; then
@@ -19,10 +23,10 @@ fi
 # The models first: the workspace build (cargo test) has just compiled this example, and
 # maturin rebuilds PyO3 for an extension module (its env variables differ), after which
 # cargo would rebuild PyO3 again for the example.
-cargo run --release --quiet -p allegro-py --example test_models -- \
+cargo run --release --quiet -p allegro-py "${F[@]}" --example test_models -- \
   "$T/allegro-py-tests" "${ALLEGRO_SHARED_DIR:-../shared}/data/emt-cuagau.xyz"
 rm -rf "$T/wheels"
-"$V/bin/maturin" build --release --quiet -m allegro-py/Cargo.toml \
+"$V/bin/maturin" build --release --quiet -m allegro-py/Cargo.toml "${F[@]}" \
   --interpreter "$V/bin/python" --out "$T/wheels"
 "$V/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall \
   --no-deps "$T"/wheels/allegro_rs-*.whl

@@ -2,8 +2,14 @@
 and stress on the shared EMT frames equal those of `predict_structure` (the `evaluate`
 route: extxyz read by Rust), one structure at a time and batched."""
 
+import os
+
 import numpy as np
+import pytest
 from ase.stress import full_3x3_to_voigt_6_stress
+
+import allegro
+from allegro import AllegroCalculator, DeviceError
 
 # Relative to the largest entry of each array (robust to entries near zero); the model
 # is float64, so only summation order may differ.
@@ -64,3 +70,23 @@ def test_batch_of_mixed_systems_matches_single_calls(calc, emt_frames):
         if atoms.pbc.any():
             assert rel(r["stress"], atoms.get_stress()) <= TOL
     assert calc.calculate_batch([]) == []
+
+
+def test_vulkan_device_matches_rust(model_path, emt_frames, reference):
+    """Where the wheel has the Vulkan backend (.ci/run builds it so and runs it on Mesa's
+    lavapipe, a CPU Vulkan driver), the GPU code path gives the CPU engine's numbers."""
+    if "vulkan" not in allegro.backends:
+        pytest.skip("this wheel was built without the vulkan backend")
+    try:
+        calc = AllegroCalculator(model_path, device="vulkan")
+    except DeviceError as e:
+        if os.environ.get("ALLEGRO_REQUIRE_GPU"):
+            raise
+        pytest.skip(f"no Vulkan device here: {e}")
+    assert calc.model.device == "vulkan"
+    for r, ref in zip(calc.calculate_batch(emt_frames), reference["frames"]):
+        check(r, ref)
+    atoms = emt_frames[0].copy()
+    atoms.calc = calc
+    ref = reference["frames"][0]
+    assert rel(atoms.get_forces(), ref["forces"]) <= TOL
