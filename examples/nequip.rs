@@ -91,18 +91,55 @@ fn gpu_device<R: allegro::core::backend::gpu::GpuRuntime>(
 }
 
 /// This process's ranks: MPI's world with `--mpi` (feature `mpi`), else one process.
-fn communicator(mpi: bool) -> Result<Box<dyn Communicator>, String> {
+/// With the config's `trainer.strategy.process_group_backend: nccl` and a CUDA device,
+/// the sums go over NCCL (feature `nccl`), each rank on the GPU `--device` gives it;
+/// otherwise (`gloo`, or no NCCL in this binary) over MPI through host memory.
+fn communicator(
+    mpi: bool,
+    config: &NequipRunConfig,
+    device: &str,
+) -> Result<Box<dyn Communicator>, String> {
     if !mpi {
         return Ok(Box::new(SingleProcess));
     }
+    let backend = config.trainer.strategy.as_ref();
+    let nccl = backend.and_then(|s| s.process_group_backend.as_deref()) == Some("nccl")
+        && device.split(':').next() == Some("cuda");
     #[cfg(feature = "mpi")]
     {
-        allegro::train::MpiCommunicator::init()
-            .map(|c| Box::new(c) as Box<dyn Communicator>)
-            .map_err(|e| e.to_string())
+        let world = allegro::train::MpiCommunicator::init().map_err(|e| e.to_string())?;
+        if nccl {
+            #[cfg(feature = "nccl")]
+            {
+                use allegro::core::backend::gpu::{CudaRuntime, GpuDevice};
+                let ordinal = match device.split_once(':') {
+                    Some((_, n)) => n
+                        .parse::<usize>()
+                        .map_err(|_| format!("--device {device}: `{n}` is not a device number"))?,
+                    None => {
+                        let count = GpuDevice::<CudaRuntime>::count().map_err(|e| e.to_string())?;
+                        world.local_rank() % count
+                    }
+                };
+                return allegro::train::NcclCommunicator::new(world, ordinal)
+                    .map(|c| Box::new(c) as Box<dyn Communicator>)
+                    .map_err(|e| e.to_string());
+            }
+            #[cfg(not(feature = "nccl"))]
+            if world.rank() == 0 {
+                eprintln!(
+                    "warning: process_group_backend nccl: this binary was built without the \
+                     `nccl` feature; the sums go over MPI"
+                );
+            }
+        }
+        Ok(Box::new(world))
     }
     #[cfg(not(feature = "mpi"))]
-    Err("--mpi: this binary was built without the `mpi` feature".into())
+    {
+        let _ = nccl;
+        Err("--mpi: this binary was built without the `mpi` feature".into())
+    }
 }
 
 fn main() {
@@ -131,7 +168,7 @@ fn main() {
         for w in &warnings {
             eprintln!("warning: `{}`: {}", w.key, w.message);
         }
-        let comm = communicator(mpi)?;
+        let comm = communicator(mpi, &config, &device)?;
         if mpi {
             eprintln!(
                 "rank {} of {} (rank {} on its node)",

@@ -172,6 +172,12 @@ impl MpiCommunicator {
             _universe: universe,
         })
     }
+
+    /// The world communicator (NCCL's bootstrap broadcasts its id over it).
+    #[cfg(feature = "nccl")]
+    pub(crate) fn world(&self) -> &mpi::topology::SimpleCommunicator {
+        &self.world
+    }
 }
 
 #[cfg(feature = "mpi")]

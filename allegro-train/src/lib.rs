@@ -61,6 +61,8 @@
 pub mod checkpoint;
 pub mod clip;
 pub mod comm;
+#[cfg(feature = "nccl")]
+pub mod comm_nccl;
 pub mod compile;
 pub mod early_stopping;
 pub mod ema;
@@ -87,6 +89,8 @@ pub use clip::{GradClip, clip_grad_norm, clip_grad_value, global_norm};
 #[cfg(feature = "mpi")]
 pub use comm::MpiCommunicator;
 pub use comm::{Communicator, SingleProcess, ThreadGroup};
+#[cfg(feature = "nccl")]
+pub use comm_nccl::NcclCommunicator;
 pub use early_stopping::{EarlyStopping, EarlyStoppingConfig, StopReason};
 pub use ema::{Ema, EmaState};
 pub use error::{Error, Result};

@@ -234,7 +234,6 @@ fn seed_config_audit() {
         "trainer.log_every_n_steps",
         "trainer.logger.project",
         "trainer.num_nodes",
-        "trainer.strategy.process_group_backend",
         "logger_name",
     ] {
         assert!(
@@ -250,6 +249,7 @@ fn seed_config_audit() {
         "trainer.callbacks[3].monitor",
         "data.test_dataset[0].transforms[1].chemical_symbols",
         "training_module.model.pair_potential._target_",
+        "trainer.strategy.process_group_backend",
     ] {
         assert_eq!(status(honoured), KeyStatus::Honoured, "{honoured}");
     }

@@ -75,7 +75,8 @@ pub(crate) fn find(defs: &'static [KeyDef], key: &str) -> Option<&'static KeyDef
     defs.iter().find(|d| d.key == key)
 }
 
-const PARALLEL: &str = "kept for data parallelism; not used yet";
+const PARALLEL: &str =
+    "ranks come from the launcher (`mpirun -np N nequip ... --mpi`), one GPU each";
 const WORKERS: &str = "data is read in-process; worker processes come with streaming loaders";
 const WANDB: &str = "wandb settings: the log is a local CSV file and nothing leaves the machine";
 const SPEED: &str = "changes speed, not results";
@@ -188,7 +189,8 @@ const TRAINER: &[KeyDef] = &[
     ig("enable_model_summary", "no model summary is printed"),
 ];
 
-const DDP_STRATEGY: &[KeyDef] = &[ig("process_group_backend", PARALLEL)];
+// `nccl`: sums over NCCL for ranks on CUDA GPUs; anything else (`gloo`): over MPI.
+const DDP_STRATEGY: &[KeyDef] = &[h("process_group_backend")];
 
 const LR_MONITOR: &[KeyDef] = &[
     h("logging_interval"),
