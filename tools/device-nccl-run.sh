@@ -15,7 +15,9 @@ export NCCL_NVLS_ENABLE=0   # NVLink multicast stays off on these machines
 NCCL_LIB=$(python3 -c 'import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], "lib"))' 2>/dev/null \
   || dirname "$(find / -name 'libnccl.so.2' 2>/dev/null | head -1)")
 [ -x /tmp/nccl/pydeps/bin/mpirun ] || { mkdir -p /tmp/nccl && tar xJf $D/pydeps.tar.xz -C /tmp/nccl; }
-export LD_LIBRARY_PATH=/tmp/nccl/pydeps/lib:$NCCL_LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+# cudarc opens `libnccl.so`; the wheel has `libnccl.so.2` alone.
+mkdir -p /tmp/nccl/lib && ln -sf "$NCCL_LIB/libnccl.so.2" /tmp/nccl/lib/libnccl.so
+export LD_LIBRARY_PATH=/tmp/nccl/pydeps/lib:/tmp/nccl/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 MPIRUN=/tmp/nccl/pydeps/bin/mpirun
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 ls "$NCCL_LIB" | tee -a "$OUT/gpu.txt"

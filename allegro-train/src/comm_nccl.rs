@@ -9,8 +9,10 @@
 //! algorithms reduce each element once and copy the result to every rank), which
 //! replicated weights and optimizer state need.
 //!
-//! `libnccl.so.2` is loaded at run time (cudarc's dynamic loading): the binary builds
-//! without it and only a run that asks for NCCL needs it on the library path.
+//! NCCL is loaded at run time (cudarc's dynamic loading, which looks for `libnccl.so`, not
+//! `libnccl.so.2`): the binary builds without it and only a run that asks for NCCL needs
+//! it on the library path. PyTorch's `nvidia-nccl` wheel ships `libnccl.so.2` alone; a
+//! link named `libnccl.so` to it, in a folder on `LD_LIBRARY_PATH`, does.
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -43,24 +45,65 @@ impl NcclCommunicator {
     /// NCCL over the ranks of `mpi`, this rank on CUDA device `ordinal`. Every rank must
     /// call it (it is collective), each with its own GPU: NCCL refuses two ranks on one.
     pub fn new(mpi: MpiCommunicator, ordinal: usize) -> Result<Self> {
+        // cudarc panics where a library is missing: asked first, so that it is an error.
+        // SAFETY: only tries to open the libraries (dlopen), calls nothing in them.
+        if !unsafe { cudarc::driver::sys::is_culib_present() } {
+            return Err(nccl_error("no CUDA driver (libcuda.so) here", ordinal));
+        }
+        // SAFETY: as above.
+        if !unsafe { cudarc::nccl::sys::is_culib_present() } {
+            return Err(Error::State(
+                "NCCL: libnccl.so is not on the library path (LD_LIBRARY_PATH); PyTorch's \
+                 nvidia-nccl wheel has libnccl.so.2: link it as libnccl.so"
+                    .to_string(),
+            ));
+        }
+        // Anything else cudarc would panic on is an error too.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Self::start(mpi, ordinal)))
+            .unwrap_or_else(|panic| {
+                let why = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("a panic in the CUDA binding");
+                Err(Error::State(format!("NCCL: {why}")))
+            })
+    }
+
+    /// [`NcclCommunicator::new`] once the libraries are known to load. A rank that fails
+    /// before NCCL's collective start tells the others, so that none waits for it.
+    fn start(mpi: MpiCommunicator, ordinal: usize) -> Result<Self> {
         use mpi::traits::{Communicator as _, Root};
-        let context = CudaContext::new(ordinal)
-            .map_err(|e| nccl_error(&format!("CUDA device {ordinal}"), e))?;
-        let stream = context
-            .new_stream()
-            .map_err(|e| nccl_error("a CUDA stream", e))?;
+        let stream = CudaContext::new(ordinal)
+            .map_err(|e| nccl_error(&format!("CUDA device {ordinal}"), e))
+            .and_then(|context| {
+                context
+                    .new_stream()
+                    .map_err(|e| nccl_error("a CUDA stream", e))
+            });
         // Rank 0 draws the id; MPI gives it to the others.
         let mut id = [0 as std::ffi::c_char; 128];
-        if mpi.rank() == 0 {
-            let fresh = Id::new().map_err(|e| {
-                nccl_error("ncclGetUniqueId (is libnccl.so.2 on LD_LIBRARY_PATH?)", e)
-            })?;
-            id = *fresh.internal();
+        let mut drawn = Ok(());
+        if mpi.rank() == 0 && stream.is_ok() {
+            drawn = Id::new()
+                .map(|fresh| id = *fresh.internal())
+                .map_err(|e| nccl_error("ncclGetUniqueId", e));
         }
         mpi.world().process_at_rank(0).broadcast_into(&mut id[..]);
+        let mine = stream.and_then(|s| drawn.map(|()| s));
+        let mut failed = [mine.is_err() as u8 as f64];
+        mpi.all_reduce_max(&mut failed)?;
+        let stream = match (mine, failed[0] > 0.0) {
+            (Err(e), _) => return Err(e),
+            (Ok(_), true) => {
+                return Err(Error::State(
+                    "NCCL: another rank could not start (its error says why)".to_string(),
+                ));
+            }
+            (Ok(stream), false) => stream,
+        };
         let comm = Comm::from_rank(stream.clone(), mpi.rank(), mpi.size(), Id::uninit(id))
             .map_err(|e| nccl_error("ncclCommInitRank", e))?;
-        debug_assert_eq!(comm.world_size(), mpi.world().size() as usize);
         Ok(NcclCommunicator {
             staging: RefCell::new(None),
             comm,
