@@ -36,9 +36,34 @@ pub struct NcclCommunicator {
     mpi: MpiCommunicator,
 }
 
-/// An NCCL or CUDA failure as this crate's error, naming the step that failed.
+/// A CUDA failure as this crate's error, naming the step that failed.
 fn nccl_error(step: &str, e: impl std::fmt::Debug) -> Error {
     Error::State(format!("NCCL: {step}: {e:?}"))
+}
+
+/// An NCCL failure as this crate's error: the step, NCCL's result code, its description
+/// and NCCL's last message (which says why, e.g. two ranks on one GPU).
+fn nccl_failure(step: &str, e: cudarc::nccl::result::NcclError) -> Error {
+    use cudarc::nccl::sys;
+    let text = |p: *const std::ffi::c_char| {
+        if p.is_null() {
+            String::new()
+        } else {
+            // SAFETY: NCCL returns NUL-terminated static or thread-local strings.
+            unsafe { std::ffi::CStr::from_ptr(p) }
+                .to_string_lossy()
+                .into_owned()
+        }
+    };
+    // SAFETY: both only read NCCL's error tables (no communicator: the last error of this
+    // thread); the library is loaded (the failure came from it).
+    let (described, last) = unsafe {
+        (
+            text(sys::ncclGetErrorString(e.0)),
+            text(sys::ncclGetLastError(std::ptr::null_mut())),
+        )
+    };
+    Error::State(format!("NCCL: {step}: {:?} ({described}): {last}", e.0))
 }
 
 impl NcclCommunicator {
@@ -87,7 +112,7 @@ impl NcclCommunicator {
         if mpi.rank() == 0 && stream.is_ok() {
             drawn = Id::new()
                 .map(|fresh| id = *fresh.internal())
-                .map_err(|e| nccl_error("ncclGetUniqueId", e));
+                .map_err(|e| nccl_failure("ncclGetUniqueId", e));
         }
         mpi.world().process_at_rank(0).broadcast_into(&mut id[..]);
         let mine = stream.and_then(|s| drawn.map(|()| s));
@@ -103,7 +128,7 @@ impl NcclCommunicator {
             (Ok(stream), false) => stream,
         };
         let comm = Comm::from_rank(stream.clone(), mpi.rank(), mpi.size(), Id::uninit(id))
-            .map_err(|e| nccl_error("ncclCommInitRank", e))?;
+            .map_err(|e| nccl_failure("ncclCommInitRank", e))?;
         Ok(NcclCommunicator {
             staging: RefCell::new(None),
             comm,
@@ -155,7 +180,7 @@ impl Communicator for NcclCommunicator {
             .map_err(|e| nccl_error("copy to the device", e))?;
         self.comm
             .all_reduce_in_place(&mut part, &ReduceOp::Sum)
-            .map_err(|e| nccl_error("ncclAllReduce", e))?;
+            .map_err(|e| nccl_failure("ncclAllReduce", e))?;
         self.stream
             .memcpy_dtoh(&part, values)
             .map_err(|e| nccl_error("copy to the host", e))?;
