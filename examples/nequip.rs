@@ -37,16 +37,7 @@ fn run_on(
 ) -> Result<NequipRunReport, String> {
     let e = |e: allegro::train::Error| e.to_string();
     use allegro::core::backend::cpu::{Cpu, CpuDevice};
-    let (kind, index) = match device.split_once(':') {
-        Some((kind, n)) => (
-            kind,
-            Some(
-                n.parse::<usize>()
-                    .map_err(|_| format!("--device {device}: `{n}` is not a device number"))?,
-            ),
-        ),
-        None => (device, None),
-    };
+    let (kind, index) = split_device(device)?;
     match kind {
         "cpu" if index.is_none() => {
             run_nequip_ranks::<Cpu>(config, CpuDevice, comm, progress).map_err(e)
@@ -76,18 +67,38 @@ fn run_on(
     }
 }
 
+/// `--device`'s kind and optional number: `cuda:1` → (`cuda`, 1), `cuda` → (`cuda`, none).
+fn split_device(device: &str) -> Result<(&str, Option<usize>), String> {
+    match device.split_once(':') {
+        Some((kind, n)) => n
+            .parse::<usize>()
+            .map(|n| (kind, Some(n)))
+            .map_err(|_| format!("--device {device}: `{n}` is not a device number")),
+        None => Ok((device, None)),
+    }
+}
+
 /// GPU `index`, or without one the GPU of this rank's place within its node.
+#[cfg(any(feature = "cuda", feature = "hip", feature = "vulkan"))]
+fn gpu_index<R: allegro::core::backend::gpu::GpuRuntime>(
+    index: Option<usize>,
+    comm: &dyn Communicator,
+) -> Result<usize, String> {
+    use allegro::core::backend::gpu::GpuDevice;
+    match index {
+        Some(i) => Ok(i),
+        None => Ok(comm.local_rank() % GpuDevice::<R>::count().map_err(|e| e.to_string())?),
+    }
+}
+
+/// The GPU [`gpu_index`] picks.
 #[cfg(any(feature = "cuda", feature = "hip", feature = "vulkan"))]
 fn gpu_device<R: allegro::core::backend::gpu::GpuRuntime>(
     index: Option<usize>,
     comm: &dyn Communicator,
 ) -> Result<allegro::core::backend::gpu::GpuDevice<R>, String> {
-    use allegro::core::backend::gpu::GpuDevice;
-    let index = match index {
-        Some(i) => i,
-        None => comm.local_rank() % GpuDevice::<R>::count().map_err(|e| e.to_string())?,
-    };
-    GpuDevice::try_index(index).map_err(|e| e.to_string())
+    let index = gpu_index::<R>(index, comm)?;
+    allegro::core::backend::gpu::GpuDevice::try_index(index).map_err(|e| e.to_string())
 }
 
 /// This process's ranks: MPI's world with `--mpi` (feature `mpi`), else one process.
@@ -102,42 +113,37 @@ fn communicator(
     if !mpi {
         return Ok(Box::new(SingleProcess));
     }
+    let (kind, index) = split_device(device)?;
     let backend = config.trainer.strategy.as_ref();
-    let nccl = backend.and_then(|s| s.process_group_backend.as_deref()) == Some("nccl")
-        && device.split(':').next() == Some("cuda");
+    let nccl =
+        backend.and_then(|s| s.process_group_backend.as_deref()) == Some("nccl") && kind == "cuda";
     #[cfg(feature = "mpi")]
     {
         let world = allegro::train::MpiCommunicator::init().map_err(|e| e.to_string())?;
         if nccl {
             #[cfg(feature = "nccl")]
             {
-                use allegro::core::backend::gpu::{CudaRuntime, GpuDevice};
-                let ordinal = match device.split_once(':') {
-                    Some((_, n)) => n
-                        .parse::<usize>()
-                        .map_err(|_| format!("--device {device}: `{n}` is not a device number"))?,
-                    None => {
-                        let count = GpuDevice::<CudaRuntime>::count().map_err(|e| e.to_string())?;
-                        world.local_rank() % count
-                    }
-                };
+                let ordinal = gpu_index::<allegro::core::backend::gpu::CudaRuntime>(index, &world)?;
                 return allegro::train::NcclCommunicator::new(world, ordinal)
                     .map(|c| Box::new(c) as Box<dyn Communicator>)
                     .map_err(|e| e.to_string());
             }
             #[cfg(not(feature = "nccl"))]
-            if world.rank() == 0 {
-                eprintln!(
-                    "warning: process_group_backend nccl: this binary was built without the \
-                     `nccl` feature; the sums go over MPI"
-                );
+            {
+                let _ = index; // the GPU number is the trainer's alone without NCCL
+                if world.rank() == 0 {
+                    eprintln!(
+                        "warning: process_group_backend nccl: this binary was built without \
+                         the `nccl` feature; the sums go over MPI"
+                    );
+                }
             }
         }
         Ok(Box::new(world))
     }
     #[cfg(not(feature = "mpi"))]
     {
-        let _ = nccl;
+        let _ = (nccl, index);
         Err("--mpi: this binary was built without the `mpi` feature".into())
     }
 }

@@ -166,12 +166,13 @@ impl DevicePredictor {
                 file.into_predictor(device).map(Self::Vulkan)
             }
             #[allow(unreachable_patterns)] // every backend built: nothing is left here
-            _ => Err(Error::Device(format!(
-                "device `{spec}` asked for, but this build has no {} backend (cargo \
-                 feature `{}`)",
-                spec.feature().unwrap_or("cpu"),
-                spec.feature().unwrap_or("cpu"),
-            ))),
+            _ => {
+                let feature = spec.feature().unwrap_or("cpu");
+                Err(Error::Device(format!(
+                    "device `{spec}` asked for, but this build has no {feature} backend \
+                     (cargo feature `{feature}`)"
+                )))
+            }
         }
     }
 

@@ -128,19 +128,30 @@ fn two_ranks_with_half_batches_equal_one_process() {
     assert_eq!(ranks[0].global_step, STEPS as u64);
 }
 
+/// `batch` as one plain step of `plain` and one sharded step of `sharded` on a rank that
+/// is alone in `comm`: the losses agree to 1e-12.
+fn same_step_alone(
+    plain: &mut Trainer<Cpu>,
+    sharded: &mut Trainer<Cpu>,
+    batch: &AtomicGraph,
+    comm: &dyn Communicator,
+) {
+    let a = plain.train_step(batch).unwrap().weighted_sum().unwrap();
+    let b = sharded
+        .train_step_sharded(batch, comm)
+        .unwrap()
+        .weighted_sum()
+        .unwrap();
+    assert!((a - b).abs() <= 1e-12 * a.abs(), "loss {a} vs {b}");
+}
+
 #[test]
 fn one_rank_sharded_step_equals_the_plain_step() {
     let data = dataset(BATCH);
     let model = tiny_model(&data);
     let batch = AtomicGraph::batch(&data.graphs);
     let (mut plain, mut sharded) = (trainer(&model), trainer(&model));
-    let a = plain.train_step(&batch).unwrap().weighted_sum().unwrap();
-    let b = sharded
-        .train_step_sharded(&batch, &SingleProcess)
-        .unwrap()
-        .weighted_sum()
-        .unwrap();
-    assert!((a - b).abs() <= 1e-12 * a.abs(), "loss {a} vs {b}");
+    same_step_alone(&mut plain, &mut sharded, &batch, &SingleProcess);
     let d = max_rel_diff(&plain.params, &sharded.params);
     assert!(d <= 1e-12, "weights {d:e}");
 }
@@ -543,13 +554,7 @@ fn nccl_one_rank_sums_and_trains() {
     let model = tiny_model(&data);
     let (mut plain, mut sharded) = (trainer(&model), trainer(&model));
     for batch in data.graphs.chunks(BATCH).map(AtomicGraph::batch) {
-        let a = plain.train_step(&batch).unwrap().weighted_sum().unwrap();
-        let b = sharded
-            .train_step_sharded(&batch, &comm)
-            .unwrap()
-            .weighted_sum()
-            .unwrap();
-        assert!((a - b).abs() <= 1e-12 * a.abs(), "loss {a} vs {b}");
+        same_step_alone(&mut plain, &mut sharded, &batch, &comm);
     }
     let d = max_rel_diff(&plain.params, &sharded.params);
     println!("{STEPS} steps, NCCL sums vs none: weights {d:.1e}");
