@@ -15,8 +15,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import export_nequip as ex  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
-FIXTURES = [d for d in (HERE / "../../shared/fixtures", HERE / "../shared/fixtures",
-                        pathlib.Path("/work/shared/fixtures")) if d.is_dir()]
+# The shared folder beside the repository, or where ALLEGRO_SHARED_DIR says.
+_SHARED = os.environ.get("ALLEGRO_SHARED_DIR")
+FIXTURES = [d for d in ((pathlib.Path(_SHARED) / "fixtures") if _SHARED else None,
+                        HERE / "../../shared/fixtures", HERE / "../shared/fixtures")
+            if d is not None and d.is_dir()]
 
 SMALL = {
     "_target_": "allegro.model.AllegroModel",
