@@ -17,7 +17,8 @@ pub use ops::{
     ContractionSpec, EdgeInputs, EdgeOps, ElementwiseOps, FusedOps, IndexOps, InferenceOps,
     LinearSpec, MatmulOps, MatmulPrecision, MatmulSpec, NeighborList, OutputBlock, ReduceOps,
     SegmentContraction, SegmentForward, SegmentGradients, SegmentOperands, Segments, ShapeOps,
-    StorageOps, UnaryOp, edge_vector_component, pack_shift, unpack_shift,
+    StorageOps, TransferCounters, TransferCounts, UnaryOp, edge_vector_component, pack_shift,
+    unpack_shift,
 };
 
 /// Everything a tensor needs from a backend.

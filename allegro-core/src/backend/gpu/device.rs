@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 use cubecl::prelude::ComputeClient;
 use cubecl::server::Handle;
 
-use super::GpuRuntime;
+use super::{GpuRuntime, Transfers};
+use crate::backend::{TransferCounters, TransferCounts};
 use crate::error::{Error, Result};
 
 /// A device of runtime `R` with its client (the queue kernels are launched on).
@@ -17,6 +18,10 @@ pub struct GpuDevice<R: GpuRuntime> {
     /// Small read-only `u32` tables (shapes, launch geometry) already on the device,
     /// by content: each upload has a fixed cost, and MD repeats the same few.
     tables: TableCache,
+    /// This runtime's copy engine (CUDA: a pinned staging ring).
+    pub(crate) transfers: Arc<R::Transfers>,
+    /// Bytes and waits between host and device, for [`GpuDevice::transfer_counts`].
+    pub(crate) counters: Arc<TransferCounters>,
 }
 
 /// See [`GpuDevice::table`].
@@ -43,10 +48,12 @@ impl<R: GpuRuntime> GpuDevice<R> {
             ))
         })?;
         Ok(GpuDevice {
+            transfers: Arc::new(R::Transfers::open(&device)),
             device,
             client,
             spec_cache: Default::default(),
             tables: Default::default(),
+            counters: Default::default(),
         })
     }
 
@@ -89,8 +96,15 @@ impl<R: GpuRuntime> GpuDevice<R> {
 
     /// Waits until every kernel launched so far has finished (for timing).
     pub fn synchronize(&self) -> Result<()> {
+        self.counters.synchronization();
         cubecl::future::block_on(self.client.sync())
             .map_err(|e| Error::Backend(format!("{} synchronize failed: {e:?}", R::NAME)))
+    }
+
+    /// Bytes and waits between host and device since this device was opened (shared by
+    /// its clones).
+    pub fn transfer_counts(&self) -> TransferCounts {
+        self.counters.read()
     }
 
     /// Device memory in bytes: `(in use by live buffers, reserved by the pools)`.
@@ -115,7 +129,7 @@ impl<R: GpuRuntime> GpuDevice<R> {
         if cache.len() >= TABLE_CACHE_ENTRIES {
             cache.clear();
         }
-        let h = super::launch::upload_u32(&self.client, values);
+        let h = super::launch::upload_u32(self, values);
         cache.insert(values.to_vec(), h.clone());
         h
     }
@@ -134,6 +148,8 @@ impl<R: GpuRuntime> Clone for GpuDevice<R> {
             client: self.client.clone(),
             spec_cache: self.spec_cache.clone(),
             tables: self.tables.clone(),
+            transfers: self.transfers.clone(),
+            counters: self.counters.clone(),
         }
     }
 }

@@ -15,6 +15,7 @@ use cubecl::prelude::*;
 use cubecl::server::Handle;
 
 use super::launch::{arg, grid, u32_of, upload_u32, with_float};
+use super::transfer::upload;
 use super::{Gpu, GpuDevice, GpuRuntime, GpuStorage};
 use crate::backend::{ContractionSpec, FusedOps, ReduceOps};
 use crate::dtype::DType;
@@ -81,25 +82,20 @@ fn group<R: GpuRuntime>(
     let picked: Vec<[u32; 3]> = order.iter().map(|&i| others(&spec.entries[i])).collect();
     let column = |c: usize| picked.iter().map(|p| p[c]).collect::<Vec<u32>>();
     let coeffs: Vec<f64> = order.iter().map(|&i| spec.entries[i].coeff).collect();
-    let client = &device.client;
     let coeff = match dtype {
         DType::F32 => {
             let v: Vec<f32> = coeffs.iter().map(|&c| c as f32).collect();
-            client.create_from_slice(f32::as_bytes(if v.is_empty() { &[0.0] } else { &v }))
+            upload(device, if v.is_empty() { vec![0.0] } else { v })
         }
-        DType::F64 => client.create_from_slice(f64::as_bytes(if coeffs.is_empty() {
-            &[0.0]
-        } else {
-            &coeffs
-        })),
+        DType::F64 => upload(device, if coeffs.is_empty() { vec![0.0] } else { coeffs }),
     };
     let packed: Vec<u32> = picked.iter().map(|p| p[0] | (p[1] << 16)).collect();
     GroupedEntries {
-        packed: upload_u32(client, &packed),
-        offsets: upload_u32(client, &offsets),
-        first: upload_u32(client, &column(0)),
-        second: upload_u32(client, &column(1)),
-        third: upload_u32(client, &column(2)),
+        packed: upload_u32(device, &packed),
+        offsets: upload_u32(device, &offsets),
+        first: upload_u32(device, &column(0)),
+        second: upload_u32(device, &column(1)),
+        third: upload_u32(device, &column(2)),
         coeff,
         groups,
         len: spec.entries.len(),

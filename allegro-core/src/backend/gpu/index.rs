@@ -58,11 +58,7 @@ pub struct GpuIndices<R: GpuRuntime> {
 
 impl<R: GpuRuntime> GpuIndices<R> {
     pub(crate) fn from_host(device: &GpuDevice<R>, indices: &[u32]) -> Self {
-        Self::with_host(
-            upload_u32(&device.client, indices),
-            indices.to_vec(),
-            device,
-        )
+        Self::with_host(upload_u32(device, indices), indices.to_vec(), device)
     }
 
     /// A buffer whose host copy is `host`.
@@ -90,7 +86,7 @@ impl<R: GpuRuntime> GpuIndices<R> {
 
     /// Index buffers for several host arrays, uploaded together.
     pub(crate) fn from_host_many(device: &GpuDevice<R>, parts: &[&[u32]]) -> Vec<Self> {
-        upload_u32_parts(&device.client, parts)
+        upload_u32_parts(device, parts)
             .into_iter()
             .zip(parts)
             .map(|(handle, p)| Self::with_host(handle, p.to_vec(), device))
@@ -104,8 +100,7 @@ impl<R: GpuRuntime> GpuIndices<R> {
             if self.len == 0 {
                 return Vec::new();
             }
-            let bytes = self.device.client.read_one_unchecked(self.handle.clone());
-            u32::from_bytes(&bytes)[..self.len].to_vec()
+            super::transfer::download(&self.device, self.handle.clone(), self.len)
         })
     }
 
@@ -154,7 +149,7 @@ impl<R: GpuRuntime> GpuIndices<R> {
                 parts.push(starts);
                 parts.push(chunk_offsets);
             }
-            let mut handles = upload_u32_parts(&self.device.client, &parts).into_iter();
+            let mut handles = upload_u32_parts(&self.device, &parts).into_iter();
             let offsets_handle = handles.next().expect("offsets");
             let order_handle = handles.next().expect("order");
             let chunks = chunk_tables.map(|(_, _, count)| Chunks {

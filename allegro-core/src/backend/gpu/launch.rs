@@ -3,7 +3,8 @@
 use cubecl::prelude::*;
 use cubecl::server::Handle;
 
-use super::GpuRuntime;
+use super::transfer::upload;
+use super::{GpuDevice, GpuRuntime};
 
 /// Threads per cube for one-thread-per-element kernels.
 pub(crate) const BLOCK: u32 = 256;
@@ -33,34 +34,12 @@ pub(crate) fn arg<R: GpuRuntime>(handle: &Handle, len: usize) -> ArrayArg<R> {
     unsafe { ArrayArg::from_raw_parts(handle.clone(), len.max(1)) }
 }
 
-/// Uploads host data through pinned (page-locked) staging memory where the runtime
-/// offers it (CUDA), else as given. Transfers from pageable memory ran at about 1 GB/s
-/// on the H200 machine; pinned staging is one host copy plus a full-speed DMA.
-pub(crate) fn upload_pinned<R: GpuRuntime, E>(client: &ComputeClient<R>, data: Vec<E>) -> Handle
-where
-    E: bytemuck::NoUninit + Send + Sync,
-{
-    let mut bytes = cubecl::bytes::Bytes::from_elems(data);
-    // Runtimes without staging (wgpu) leave the bytes as they are. For measurements
-    // (examples/gpu_transfer.rs): ALLEGRO_GPU_UPLOAD=pageable skips the staging.
-    if !upload_pageable() {
-        client.staging(std::iter::once(&mut bytes), false);
-    }
-    client.create(bytes)
-}
-
-/// Whether `ALLEGRO_GPU_UPLOAD=pageable` asks uploads to skip pinned staging.
-fn upload_pageable() -> bool {
-    static PAGEABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *PAGEABLE.get_or_init(|| std::env::var("ALLEGRO_GPU_UPLOAD").is_ok_and(|v| v == "pageable"))
-}
-
 /// A `u32` table (shapes, strides, offsets, indices) uploaded to the device.
-pub(crate) fn upload_u32<R: GpuRuntime>(client: &ComputeClient<R>, values: &[u32]) -> Handle {
+pub(crate) fn upload_u32<R: GpuRuntime>(device: &GpuDevice<R>, values: &[u32]) -> Handle {
     if values.is_empty() {
-        upload_pinned(client, vec![0u32])
+        upload(device, vec![0u32])
     } else {
-        upload_pinned(client, values.to_vec())
+        upload(device, values.to_vec())
     }
 }
 
@@ -68,10 +47,9 @@ pub(crate) fn upload_u32<R: GpuRuntime>(client: &ComputeClient<R>, values: &[u32
 /// strictest storage-buffer offset alignment among the runtimes.
 const PART_ALIGN: usize = 64;
 
-/// Several `u32` tables in one upload (each upload carries a fixed cost of the runtime's
-/// staging), returned as handles into the one buffer.
+/// Several `u32` tables in one upload (each upload carries a fixed cost), returned as handles into the one buffer.
 pub(crate) fn upload_u32_parts<R: GpuRuntime>(
-    client: &ComputeClient<R>,
+    device: &GpuDevice<R>,
     parts: &[&[u32]],
 ) -> Vec<Handle> {
     let mut all: Vec<u32> = Vec::new();
@@ -83,7 +61,7 @@ pub(crate) fn upload_u32_parts<R: GpuRuntime>(
         let end = (all.len() + 1).next_multiple_of(PART_ALIGN);
         all.resize(end, 0);
     }
-    let handle = upload_pinned(client, all);
+    let handle = upload(device, all);
     starts
         .into_iter()
         .map(|s| handle.clone().offset_start((s * 4) as u64))

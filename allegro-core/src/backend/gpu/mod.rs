@@ -9,6 +9,10 @@
 //! destination-sorted copy of its indices, long reductions add fixed chunks in chunk
 //! order. The CPU backend is the oracle; `tests/gpu.rs` runs the generic op suite here.
 
+#[cfg(feature = "cuda")]
+mod cublas;
+#[cfg(feature = "cuda")]
+mod cuda_transfer;
 mod device;
 mod edges;
 mod elementwise;
@@ -20,15 +24,23 @@ mod matmul;
 mod reduce;
 mod shape;
 mod storage;
+mod transfer;
 
 use std::marker::PhantomData;
 
 use cubecl::prelude::Runtime;
 
+/// cubecl's host byte buffer, which [`Transfers::upload`] takes.
+pub use cubecl::bytes::Bytes;
+#[cfg(feature = "cuda")]
+pub use cublas::{CublasMath, cublas_matmul_f32};
+#[cfg(feature = "cuda")]
+pub use cuda_transfer::CudaTransfers;
 pub use device::GpuDevice;
 pub use index::GpuIndices;
 pub use inference::{ExactF32Matmul, exact_f32_matmul, set_exact_f32_matmul};
 pub use storage::GpuStorage;
+pub use transfer::{CubeclTransfers, Transfers};
 
 #[cfg(feature = "cuda")]
 pub use cubecl::cuda::{CudaDevice, CudaRuntime};
@@ -46,24 +58,29 @@ pub trait GpuRuntime: Runtime {
     /// (lavapipe returns garbage or f32-accurate values for f64), so that runtime
     /// evaluates those maps of f64 buffers on the host.
     const F64_TRANSCENDENTALS: bool;
+    /// How buffers cross between host and device on this runtime.
+    type Transfers: Transfers<Self>;
 }
 
 #[cfg(feature = "cuda")]
 impl GpuRuntime for CudaRuntime {
     const NAME: &'static str = "cuda";
     const F64_TRANSCENDENTALS: bool = true;
+    type Transfers = CudaTransfers;
 }
 
 #[cfg(feature = "hip")]
 impl GpuRuntime for HipRuntime {
     const NAME: &'static str = "hip";
     const F64_TRANSCENDENTALS: bool = true;
+    type Transfers = CubeclTransfers;
 }
 
 #[cfg(feature = "vulkan")]
 impl GpuRuntime for WgpuRuntime {
     const NAME: &'static str = "vulkan";
     const F64_TRANSCENDENTALS: bool = false;
+    type Transfers = CubeclTransfers;
 }
 
 /// The GPU backend over the cubecl runtime `R`.

@@ -3,8 +3,9 @@
 use cubecl::prelude::*;
 use cubecl::server::Handle;
 
-use super::launch::{alloc, arg, grid, u32_of, upload_pinned, with_float};
-use super::{Gpu, GpuDevice, GpuIndices, GpuRuntime};
+use super::launch::{alloc, arg, grid, u32_of, with_float};
+use super::transfer::{download, upload};
+use super::{Gpu, GpuDevice, GpuIndices, GpuRuntime, Transfers};
 use crate::backend::StorageOps;
 use crate::dtype::{DType, HostData};
 
@@ -41,6 +42,46 @@ impl<R: GpuRuntime> GpuStorage<R> {
     /// The compute client of this buffer's device.
     pub(crate) fn client(&self) -> &ComputeClient<R> {
         &self.device.client
+    }
+
+    /// A float64 buffer of `len` elements that `fill(first, values)` writes span by
+    /// span in place: on CUDA straight into pinned staging memory, so the data is never
+    /// copied on the host (a producer of positions, say, writes them there directly).
+    pub fn upload_f64_with(
+        device: &GpuDevice<R>,
+        len: usize,
+        mut fill: impl FnMut(usize, &mut [f64]),
+    ) -> Self {
+        device.counters.upload(8 * len);
+        let handle = device
+            .transfers
+            .upload_with(&device.client, 8 * len, &mut |at, span| {
+                fill(at / 8, bytemuck::cast_slice_mut(span))
+            });
+        GpuStorage {
+            handle,
+            len,
+            dtype: DType::F64,
+            device: device.clone(),
+        }
+    }
+
+    /// Hands a float64 buffer to `read(first, values)` span by span, straight from the
+    /// staging memory (no host copy on CUDA).
+    pub fn download_f64_with(&self, mut read: impl FnMut(usize, &[f64])) {
+        assert_eq!(
+            self.dtype,
+            DType::F64,
+            "download_f64_with of a {} buffer",
+            self.dtype
+        );
+        self.device.counters.download(8 * self.len);
+        self.device.transfers.download_with(
+            &self.device.client,
+            self.handle.clone(),
+            8 * self.len,
+            &mut |at, span| read(at / 8, bytemuck::cast_slice(span)),
+        );
     }
 }
 
@@ -98,11 +139,11 @@ impl<R: GpuRuntime> StorageOps for Gpu<R> {
             HostData::F64(v) if v.is_empty() => (alloc(&device.client, 0, 8), 0, DType::F64),
             HostData::F32(v) => {
                 let len = v.len();
-                (upload_pinned(&device.client, v), len, DType::F32)
+                (upload(device, v), len, DType::F32)
             }
             HostData::F64(v) => {
                 let len = v.len();
-                (upload_pinned(&device.client, v), len, DType::F64)
+                (upload(device, v), len, DType::F64)
             }
         };
         GpuStorage {
@@ -125,10 +166,10 @@ impl<R: GpuRuntime> StorageOps for Gpu<R> {
                 DType::F64 => HostData::F64(Vec::new()),
             };
         }
-        let bytes = storage.client().read_one_unchecked(storage.handle.clone());
+        let (device, handle) = (&storage.device, storage.handle.clone());
         match storage.dtype {
-            DType::F32 => HostData::F32(f32::from_bytes(&bytes)[..storage.len].to_vec()),
-            DType::F64 => HostData::F64(f64::from_bytes(&bytes)[..storage.len].to_vec()),
+            DType::F32 => HostData::F32(download(device, handle, storage.len)),
+            DType::F64 => HostData::F64(download(device, handle, storage.len)),
         }
     }
 
@@ -171,5 +212,9 @@ impl<R: GpuRuntime> StorageOps for Gpu<R> {
 
     fn indices_to_host(indices: &GpuIndices<R>) -> Vec<u32> {
         indices.host().clone()
+    }
+
+    fn transfer_counts(device: &GpuDevice<R>) -> crate::backend::TransferCounts {
+        device.transfer_counts()
     }
 }

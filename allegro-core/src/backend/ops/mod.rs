@@ -13,6 +13,7 @@ pub mod matmul;
 pub mod reduce;
 pub mod shape;
 pub mod storage;
+pub mod transfer_counts;
 
 pub use edges::{
     EdgeInputs, EdgeOps, NeighborList, edge_vector_component, pack_shift, unpack_shift,
@@ -28,3 +29,4 @@ pub use matmul::{MatmulOps, MatmulSpec};
 pub use reduce::ReduceOps;
 pub use shape::ShapeOps;
 pub use storage::{BackendTypes, StorageOps};
+pub use transfer_counts::{TransferCounters, TransferCounts};

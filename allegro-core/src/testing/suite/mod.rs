@@ -14,6 +14,7 @@ pub mod inference;
 pub mod matmul;
 pub mod reduce;
 pub mod shape;
+pub mod transfer;
 
 use super::finite_diff::{TestFn, check_gradients, check_second_order};
 use super::tolerance::{F32_VALUE_RTOL, F64_VALUE_RTOL, all_close};
@@ -133,6 +134,7 @@ macro_rules! for_each_suite_check {
             inference::fused_linear_large,
             inference::segment_contract,
             inference::segment_contract_long,
+            transfer::round_trips_and_counts,
         }
     };
 }
