@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Wave 3 (issues 15 and 16) on the device machine, over a copy of the repository, with
+# .devbin/w3 carried (tools/pack-device-wave3.sh). Logs go to $OUT.
+#
+# bash tools/device-wave3-run.sh [STAGE ...], stages run in the order given:
+#   model     the CUDA model tests (no-tape vs tape, seed fixture, device-built inputs)
+#   transfer  examples/gpu_transfer (staged, in place, cubecl, host copy)
+#   bench     bench_gpu of this tree and of any bench_gpu-COMMIT baseline
+#   profile   the stage profile (ALLEGRO_PROFILE) at 23,559 atoms
+#   train     EPOCHS (2) epochs of the seed recipe by this tree and every train-COMMIT
+#   gemm      examples/gpu_gemm (ours against cuBLAS on the model's shapes)
+#   ops       the CUDA op suite
+#   ref       the reference (device-ref.sh 192 3000 23559, ref_bench.py --lmax 3; needs
+#             REF=1 when packing) and bench_gpu of this tree, in one lease
+set -u
+cd "$(dirname "$0")/.."
+D=.devbin/w3
+mkdir -p /tmp/b && tar xJf $D/bins.tar.xz -C /tmp/b && tar xJf $D/fixtures.tar.xz -C $D/shared
+export ALLEGRO_SHARED_DIR=$PWD/$D/shared ALLEGRO_REQUIRE_GPU=1 RUST_BACKTRACE=0
+# cuBLAS for gpu_gemm: CUDA's own, else PyTorch's wheel.
+L=$(dirname "$(ls /usr/local/cuda/lib64/libcublas.so* /usr/local/cuda*/lib64/libcublas.so* \
+  $(python3 -c 'import nvidia, os; print(os.path.dirname(nvidia.__file__))' 2>/dev/null)/*/lib/libcublas.so* \
+  2>/dev/null | head -1)" 2>/dev/null)
+[ -n "$L" ] && export LD_LIBRARY_PATH=$L:${LD_LIBRARY_PATH:-}
+W=$D/shared/data
+quiet() { grep -v "^thread\|^called\|^No backtrace\|^note:\|^$\|XDG_RUNTIME"; }
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv,noheader
+echo "cublas from: ${L:-not found}"
+train() { # binary label [epochs]: the seed recipe, fresh run directory per label
+  sed -e "s#^output_dir: runs#output_dir: /tmp/runs-$2#" -e "s#^max_epochs: .*#max_epochs: ${3:-2}#" \
+    examples/configs/seed-xtb.yaml > /tmp/seed-$2.yaml
+  local t0=$(date +%s.%N)
+  timeout ${TRAIN_TIMEOUT:-60} $1 /tmp/seed-$2.yaml --device cuda > /tmp/train-$2.log 2>/tmp/train-$2.err
+  echo "train $2: rc=$? wall $(python3 -c "import time; print(round(time.time()-$t0,1))") s; $(grep -E '^epoch|moved' /tmp/train-$2.log | sed 's/  lr.*(/ (/' | tr '\n' ' ')"
+  grep -iE "error" /tmp/train-$2.err | head -2
+}
+stage_model() {
+  echo "== model tests (cuda)"
+  timeout 90 /tmp/b/gpu_model --test-threads 1 cuda::no_tape cuda::seed cuda::device_built > $OUT/model.log 2>&1
+  grep -E "test result|panicked|FAILED" $OUT/model.log | head -8
+}
+stage_transfer() {
+  echo "== transfers"; timeout 90 /tmp/b/gpu_transfer 2>&1 | quiet | tee $OUT/transfer.log
+}
+stage_bench() {
+  echo "== bench_gpu: this tree, then the baseline"
+  for b in /tmp/b/bench_gpu /tmp/b/bench_gpu-*; do
+    [ -x $b ] || continue; echo "-- $b"
+    timeout 60 $b --reps 10 $W/water-192.xyz $W/water-3000.xyz 2>&1 | quiet | tail -n 5
+    timeout 60 $b --reps 5 --max-edges 262144 $W/water-23559.xyz 2>&1 | quiet | tail -n 2
+  done 2>&1 | tee $OUT/bench.log
+}
+stage_profile() {
+  echo "== stage profile at 23,559 atoms (this tree)"
+  ALLEGRO_PROFILE=1 timeout 40 /tmp/b/bench_gpu --reps 3 --max-edges 262144 $W/water-23559.xyz 2>&1 | quiet | tail -n 40 | tee $OUT/profile.log
+}
+stage_train() {
+  echo "== training, ${EPOCHS:-2} epochs of the seed recipe"
+  { train /tmp/b/train this-tree ${EPOCHS:-2}
+    for b in /tmp/b/train-*; do train $b ${b#/tmp/b/train-} ${EPOCHS:-2}; done; } 2>&1 | tee $OUT/train.log
+}
+stage_gemm() {
+  echo "== GEMM"; timeout 80 /tmp/b/gpu_gemm 2>&1 | quiet | tee $OUT/gemm.log
+}
+stage_ops() {
+  echo "== op suite (cuda)"
+  timeout 100 /tmp/b/gpu --test-threads 1 cuda > $OUT/ops.log 2>&1
+  grep -E "test result|panicked|FAILED" $OUT/ops.log | head -12
+}
+stage_ref() {
+  echo "== reference"
+  timeout 240 bash $D/shared/reference/device-ref.sh 192 3000 23559
+  (cd $D/shared/reference && PYTHONPATH=/tmp/ref-site:$PWD timeout 150 python3 ref_bench.py \
+     --device cuda --natoms 23559 --lmax 3 --reps 3 --kernel triton 2>/dev/null | tail -n 1 | tee -a $OUT/ref.jsonl)
+  echo "== ours"
+  B="/tmp/b/bench_gpu --json $OUT/bench.jsonl --reference $OUT/ref.jsonl"
+  timeout 60 $B --reps 10 $W/water-192.xyz $W/water-3000.xyz 2>&1 | quiet
+  for m in 262144 524288; do timeout 60 $B --reps 5 --max-edges $m $W/water-23559.xyz 2>&1 | quiet | tail -n 2; done
+  timeout 60 $B --reps 3 --lmax 3 --max-edges 262144 $W/water-23559.xyz 2>&1 | quiet | tail -n 2
+}
+# Stages in the order given (default: the first lease's set).
+for stage in ${@:-model transfer bench profile train gemm ops}; do "stage_$stage"; done
