@@ -1,11 +1,11 @@
 //! A GPU device: the runtime's device id and its compute client.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use cubecl::prelude::ComputeClient;
 use cubecl::server::Handle;
 
+use super::tables::TableCache;
 use super::{GpuRuntime, Transfers};
 use crate::backend::{TransferCounters, TransferCounts};
 use crate::error::{Error, Result};
@@ -17,18 +17,12 @@ pub struct GpuDevice<R: GpuRuntime> {
     pub(crate) spec_cache: super::fused::SpecCache,
     /// Small read-only `u32` tables (shapes, launch geometry) already on the device,
     /// by content: each upload has a fixed cost, and MD repeats the same few.
-    tables: TableCache,
+    tables: Arc<Mutex<TableCache>>,
     /// This runtime's copy engine (CUDA: a pinned staging ring).
     pub(crate) transfers: Arc<R::Transfers>,
     /// Bytes and waits between host and device, for [`GpuDevice::transfer_counts`].
     pub(crate) counters: Arc<TransferCounters>,
 }
-
-/// See [`GpuDevice::table`].
-type TableCache = Arc<Mutex<HashMap<Vec<u32>, Handle>>>;
-
-/// Entries kept before the table cache starts afresh (bounds its memory).
-const TABLE_CACHE_ENTRIES: usize = 4096;
 
 impl<R: GpuRuntime> GpuDevice<R> {
     /// The device `device` of runtime `R`.
@@ -123,15 +117,7 @@ impl<R: GpuRuntime> GpuDevice<R> {
     /// handle must never be written).
     pub(crate) fn table(&self, values: &[u32]) -> Handle {
         let mut cache = self.tables.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(h) = cache.get(values) {
-            return h.clone();
-        }
-        if cache.len() >= TABLE_CACHE_ENTRIES {
-            cache.clear();
-        }
-        let h = super::launch::upload_u32(self, values);
-        cache.insert(values.to_vec(), h.clone());
-        h
+        cache.get(self, values)
     }
 
     /// Returns the pools' unused memory to the device, so that the next

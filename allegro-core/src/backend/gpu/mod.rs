@@ -24,6 +24,7 @@ mod matmul;
 mod reduce;
 mod shape;
 mod storage;
+mod tables;
 mod transfer;
 
 use std::marker::PhantomData;
