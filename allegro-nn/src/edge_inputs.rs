@@ -194,6 +194,8 @@ impl<B: Backend> ModelInputs<B> {
             ),
             edge_vectors: Tensor::from_storage(built.vectors, &[e, 3]),
             center_offsets,
+            first_center: 0,
+            graph_atoms: n,
         }))
     }
 }

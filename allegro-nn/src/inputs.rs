@@ -41,6 +41,12 @@ pub struct ModelInputs<B: Backend> {
     pub edge_vectors: Tensor<B>,
     /// `[N + 1]` offsets of each atom's edges.
     pub center_offsets: Indices<B>,
+    /// For a pass over some centers of a graph ([`ModelInputs::pass`]), the first of
+    /// them: the per-atom arrays and `edge_center` number atoms from it. 0 otherwise.
+    pub first_center: usize,
+    /// Atoms of the whole graph, which `edge_neighbor` indexes (forces reach every atom
+    /// an edge touches): `n_atoms` unless these are a pass's inputs.
+    pub graph_atoms: usize,
 }
 
 /// Edges per task of the parallel per-edge loops.
@@ -208,6 +214,8 @@ impl<B: Backend> ModelInputs<B> {
             edge_types: next(),
             edge_batch: next(),
             center_offsets: next(),
+            first_center: 0,
+            graph_atoms: n,
             edge_vectors: Tensor::from_host(
                 HostData::F64(edge_vectors.as_flattened().to_vec()),
                 &[e, 3],
@@ -221,6 +229,50 @@ impl<B: Backend> ModelInputs<B> {
     /// Number of edges.
     pub fn n_edges(&self) -> usize {
         self.edge_vectors.dim(0)
+    }
+
+    /// The inputs of a pass over the centers `centers` of these (whole-graph) inputs:
+    /// their edges, which are contiguous since edges are grouped by center. The per-atom
+    /// arrays and `edge_center` cover those centers, numbered from `centers.start`
+    /// (an Allegro atom's energy depends only on the edges it is the center of, so the
+    /// pass gives their energies exactly); `edge_neighbor` keeps the whole graph's
+    /// numbering, so the pass's forces reach every atom its edges touch. Everything is
+    /// narrowed on the device: nothing crosses the bus.
+    ///
+    /// `offsets` are the host's copy of `center_offsets`.
+    pub fn pass(&self, centers: std::ops::Range<usize>, offsets: &[u32]) -> Self {
+        assert!(
+            self.first_center == 0
+                && centers.end <= self.n_atoms
+                && offsets.len() == self.n_atoms + 1,
+            "pass: centers {centers:?} of inputs over {} atoms (first {})",
+            self.n_atoms,
+            self.first_center
+        );
+        let (first, n) = (centers.start, centers.len());
+        let (e0, e1) = (offsets[first] as usize, offsets[centers.end] as usize);
+        let edges = |x: &Indices<B>| x.narrow(e0, e1 - e0);
+        ModelInputs {
+            n_atoms: n,
+            n_frames: self.n_frames,
+            atom_types: self.atom_types.narrow(first, n),
+            atom_types_host: self.atom_types_host[centers.clone()].to_vec(),
+            batch: self.batch.narrow(first, n),
+            batch_host: self.batch_host[centers.clone()].to_vec(),
+            edge_center: self
+                .edge_center
+                .narrow_minus(e0, e1 - e0, first as u32)
+                .with_max((e1 > e0).then(|| n as u32 - 1)),
+            edge_neighbor: edges(&self.edge_neighbor),
+            center_types: edges(&self.center_types),
+            neighbor_types: edges(&self.neighbor_types),
+            edge_types: edges(&self.edge_types),
+            edge_batch: edges(&self.edge_batch),
+            edge_vectors: self.edge_vectors.narrow(0, e0, e1 - e0),
+            center_offsets: self.center_offsets.narrow_minus(first, n + 1, e0 as u32),
+            first_center: first,
+            graph_atoms: self.n_atoms,
+        }
     }
 
     /// The same inputs with other edge vectors (e.g. tracked ones for forces).

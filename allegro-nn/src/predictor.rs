@@ -69,10 +69,8 @@ pub(crate) fn forces_and_strain_derivative<B: Backend>(
     v: &Tensor<B>,
     g: &Tensor<B>,
 ) -> (Tensor<B>, Tensor<B>) {
-    let n = inputs.n_atoms;
-    let forces =
-        g.index_add(0, &inputs.edge_center, n)
-            .sub(&g.index_add(0, &inputs.edge_neighbor, n));
+    let forces = to_graph_atoms(inputs, g.index_add(0, &inputs.edge_center, inputs.n_atoms))
+        .sub(&g.index_add(0, &inputs.edge_neighbor, inputs.graph_atoms));
     let outer = v.unsqueeze(2).mul(&g.unsqueeze(1));
     let total = if inputs.n_frames == 1 {
         // One structure (MD): a plain sum, no scatter by structure.
@@ -91,12 +89,23 @@ pub(crate) fn atom_virial<B: Backend>(
     v: &Tensor<B>,
     g: &Tensor<B>,
 ) -> Tensor<B> {
-    let n = inputs.n_atoms;
     let outer = v.unsqueeze(2).mul(&g.unsqueeze(1));
-    outer
-        .index_add(0, &inputs.edge_center, n)
-        .add(&outer.index_add(0, &inputs.edge_neighbor, n))
-        .mul_scalar(-0.5)
+    to_graph_atoms(
+        inputs,
+        outer.index_add(0, &inputs.edge_center, inputs.n_atoms),
+    )
+    .add(&outer.index_add(0, &inputs.edge_neighbor, inputs.graph_atoms))
+    .mul_scalar(-0.5)
+}
+
+/// A per-center sum `[n_atoms, …]` placed among all atoms of the graph
+/// (`[graph_atoms, …]`, zeros outside a pass's centers).
+fn to_graph_atoms<B: Backend>(inputs: &ModelInputs<B>, per_center: Tensor<B>) -> Tensor<B> {
+    let after = inputs.graph_atoms - inputs.first_center - inputs.n_atoms;
+    if inputs.first_center == 0 && after == 0 {
+        return per_center;
+    }
+    per_center.pad_axis(0, inputs.first_center, after)
 }
 
 /// Host-side results for a batch of structures.
@@ -315,6 +324,12 @@ impl<B: Backend> Predictor<B> {
     }
 
     /// [`Predictor::with_max_edges_per_pass`]: passes over ranges of center atoms.
+    ///
+    /// The whole graph goes to the device once; each pass is a range of its centers
+    /// with their edges ([`ModelInputs::pass`], narrowed on the device), whose per-atom
+    /// energies are concatenated and whose forces and strain derivatives are added up on
+    /// the device. The host plans the ranges from the center offsets it already has and
+    /// reads the results once, at the end.
     fn predict_in_passes(
         &self,
         graph: &AtomicGraph,
@@ -322,136 +337,47 @@ impl<B: Backend> Predictor<B> {
         with_atom_virial: bool,
     ) -> Result<AtomOutputs> {
         let mut timer = StageTimer::<B>::start(&self.device);
-        let n = graph.n_atoms();
-        // Edges sorted by center (counting sort, unless they are already), so a range of
-        // centers is a slice.
-        let mut start = vec![0usize; n + 1];
-        for &c in &graph.edge_center {
-            start[c as usize + 1] += 1;
-        }
-        for a in 0..n {
-            start[a + 1] += start[a];
-        }
-        let sorted = graph.edge_center.windows(2).all(|w| w[0] <= w[1]);
-        let order: Vec<usize> = if sorted {
-            Vec::new()
-        } else {
-            let mut next = start.clone();
-            let mut order = vec![0usize; graph.n_edges()];
-            for (z, &c) in graph.edge_center.iter().enumerate() {
-                order[next[c as usize]] = z;
-                next[c as usize] += 1;
-            }
-            order
-        };
-        // Each pass is a graph of its own atoms only — its centers and the atoms their
-        // edges reach — so a pass costs O(its edges), not O(N). `local_of[a]` is atom
-        // a's index in the current pass plus one (zero: not in the pass).
-        let mut local_of = vec![0u32; n];
-        let mut atomic_energies = vec![0.0; n];
-        let mut forces = vec![0.0; 3 * n];
-        let mut strain_derivative = vec![0.0; 9 * graph.n_frames()];
-        let mut atom_virial = with_atom_virial.then(|| vec![0.0; 9 * n]);
-        timer.stage("passes: plan (host)");
+        let inputs = self.inputs(graph)?;
+        // The host's copy of the offsets (uploaded with the inputs, not read back).
+        let offsets = inputs.center_offsets.to_vec();
+        timer.stage("passes: inputs of the whole graph");
+        let n = inputs.n_atoms;
+        let mut energies: Vec<Tensor<B>> = Vec::new();
+        let mut sums: Option<(Tensor<B>, Tensor<B>, Option<Tensor<B>>)> = None;
         let mut first = 0;
         while first < n {
             let mut last = first + 1;
-            while last < n && start[last + 1] - start[first] <= max_edges {
+            while last < n && (offsets[last + 1] - offsets[first]) as usize <= max_edges {
                 last += 1;
             }
-            let range = start[first]..start[last];
-            let edge = |k: usize| {
-                if sorted {
-                    range.start + k
-                } else {
-                    order[range.start + k]
-                }
+            let part = inputs.pass(first..last, &offsets);
+            let out = if with_atom_virial {
+                self.outputs_with_atom_virial(&part)
+            } else {
+                self.outputs(&part)
             };
-            let n_edges = range.len();
-            // The pass's atoms in increasing global order (frames stay contiguous).
-            let mut atoms: Vec<u32> = (first as u32..last as u32).collect();
-            for flag in &mut local_of[first..last] {
-                *flag = 1;
-            }
-            for k in 0..n_edges {
-                let j = graph.edge_neighbor[edge(k)] as usize;
-                if local_of[j] == 0 {
-                    local_of[j] = 1;
-                    atoms.push(j as u32);
-                }
-            }
-            atoms.sort_unstable();
-            for (l, &a) in atoms.iter().enumerate() {
-                local_of[a as usize] = l as u32 + 1;
-            }
-            let local = |a: u32| local_of[a as usize] - 1;
-            let batch: Vec<u32> = atoms.iter().map(|&a| graph.batch[a as usize]).collect();
-            let mut frame_ptr = vec![0usize; graph.n_frames() + 1];
-            for &b in &batch {
-                frame_ptr[b as usize + 1] += 1;
-            }
-            for f in 0..graph.n_frames() {
-                frame_ptr[f + 1] += frame_ptr[f];
-            }
-            // The edges renumbered, in parallel (hundreds of thousands per pass).
-            let part = AtomicGraph {
-                edge_center: (0..n_edges)
-                    .into_par_iter()
-                    .map(|k| local(graph.edge_center[edge(k)]))
-                    .collect(),
-                edge_neighbor: (0..n_edges)
-                    .into_par_iter()
-                    .map(|k| local(graph.edge_neighbor[edge(k)]))
-                    .collect(),
-                edge_cell_shift: (0..n_edges)
-                    .into_par_iter()
-                    .map(|k| graph.edge_cell_shift[edge(k)])
-                    .collect(),
-                positions: atoms.iter().map(|&a| graph.positions[a as usize]).collect(),
-                atom_types: atoms
-                    .iter()
-                    .map(|&a| graph.atom_types[a as usize])
-                    .collect(),
-                batch,
-                frame_ptr,
-                cells: graph.cells.clone(),
-                pbc: graph.pbc.clone(),
-                ..AtomicGraph::default()
-            };
-            timer.stage("passes: pass graph (host)");
-            let out = self.pass(&part, with_atom_virial)?;
-            // The pass timed its own stages.
-            timer.restart();
-            for c in first..last {
-                atomic_energies[c] = out.atomic_energies[local(c as u32) as usize];
-            }
-            for (l, &a) in atoms.iter().enumerate() {
-                for d in 0..3 {
-                    forces[3 * a as usize + d] += out.forces[3 * l + d];
-                }
-            }
-            if let (Some(total), Some(part)) = (&mut atom_virial, &out.atom_virial) {
-                for (l, &a) in atoms.iter().enumerate() {
-                    for k in 0..9 {
-                        total[9 * a as usize + k] += part[9 * l + k];
-                    }
-                }
-            }
-            for &a in &atoms {
-                local_of[a as usize] = 0;
-            }
-            for (t, g) in strain_derivative.iter_mut().zip(&out.strain_derivative) {
-                *t += g;
-            }
-            timer.stage("passes: results (host)");
+            energies.push(out.atomic_energies);
+            sums = Some(match sums {
+                None => (out.forces, out.strain_derivative, out.atom_virial),
+                Some((f, g, w)) => (
+                    f.add(&out.forces),
+                    g.add(&out.strain_derivative),
+                    w.zip(out.atom_virial).map(|(w, x)| w.add(&x)),
+                ),
+            });
+            timer.stage("passes: one pass (device)");
             first = last;
         }
-        Ok(AtomOutputs {
-            atomic_energies,
-            forces,
-            strain_derivative,
-            atom_virial,
-        })
+        let (forces, strain_derivative, atom_virial) = sums.expect("a graph with atoms");
+        let parts: Vec<&Tensor<B>> = energies.iter().collect();
+        let host = AtomOutputs {
+            atomic_energies: Tensor::concat(&parts, 0).to_vec_f64(),
+            forces: forces.to_vec_f64(),
+            strain_derivative: strain_derivative.to_vec_f64(),
+            atom_virial: atom_virial.map(|w| w.to_vec_f64()),
+        };
+        timer.stage("passes: results");
+        Ok(host)
     }
 
     /// Host results in the per-structure form.

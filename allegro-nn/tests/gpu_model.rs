@@ -1,6 +1,7 @@
 //! The model on the GPU backend (features `vulkan`, `cuda`, `hip`): the reference
 //! fixtures in float64 to the CPU test's tolerances, float32 within 1e-5 of float64, the
-//! no-tape path equal to the tape (float64 1e-12, float32 1e-5), and the gradient of an
+//! no-tape path equal to the tape (float64 1e-12, float32 1e-5), passes equal to one
+//! pass, and the gradient of an
 //! energy + force loss equal to the CPU's; model inputs built on the device equal those
 //! built on the host.
 //!
@@ -96,6 +97,39 @@ fn no_tape_vs_tape<R: GpuRuntime>(name: &str, dev: &GpuDevice<R>) {
         );
         eprintln!("{name} on {} ({dtype}): no-tape vs tape {d:?}", R::NAME);
         assert!(d.max() <= rtol, "{name} ({dtype}): no-tape vs tape {d:?}");
+    }
+}
+
+/// Passes over ranges of centers (the whole graph on the device once, each pass
+/// narrowed there, results summed there) against one pass, float64, all frames of
+/// `name` in one batch, with per-atom virials.
+fn passes_vs_one_pass<R: GpuRuntime>(name: &str, dev: &GpuDevice<R>) {
+    let (model, params, fixture) = load(name);
+    let graphs: Vec<_> = fixture["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(frame_graph)
+        .collect();
+    let batch = allegro_data::AtomicGraph::batch(&graphs);
+    let one = Predictor::new(model, &params.to_backend::<Gpu<R>>(dev), dev.clone());
+    let want = one.atom_outputs(&batch, true).unwrap();
+    for max in [batch.n_edges() / 5 + 1, 40] {
+        let split = one.clone().with_max_edges_per_pass(max);
+        let got = split.atom_outputs(&batch, true).unwrap();
+        let label = format!("{name} on {}, passes of {max} edges", R::NAME);
+        let de = max_abs_diff(&got.atomic_energies, &want.atomic_energies);
+        let df = max_abs_diff(&got.forces, &want.forces);
+        let dg = max_abs_diff(&got.strain_derivative, &want.strain_derivative);
+        let dw = max_abs_diff(
+            got.atom_virial.as_ref().unwrap(),
+            want.atom_virial.as_ref().unwrap(),
+        );
+        eprintln!("{label}: energies {de:.1e}, forces {df:.1e}, G {dg:.1e}, W {dw:.1e}");
+        assert!(
+            de <= 1e-12 && df <= 1e-11 && dg <= 1e-10 && dw <= 1e-10,
+            "{label}: energies {de:e}, forces {df:e}, G {dg:e}, per-atom virial {dw:e}"
+        );
     }
 }
 
@@ -212,6 +246,13 @@ macro_rules! gpu_model_tests {
                 if let Some(d) = device::<R>() {
                     no_tape_vs_tape::<R>("small_noparity.json", &d);
                     no_tape_vs_tape::<R>("seed_lmax2.json", &d);
+                }
+            }
+
+            #[test]
+            fn passes_equal_one_pass() {
+                if let Some(d) = device::<R>() {
+                    passes_vs_one_pass::<R>("seed_lmax2.json", &d);
                 }
             }
 

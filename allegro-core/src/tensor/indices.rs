@@ -99,6 +99,39 @@ impl<B: Backend> Indices<B> {
         &self.storage
     }
 
+    /// Indices `start..start + len`, on the same device.
+    pub fn narrow(&self, start: usize, len: usize) -> Self {
+        self.narrow_minus(start, len, 0)
+    }
+
+    /// Indices `start..start + len`, each minus `minus` (renumbering a range that starts
+    /// at `minus` from zero), on the same device. Panics if the range is out of bounds;
+    /// every value in it must be at least `minus`.
+    pub fn narrow_minus(&self, start: usize, len: usize, minus: u32) -> Self {
+        assert!(
+            start + len <= self.len,
+            "narrow: {start}..{} of {} indices",
+            start + len,
+            self.len
+        );
+        Indices {
+            storage: B::indices_narrow(&self.storage, start, len, minus),
+            len,
+            // Still at least every value: the largest of the whole buffer, shifted.
+            max: self
+                .max
+                .filter(|_| len > 0)
+                .map(|m| m.saturating_sub(minus)),
+        }
+    }
+
+    /// The same indices with a tighter known bound: ops check ranges against the
+    /// largest index, and a narrowed range's is often smaller than the whole buffer's.
+    /// `max` must be at least every value (it is not checked against the buffer).
+    pub fn with_max(self, max: Option<u32>) -> Self {
+        Indices { max, ..self }
+    }
+
     /// Copies the indices to the host.
     pub fn to_vec(&self) -> Vec<u32> {
         B::indices_to_host(&self.storage)

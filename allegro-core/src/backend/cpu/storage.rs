@@ -131,4 +131,18 @@ impl StorageOps for Cpu {
     fn indices_to_host(indices: &Arc<Vec<u32>>) -> Vec<u32> {
         indices.as_ref().clone()
     }
+
+    fn indices_narrow(
+        indices: &Arc<Vec<u32>>,
+        start: usize,
+        len: usize,
+        minus: u32,
+    ) -> Arc<Vec<u32>> {
+        Arc::new(
+            indices[start..start + len]
+                .iter()
+                .map(|&i| i - minus)
+                .collect(),
+        )
+    }
 }

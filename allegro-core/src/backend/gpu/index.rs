@@ -186,6 +186,48 @@ impl<R: GpuRuntime> std::fmt::Debug for GpuIndices<R> {
 }
 
 #[cube(launch_unchecked)]
+fn narrow_minus_kernel(src: &Array<u32>, out: &mut Array<u32>, start: u32, len: u32, minus: u32) {
+    if ABSOLUTE_POS < len as usize {
+        out[ABSOLUTE_POS] = src[ABSOLUTE_POS + start as usize] - minus;
+    }
+}
+
+impl<R: GpuRuntime> GpuIndices<R> {
+    /// Indices `start..start + len` minus `minus`, by a kernel; the host copy, where
+    /// there is one, is narrowed alike (so scatter tables need no download).
+    pub(crate) fn narrow_minus(&self, start: usize, len: usize, minus: u32) -> Self {
+        let device = &self.device;
+        let handle = super::launch::alloc(&device.client, len, 4);
+        if len > 0 {
+            let (count, dim) = grid(&device.client, len);
+            // SAFETY: `self` holds at least `start + len` indices (checked by the
+            // caller) and `handle` `len`; the kernel guards `ABSOLUTE_POS < len`.
+            unsafe {
+                narrow_minus_kernel::launch_unchecked::<R>(
+                    &device.client,
+                    count,
+                    dim,
+                    arg(&self.handle, self.len),
+                    arg(&handle, len),
+                    u32_of(start),
+                    u32_of(len),
+                    minus,
+                )
+            }
+        }
+        let narrowed = GpuIndices::on_device(handle, len, device);
+        if let Some(host) = self.host.get() {
+            let part: Vec<u32> = host[start..start + len]
+                .iter()
+                .map(|&i| i - minus)
+                .collect();
+            let _ = narrowed.host.set(part);
+        }
+        narrowed
+    }
+}
+
+#[cube(launch_unchecked)]
 fn index_select_kernel<F: Float>(
     x: &Array<F>,
     idx: &Array<u32>,

@@ -214,6 +214,15 @@ impl<R: GpuRuntime> StorageOps for Gpu<R> {
         indices.host().clone()
     }
 
+    fn indices_narrow(
+        indices: &GpuIndices<R>,
+        start: usize,
+        len: usize,
+        minus: u32,
+    ) -> GpuIndices<R> {
+        indices.narrow_minus(start, len, minus)
+    }
+
     fn transfer_counts(device: &GpuDevice<R>) -> crate::backend::TransferCounts {
         device.transfer_counts()
     }

@@ -47,6 +47,16 @@ pub trait StorageOps: BackendTypes {
     }
     /// Copies an index buffer back to host memory.
     fn indices_to_host(indices: &Self::IndexStorage) -> Vec<u32>;
+    /// Indices `start..start + len` of a buffer, each minus `minus` (a pass over a range
+    /// of center atoms numbers them from its first), as a new buffer on the same device
+    /// without a round trip through the host. Every value in the range must be at
+    /// least `minus`.
+    fn indices_narrow(
+        indices: &Self::IndexStorage,
+        start: usize,
+        len: usize,
+        minus: u32,
+    ) -> Self::IndexStorage;
     /// Waits until all work queued on `device` has finished (for stage timings; a no-op
     /// where ops run synchronously).
     fn synchronize(_device: &Self::Device) {}

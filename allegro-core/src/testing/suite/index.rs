@@ -126,3 +126,40 @@ pub fn index_add_long_segments<B: Backend>(device: &B::Device) {
         panic!("index_add with long segments: {e}");
     }
 }
+
+/// `Indices::narrow_minus`: a range of indices renumbered from its start, used on the
+/// device (gather and scatter-add read the narrowed buffer itself, not a host copy).
+pub fn indices_narrow<B: Backend>(device: &B::Device) {
+    let values: Vec<u32> = (0..5000u32).map(|i| 100 + (i * 7919) % 600).collect();
+    let idx = Indices::<B>::new(&values, device);
+    let (start, len, minus) = (1234, 2500, 100);
+    let part = idx.narrow_minus(start, len, minus);
+    let want: Vec<u32> = values[start..start + len]
+        .iter()
+        .map(|v| v - minus)
+        .collect();
+    assert_eq!(part.len(), len);
+    assert_eq!(part.to_vec(), want, "narrowed values");
+    assert!(
+        part.max()
+            .is_some_and(|m| m as usize >= *want.iter().max().unwrap() as usize)
+    );
+    let mut rng = SplitMix64::new(43);
+    let x = random::<B>(&[600, 2], -1.0, 1.0, &mut rng, device);
+    let xv = x.to_vec_f64();
+    let got = x.index_select(0, &part).to_vec_f64();
+    let gathered: Vec<f64> = want
+        .iter()
+        .flat_map(|&i| [xv[2 * i as usize], xv[2 * i as usize + 1]])
+        .collect();
+    assert_eq!(got, gathered, "gather through narrowed indices");
+    let ones = Tensor::<B>::ones(&[len], crate::DType::F64, device);
+    let counts = ones.index_add(0, &part, 600).to_vec_f64();
+    let mut want_counts = vec![0.0; 600];
+    for &i in &want {
+        want_counts[i as usize] += 1.0;
+    }
+    assert_eq!(counts, want_counts, "scatter through narrowed indices");
+    let plain = idx.narrow(10, 0);
+    assert!(plain.is_empty() && plain.to_vec().is_empty(), "empty range");
+}

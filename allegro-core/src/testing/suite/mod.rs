@@ -117,6 +117,7 @@ macro_rules! for_each_suite_check {
             index::index_adjoint_pair,
             index::index_add_large,
             index::index_add_long_segments,
+            index::indices_narrow,
             shape::permute_reshape,
             shape::broadcast,
             shape::concat_narrow,
