@@ -67,7 +67,7 @@ fn main() {
             let mut storage = None;
             timed(&mut t[2], &mut || {
                 storage = Some(GpuStorage::upload_f64_with(&device, n, |_, span| {
-                    span.fill(value)
+                    span.par_chunks_mut(1 << 15).for_each(|c| c.fill(value))
                 }));
                 device.synchronize().unwrap();
             });
