@@ -223,7 +223,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         allegro::nn::energy_forces::profile::report();
         let mut times = Vec::new();
         let mut energies = Vec::new();
-        let counts_before = device.transfer_counts();
+        let counts_before = device.device_counts();
         for _ in 0..reps {
             let t = Instant::now();
             // predict reads energies and forces back to the host, so this waits for
@@ -242,17 +242,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 format!("{name}: energies differ between repetitions: {energies:?}").into(),
             );
         }
-        let moved = device.transfer_counts() - counts_before;
+        let moved = device.device_counts() - counts_before;
         let per_call = |v: u64| v as f64 / reps as f64;
         println!(
             "  per call: {:.0} bytes to the device in {:.1} uploads ({:.1} bytes per atom), \
-             {:.0} bytes back in {:.1} downloads, {:.1} synchronisations",
+             {:.0} bytes back in {:.1} downloads, {:.1} synchronisations, {:.0} kernel launches",
             per_call(moved.bytes_to_device),
             per_call(moved.uploads),
             per_call(moved.bytes_to_device) / graph.n_atoms() as f64,
             per_call(moved.bytes_to_host),
             per_call(moved.downloads),
             per_call(moved.synchronizations),
+            per_call(moved.launches),
         );
         let all_ms: Vec<String> = times.iter().map(|t| format!("{:.1}", t * 1e3)).collect();
         let t = median(times);
@@ -290,6 +291,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "bytes_to_device_per_call": per_call(moved.bytes_to_device),
                 "uploads_per_call": per_call(moved.uploads),
                 "syncs_per_call": per_call(moved.synchronizations),
+                "launches_per_call": per_call(moved.launches),
             });
             let mut f = std::fs::OpenOptions::new()
                 .create(true)

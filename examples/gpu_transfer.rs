@@ -115,7 +115,7 @@ fn main() {
             summary(mb, what, &mut t[k]);
         }
     }
-    println!("counted by the backend: {:?}", device.transfer_counts());
+    println!("counted by the backend: {:?}", device.device_counts());
 }
 
 #[cfg(not(feature = "cuda"))]

@@ -104,25 +104,26 @@ fn print_progress(p: Progress<'_>) {
 /// Trains and tests on backend `B`, then runs the config's MD, if any.
 fn train_test_md<B: Backend>(p: &PreparedRun, device: B::Device) -> Result<(), Error> {
     println!("device: {}", B::name());
-    // What crossed between host and device per epoch (zero on the CPU, then not shown):
-    // bytes, transfers and waits for the GPU, the cost a training step pays outside its
-    // kernels.
+    // What the host asked of the device per epoch (zero on the CPU, then not shown):
+    // bytes, transfers, waits and kernel launches, the cost a training step pays outside
+    // its arithmetic.
     let counted = device.clone();
-    let mut last = B::transfer_counts(&counted);
+    let mut last = B::device_counts(&counted);
     let mut progress = |p: Progress<'_>| {
         if let Progress::Epoch(r) = &p {
-            let now = B::transfer_counts(&counted);
+            let now = B::device_counts(&counted);
             let d = now - last;
             last = now;
             if d.uploads + d.downloads > 0 {
                 println!(
-                    "  epoch {} moved {} uploads ({:.1} MB), {} downloads ({:.1} MB), {} waits for the device",
+                    "  epoch {} moved {} uploads ({:.1} MB), {} downloads ({:.1} MB), {} waits for the device, {} kernel launches",
                     r.epoch,
                     d.uploads,
                     d.bytes_to_device as f64 / 1e6,
                     d.downloads,
                     d.bytes_to_host as f64 / 1e6,
-                    d.synchronizations
+                    d.synchronizations,
+                    d.launches
                 );
             }
         }

@@ -46,7 +46,7 @@ fn fill_and_read_spans<R: allegro_core::backend::gpu::GpuRuntime>() {
         return;
     };
     for len in [1usize, 4096, (4 << 20) / 8 + 7, 3 << 20] {
-        let before = device.transfer_counts();
+        let before = device.device_counts();
         let mut next = 0;
         let storage = GpuStorage::upload_f64_with(&device, len, |first, span| {
             assert_eq!(first, next, "spans out of order");
@@ -67,7 +67,7 @@ fn fill_and_read_spans<R: allegro_core::backend::gpu::GpuRuntime>() {
                 .all(|(i, &v)| v == i as f64 * 0.25 - 1.0),
             "{len} values changed on the way"
         );
-        let moved = device.transfer_counts() - before;
+        let moved = device.device_counts() - before;
         assert_eq!(
             (
                 moved.bytes_to_device,

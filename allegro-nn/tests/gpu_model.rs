@@ -133,6 +133,52 @@ fn passes_vs_one_pass<R: GpuRuntime>(name: &str, dev: &GpuDevice<R>) {
     }
 }
 
+/// What one energy + forces call asks of the device (the seed fixture's largest frame,
+/// float32, warm), counted by the backend and held under today's counts: bytes sent per
+/// atom and per edge, waits, launches (issue 15 lowers them: 24 bytes per atom + 12 per
+/// edge with a caller's neighbor list, one wait).
+fn call_counts<R: GpuRuntime>(dev: &GpuDevice<R>) {
+    let (model, params, fixture) = load("seed_lmax2.json");
+    let graph = fixture["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(frame_graph)
+        .max_by_key(|g| g.n_edges())
+        .unwrap();
+    let p = Predictor::new(model, &params.to_backend::<Gpu<R>>(dev), dev.clone())
+        .with_dtype(DType::F32);
+    p.predict(&graph).unwrap(); // the first call also uploads constant tables
+    let before = dev.device_counts();
+    p.predict(&graph).unwrap();
+    let call = dev.device_counts() - before;
+    let (n, e) = (graph.n_atoms() as u64, graph.n_edges() as u64);
+    eprintln!(
+        "one call on {} ({n} atoms, {e} edges): {call:?}; {:.1} bytes per edge",
+        R::NAME,
+        call.bytes_to_device as f64 / e as f64
+    );
+    // 2026-12-07. CUDA (bench_gpu, water boxes): per-atom types, structures and
+    // positions, per-edge centers, neighbors, packed shifts and the sorted orders of the
+    // scatter sums, ≈ 21 bytes per edge; three reads (energies, forces, strain
+    // derivatives). Vulkan also evaluates float64 transcendentals of the edge front on
+    // the host (lavapipe has none), a round trip each.
+    let (bytes, waits) = match R::NAME {
+        "vulkan" => (VULKAN_CALL_BYTES, VULKAN_CALL_WAITS),
+        _ => (40 * n + 24 * e, 3),
+    };
+    assert!(
+        call.bytes_to_device <= bytes && call.synchronizations <= waits,
+        "an energy + forces call asks more of the device than on 2026-12-07 \
+         (≤ {bytes} bytes, ≤ {waits} waits): {call:?}"
+    );
+}
+
+/// [`call_counts`] on lavapipe, 2026-12-07: 106,028 bytes in 18 uploads, 11 waits
+/// (24 atoms, 1,202 edges).
+const VULKAN_CALL_BYTES: u64 = 106_028;
+const VULKAN_CALL_WAITS: u64 = 11;
+
 /// Gradient of `mean |F|² + Σ (E/N)²` with respect to every trainable parameter.
 fn loss_gradient<B: Backend>(
     model: &AllegroModel,
@@ -246,6 +292,13 @@ macro_rules! gpu_model_tests {
                 if let Some(d) = device::<R>() {
                     no_tape_vs_tape::<R>("small_noparity.json", &d);
                     no_tape_vs_tape::<R>("seed_lmax2.json", &d);
+                }
+            }
+
+            #[test]
+            fn counts_of_a_call() {
+                if let Some(d) = device::<R>() {
+                    call_counts::<R>(&d);
                 }
             }
 

@@ -98,3 +98,52 @@ fn training_steps_match_cpu_cuda() {
 fn training_steps_match_cpu_hip() {
     steps_match::<allegro_core::backend::gpu::HipRuntime>();
 }
+
+/// What one training step asks of the device (batch of 8 molecules, tiny model, float64),
+/// counted by the backend, printed, and held under today's counts so that a change that
+/// adds launches, uploads or waits to the step fails here (issue 16 will lower these
+/// bounds: its goal is a tenth of the launches and no wait inside a step).
+fn step_counts<R: GpuRuntime>() {
+    let Some(dev) = gpu_test_device::<R>() else {
+        return;
+    };
+    let data = dataset(8);
+    let model = tiny_model(&data);
+    let graphs: Vec<AtomicGraph> = (0..8).map(|i| data.graph(i).unwrap()).collect();
+    let batch = AtomicGraph::batch(&graphs);
+    let init = model.init_parameters::<Cpu>(&CpuDevice);
+    let mut gpu = trainer::<Gpu<R>>(&model, init.to_backend::<Gpu<R>>(&dev), dev.clone());
+    gpu.train_step(&batch).unwrap(); // the first step also uploads constant tables
+    let before = dev.device_counts();
+    gpu.train_step(&batch).unwrap();
+    let step = dev.device_counts() - before;
+    eprintln!("one training step on {}: {step:?}", R::NAME);
+    assert!(
+        step.launches > 0 && step.uploads > 0,
+        "nothing counted: {step:?}"
+    );
+    let (launches, uploads, waits) = STEP_BOUNDS;
+    assert!(
+        step.launches <= launches && step.uploads <= uploads && step.synchronizations <= waits,
+        "a training step asks more of the device than on 2026-12-07 \
+         (launches ≤ {launches}, uploads ≤ {uploads}, waits ≤ {waits}): {step:?}"
+    );
+}
+
+/// Launches, uploads and waits of one step of `step_counts` as measured on lavapipe on
+/// 2026-12-07 (690, 39 and 22: the waits are the loss and metrics read back, and index
+/// tables built on the device read back to sort them for scatter sums), launches rounded
+/// up a little.
+const STEP_BOUNDS: (u64, u64, u64) = (700, 39, 22);
+
+#[cfg(feature = "vulkan")]
+#[test]
+fn training_step_counts_vulkan() {
+    step_counts::<allegro_core::backend::gpu::WgpuRuntime>();
+}
+
+#[cfg(feature = "cuda")]
+#[test]
+fn training_step_counts_cuda() {
+    step_counts::<allegro_core::backend::gpu::CudaRuntime>();
+}

@@ -14,11 +14,10 @@ pub mod ops;
 
 pub use ops::{
     Activation, BackendTypes, BinaryOp, ColumnBlock, CompareOp, ContractEntry, ContractInput,
-    ContractionSpec, EdgeInputs, EdgeOps, ElementwiseOps, FusedOps, IndexOps, InferenceOps,
-    LinearSpec, MatmulOps, MatmulPrecision, MatmulSpec, NeighborList, OutputBlock, ReduceOps,
-    SegmentContraction, SegmentForward, SegmentGradients, SegmentOperands, Segments, ShapeOps,
-    StorageOps, TransferCounters, TransferCounts, UnaryOp, edge_vector_component, pack_shift,
-    unpack_shift,
+    ContractionSpec, DeviceCounters, DeviceCounts, EdgeInputs, EdgeOps, ElementwiseOps, FusedOps,
+    IndexOps, InferenceOps, LinearSpec, MatmulOps, MatmulPrecision, MatmulSpec, NeighborList,
+    OutputBlock, ReduceOps, SegmentContraction, SegmentForward, SegmentGradients, SegmentOperands,
+    Segments, ShapeOps, StorageOps, UnaryOp, edge_vector_component, pack_shift, unpack_shift,
 };
 
 /// Everything a tensor needs from a backend.

@@ -7,7 +7,7 @@ use cubecl::server::Handle;
 
 use super::tables::TableCache;
 use super::{GpuRuntime, Transfers};
-use crate::backend::{TransferCounters, TransferCounts};
+use crate::backend::{DeviceCounters, DeviceCounts};
 use crate::error::{Error, Result};
 
 /// A device of runtime `R` with its client (the queue kernels are launched on).
@@ -20,8 +20,8 @@ pub struct GpuDevice<R: GpuRuntime> {
     tables: Arc<Mutex<TableCache>>,
     /// This runtime's copy engine (CUDA: a pinned staging ring).
     pub(crate) transfers: Arc<R::Transfers>,
-    /// Bytes and waits between host and device, for [`GpuDevice::transfer_counts`].
-    pub(crate) counters: Arc<TransferCounters>,
+    /// Bytes and waits between host and device, for [`GpuDevice::device_counts`].
+    pub(crate) counters: Arc<DeviceCounters>,
 }
 
 impl<R: GpuRuntime> GpuDevice<R> {
@@ -95,9 +95,9 @@ impl<R: GpuRuntime> GpuDevice<R> {
             .map_err(|e| Error::Backend(format!("{} synchronize failed: {e:?}", R::NAME)))
     }
 
-    /// Bytes and waits between host and device since this device was opened (shared by
-    /// its clones).
-    pub fn transfer_counts(&self) -> TransferCounts {
+    /// Bytes, transfers, waits and kernel launches since this device was opened (shared
+    /// by its clones).
+    pub fn device_counts(&self) -> DeviceCounts {
         self.counters.read()
     }
 

@@ -75,6 +75,7 @@ impl<R: GpuRuntime> EdgeOps for Gpu<R> {
         if e > 0 {
             let (count, dim) = grid(client, e);
             let n = list.atom_types.len();
+            device.counters.launch();
             unsafe {
                 edge_inputs_kernel::launch_unchecked::<R>(
                     client,

@@ -296,6 +296,7 @@ fn zip<R: GpuRuntime>(
     let client = a.client();
     let (count, dim) = grid(client, n);
     if a_shape == b_shape {
+        a.device.counters.launch();
         with_float!(a.dtype, F => unsafe {
             binary_same_kernel::launch_unchecked::<F, R>(
                 client, count, dim, a.arg(), b.arg(), out.arg(), u32_of(n), code,
@@ -307,6 +308,7 @@ fn zip<R: GpuRuntime>(
     meta.extend(broadcast_strides(a_shape));
     meta.extend(broadcast_strides(b_shape));
     let meta_handle = a.device.table(&meta);
+    a.device.counters.launch();
     with_float!(a.dtype, F => unsafe {
         binary_broadcast_kernel::launch_unchecked::<F, R>(
             client, count, dim, a.arg(), b.arg(), arg(&meta_handle, meta.len()), out.arg(),
@@ -353,6 +355,7 @@ impl<R: GpuRuntime> ElementwiseOps for Gpu<R> {
         }
         let (code, p) = unary_code(op);
         let (count, dim) = grid(x.client(), x.len);
+        x.device.counters.launch();
         with_float!(x.dtype, F => unsafe {
             unary_kernel::launch_unchecked::<F, R>(
                 x.client(), count, dim, x.arg(), out.arg(), u32_of(x.len), p as F, code,
@@ -388,6 +391,7 @@ impl<R: GpuRuntime> ElementwiseOps for Gpu<R> {
         let out = a.uninit_like(n);
         if n > 0 {
             let (count, dim) = grid(a.client(), n);
+            a.device.counters.launch();
             with_float!(a.dtype, F => unsafe {
                 select_kernel::launch_unchecked::<F, R>(
                     a.client(), count, dim, mask.arg(), a.arg(), b.arg(), out.arg(), u32_of(n),

@@ -244,6 +244,7 @@ impl<R: GpuRuntime> FusedOps for Gpu<R> {
         let t = tables(&x.device, spec, x.dtype);
         let ge = &t.by_output;
         let (count, dim) = grid(x.client(), total);
+        x.device.counters.launch();
         with_float!(x.dtype, F => unsafe {
             contract_kernel::launch_unchecked::<F, R>(
                 x.client(), count, dim,
@@ -279,6 +280,7 @@ impl<R: GpuRuntime> FusedOps for Gpu<R> {
         let ge = &t.by_path;
         let partial = x.uninit_like(total);
         let (count, dim) = grid(x.client(), total);
+        x.device.counters.launch();
         with_float!(x.dtype, F => unsafe {
             weight_grad_kernel::launch_unchecked::<F, R>(
                 x.client(), count, dim,

@@ -202,6 +202,7 @@ impl<R: GpuRuntime> GpuIndices<R> {
             let (count, dim) = grid(&device.client, len);
             // SAFETY: `self` holds at least `start + len` indices (checked by the
             // caller) and `handle` `len`; the kernel guards `ABSOLUTE_POS < len`.
+            device.counters.launch();
             unsafe {
                 narrow_minus_kernel::launch_unchecked::<R>(
                     &device.client,
@@ -349,6 +350,7 @@ fn index_add_chunked<R: GpuRuntime>(
     let partial = src.uninit_like(partial_len);
     if partial_len > 0 {
         let (count, dim) = grid(client, partial_len);
+        src.device.counters.launch();
         with_float!(src.dtype, F => unsafe {
             chunk_sum_kernel::launch_unchecked::<F, R>(
                 client, count, dim,
@@ -361,6 +363,7 @@ fn index_add_chunked<R: GpuRuntime>(
     let total = outer * n * inner;
     let out = src.uninit_like(total);
     let (count, dim) = grid(client, total);
+    src.device.counters.launch();
     with_float!(src.dtype, F => unsafe {
         range_sum_kernel::launch_unchecked::<F, R>(
             client, count, dim,
@@ -385,6 +388,7 @@ impl<R: GpuRuntime> IndexOps for Gpu<R> {
         let out = x.uninit_like(total);
         if total > 0 {
             let (count, dim) = grid(x.client(), total);
+            x.device.counters.launch();
             with_float!(x.dtype, F => unsafe {
                 index_select_kernel::launch_unchecked::<F, R>(
                     x.client(), count, dim,
@@ -412,6 +416,7 @@ impl<R: GpuRuntime> IndexOps for Gpu<R> {
                 return index_add_chunked(src, seg, chunks, (outer, idx_len, inner, n));
             }
             let (count, dim) = grid(src.client(), total);
+            src.device.counters.launch();
             with_float!(src.dtype, F => unsafe {
                 index_add_kernel::launch_unchecked::<F, R>(
                     src.client(), count, dim,

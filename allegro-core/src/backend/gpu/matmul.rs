@@ -156,6 +156,7 @@ impl<R: GpuRuntime> MatmulOps for Gpu<R> {
                 u32_of(m).div_ceil(TILE),
                 u32_of(chunk),
             );
+            a.device.counters.launch();
             with_float!(a.dtype, F => unsafe {
                 matmul_kernel::launch_unchecked::<F, R>(
                     a.client(), count, dim, a.arg(), b.arg(), out.arg(),

@@ -61,6 +61,7 @@ fn sum_chunked<R: GpuRuntime>(
     let out = x.uninit_like(total);
     if total > 0 {
         let (count, dim) = grid(x.client(), total);
+        x.device.counters.launch();
         with_float!(x.dtype, F => unsafe {
             sum_chunks_kernel::launch_unchecked::<F, R>(
                 x.client(), count, dim, x.arg(), out.arg(),

@@ -73,6 +73,7 @@ fn strided_gather<R: GpuRuntime>(
     meta.extend_from_slice(strides);
     let meta_handle = x.device.table(&meta);
     let (count, dim) = grid(x.client(), n);
+    x.device.counters.launch();
     with_float!(x.dtype, F => unsafe {
         strided_gather_kernel::launch_unchecked::<F, R>(
             x.client(), count, dim, x.arg(), arg(&meta_handle, meta.len()), out.arg(),
@@ -97,6 +98,7 @@ fn copy_block<R: GpuRuntime>(
         return;
     }
     let (count, dim) = grid(x.client(), total);
+    x.device.counters.launch();
     with_float!(x.dtype, F => unsafe {
         copy_block_kernel::launch_unchecked::<F, R>(
             x.client(), count, dim, x.arg(), out.arg(),

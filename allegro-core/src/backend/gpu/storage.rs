@@ -123,6 +123,7 @@ fn cast_into<R: GpuRuntime, F: Float + CubeElement>(
     let out = GpuStorage::uninit(&x.device, x.len, dtype);
     if x.len > 0 {
         let (count, dim) = grid(x.client(), x.len);
+        x.device.counters.launch();
         with_float!(dtype, G => unsafe {
             cast_kernel::launch_unchecked::<F, G, R>(
                 x.client(), count, dim, x.arg(), out.arg(), u32_of(x.len),
@@ -189,6 +190,7 @@ impl<R: GpuRuntime> StorageOps for Gpu<R> {
         let out = GpuStorage::uninit(device, len, dtype);
         if len > 0 {
             let (count, dim) = grid(&device.client, len);
+            device.counters.launch();
             with_float!(dtype, F => unsafe {
                 fill_kernel::launch_unchecked::<F, R>(
                     &device.client, count, dim, out.arg(), u32_of(len), value as F,
@@ -223,7 +225,7 @@ impl<R: GpuRuntime> StorageOps for Gpu<R> {
         indices.narrow_minus(start, len, minus)
     }
 
-    fn transfer_counts(device: &GpuDevice<R>) -> crate::backend::TransferCounts {
-        device.transfer_counts()
+    fn device_counts(device: &GpuDevice<R>) -> crate::backend::DeviceCounts {
+        device.device_counts()
     }
 }

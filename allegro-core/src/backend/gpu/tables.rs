@@ -79,6 +79,7 @@ impl TableCache {
             let (count, dim) = grid(client, len);
             // SAFETY: `source` holds `len` values; the arena has ARENA_WORDS ≥ used + len
             // words; the kernel guards `ABSOLUTE_POS < len`.
+            device.counters.launch();
             unsafe {
                 place_kernel::launch_unchecked::<R>(
                     client,

@@ -1,5 +1,5 @@
 //! Host↔device copies: the one place buffers cross, so that every byte and every wait
-//! is counted ([`crate::backend::TransferCounts`]) and each runtime copies its fastest way.
+//! is counted ([`crate::backend::DeviceCounts`]) and each runtime copies its fastest way.
 //!
 //! cubecl 0.10's own upload copies the data twice on the host and sends it from pageable
 //! memory (its `create` turns even pinned staging into a fresh `Vec`), 0.5–2 GB/s on the

@@ -4,6 +4,7 @@
 //! checked by [`crate::Tensor`] before a backend sees them, so implementations may assume
 //! consistent arguments. All float storages of one call have the same dtype.
 
+pub mod device_counts;
 pub mod edges;
 pub mod elementwise;
 pub mod fused;
@@ -13,8 +14,8 @@ pub mod matmul;
 pub mod reduce;
 pub mod shape;
 pub mod storage;
-pub mod transfer_counts;
 
+pub use device_counts::{DeviceCounters, DeviceCounts};
 pub use edges::{
     EdgeInputs, EdgeOps, NeighborList, edge_vector_component, pack_shift, unpack_shift,
 };
@@ -29,4 +30,3 @@ pub use matmul::{MatmulOps, MatmulSpec};
 pub use reduce::ReduceOps;
 pub use shape::ShapeOps;
 pub use storage::{BackendTypes, StorageOps};
-pub use transfer_counts::{TransferCounters, TransferCounts};

@@ -1,6 +1,6 @@
 //! Buffer types of a backend and moving data between host and device.
 
-use super::TransferCounts;
+use super::DeviceCounts;
 use crate::dtype::{DType, HostData};
 
 /// The types a backend owns: its device handle and its buffers.
@@ -60,9 +60,9 @@ pub trait StorageOps: BackendTypes {
     /// Waits until all work queued on `device` has finished (for stage timings; a no-op
     /// where ops run synchronously).
     fn synchronize(_device: &Self::Device) {}
-    /// What has crossed between the host and `device` since it was opened (zeros where
-    /// buffers live in host memory).
-    fn transfer_counts(_device: &Self::Device) -> TransferCounts {
-        TransferCounts::default()
+    /// What the host has asked of `device` since it was opened: bytes, transfers,
+    /// waits and kernel launches (zeros where buffers live in host memory).
+    fn device_counts(_device: &Self::Device) -> DeviceCounts {
+        DeviceCounts::default()
     }
 }

@@ -1,9 +1,9 @@
 //! Buffers that cross between host and device come back bit for bit, whatever their
 //! size (the CUDA backend copies through a ring of fixed-size pinned slots, so sizes
-//! around and well past a slot and past the whole ring are checked), and the backend
+//! around and well past a span and past the whole ring are checked), and the backend
 //! counts what crossed.
 
-use crate::backend::{Backend, TransferCounts};
+use crate::backend::{Backend, DeviceCounts};
 use crate::dtype::HostData;
 use crate::tensor::Tensor;
 
@@ -14,12 +14,12 @@ pub fn round_trips_and_counts<B: Backend>(device: &B::Device) {
     let moves = B::name() != "cpu";
     for &n in &sizes {
         let values: Vec<f32> = (0..n).map(|i| i as f32 * 0.5 - 7.0).collect();
-        let before = B::transfer_counts(device);
+        let before = B::device_counts(device);
         let t = Tensor::<B>::from_host(HostData::F32(values.clone()), &[n], device)
             .expect("shape matches");
-        let uploaded = B::transfer_counts(device) - before;
+        let uploaded = B::device_counts(device) - before;
         let back = t.to_host();
-        let both = B::transfer_counts(device) - before;
+        let both = B::device_counts(device) - before;
         match back {
             HostData::F32(v) => assert!(v == values, "f32 × {n}: values changed on the way"),
             HostData::F64(_) => panic!("f32 × {n} came back as f64"),
@@ -28,21 +28,22 @@ pub fn round_trips_and_counts<B: Backend>(device: &B::Device) {
         let count = u64::from(moves);
         assert_eq!(
             uploaded,
-            TransferCounts {
+            DeviceCounts {
                 bytes_to_device: bytes,
                 uploads: count,
-                ..TransferCounts::default()
+                ..DeviceCounts::default()
             },
             "f32 × {n}: upload counts"
         );
         assert_eq!(
             both,
-            TransferCounts {
+            DeviceCounts {
                 bytes_to_device: bytes,
                 uploads: count,
                 bytes_to_host: bytes,
                 downloads: count,
                 synchronizations: count,
+                launches: 0,
             },
             "f32 × {n}: round-trip counts"
         );

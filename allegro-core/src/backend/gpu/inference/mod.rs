@@ -131,6 +131,7 @@ fn copy_columns<R: GpuRuntime>(
         return;
     }
     let (count, dim) = grid(src.client(), total);
+    src.device.counters.launch();
     with_float!(src.dtype, F => unsafe {
         copy_columns_kernel::launch_unchecked::<F, R>(
             src.client(), count, dim, src.arg(), dst.arg(), u32_of(total),
@@ -201,6 +202,7 @@ fn launch_linear<R: GpuRuntime>(
     let n_out = outputs.len() as u32;
     let act = activation::code(spec.activation);
     let write_deriv = spec.activation.is_some() && derivative.is_some();
+    weight.device.counters.launch();
     match tensor_core_mode(client, spec, weight.dtype) {
         Some(split) => unsafe {
             linear_cmma::linear_cmma_kernel::launch_unchecked::<R>(
@@ -250,6 +252,7 @@ fn entry_weights<R: GpuRuntime>(
     let out = GpuStorage::uninit(&theta.device, total, theta.dtype);
     if total > 0 {
         let (count, dim) = grid(theta.client(), total);
+        theta.device.counters.launch();
         with_float!(theta.dtype, F => unsafe {
             segment::entry_weights_kernel::launch_unchecked::<F, R>(
                 theta.client(), count, dim, theta.arg(),
@@ -376,6 +379,7 @@ impl<R: GpuRuntime> InferenceOps for Gpu<R> {
             ContractInput::Plain(s) => (s, false),
             ContractInput::Weighted(s, _) => (s, true),
         };
+        device.counters.launch();
         with_float!(dtype, F => unsafe {
             segment::segment_forward_kernel::launch_unchecked::<F, R>(
                 client,
@@ -452,6 +456,7 @@ impl<R: GpuRuntime> InferenceOps for Gpu<R> {
         let grad_xw: &GpuStorage<R> = x_weights.as_ref().map_or(&spare, |(s, _)| &**s);
         let grad_out_arg = grad_out.unwrap_or(&spare).arg();
         let grad_env = GpuStorage::uninit(device, segments.count * u * dy, dtype);
+        device.counters.launch();
         with_float!(dtype, F => unsafe {
             segment::segment_backward_kernel::launch_unchecked::<F, R>(
                 client,
@@ -472,6 +477,7 @@ impl<R: GpuRuntime> InferenceOps for Gpu<R> {
         let total = segments.rows * dy;
         if total > 0 {
             let (count, dim) = grid(client, total);
+            device.counters.launch();
             with_float!(dtype, F => unsafe {
                 segment::grad_y_kernel::launch_unchecked::<F, R>(
                     client, count, dim,
