@@ -78,5 +78,18 @@ stage_ref() {
   for m in 262144 524288; do timeout 60 $B --reps 5 --max-edges $m $W/water-23559.xyz 2>&1 | quiet | tail -n 2; done
   timeout 60 $B --reps 3 --lmax 3 --max-edges 262144 $W/water-23559.xyz 2>&1 | quiet | tail -n 2
 }
+stage_final() { # the last lease's set, short: training fixed?, model, reference and ours
+  echo "== training, 2 epochs: this tree"
+  TRAIN_TIMEOUT=40 train /tmp/b/train this-tree 2 2>&1 | tee $OUT/train.log
+  echo "== model tests (cuda)"
+  timeout 40 /tmp/b/gpu_model --test-threads 1 cuda::passes cuda::no_tape > $OUT/model.log 2>&1
+  grep -E "test result|panicked|FAILED" $OUT/model.log | head -8
+  echo "== reference"
+  timeout 110 bash $D/shared/reference/device-ref.sh 3000 23559
+  echo "== ours"
+  B="/tmp/b/bench_gpu --json $OUT/bench.jsonl --reference $OUT/ref.jsonl"
+  timeout 30 $B --reps 10 $W/water-192.xyz $W/water-3000.xyz 2>&1 | quiet
+  timeout 25 $B --reps 5 --max-edges 262144 $W/water-23559.xyz 2>&1 | quiet | tail -n 2
+}
 # Stages in the order given (default: the first lease's set).
 for stage in ${@:-model transfer bench profile train gemm ops}; do "stage_$stage"; done
