@@ -176,27 +176,30 @@ impl<B: Backend> ModelInputs<B> {
         });
         let type_max = (num_types > 0 && e > 0).then(|| num_types as u32 - 1);
         let per_edge = |s, max| Indices::<B>::from_storage(s, e, max);
-        Ok(Some(ModelInputs {
-            n_atoms: n,
-            n_frames,
-            atom_types,
-            atom_types_host: list.atom_types.to_vec(),
-            batch,
-            batch_host: list.batch.to_vec(),
-            edge_center,
-            edge_neighbor,
-            center_types: per_edge(built.center_types, type_max),
-            neighbor_types: per_edge(built.neighbor_types, type_max),
-            edge_types: per_edge(built.edge_types, type_max.map(|t| t * num_types as u32 + t)),
-            edge_batch: per_edge(
-                built.edge_batch,
-                (e > 0 && n_frames > 0).then(|| n_frames as u32 - 1),
-            ),
-            edge_vectors: Tensor::from_storage(built.vectors, &[e, 3]),
-            center_offsets,
-            first_center: 0,
-            graph_atoms: n,
-        }))
+        Ok(Some(
+            ModelInputs {
+                n_atoms: n,
+                n_frames,
+                atom_types,
+                atom_types_host: list.atom_types.to_vec(),
+                batch,
+                batch_host: list.batch.to_vec(),
+                edge_center,
+                edge_neighbor,
+                center_types: per_edge(built.center_types, type_max),
+                neighbor_types: per_edge(built.neighbor_types, type_max),
+                edge_types: per_edge(built.edge_types, type_max.map(|t| t * num_types as u32 + t)),
+                edge_batch: per_edge(
+                    built.edge_batch,
+                    (e > 0 && n_frames > 0).then(|| n_frames as u32 - 1),
+                ),
+                edge_vectors: Tensor::from_storage(built.vectors, &[e, 3]),
+                center_offsets,
+                first_center: 0,
+                graph_atoms: n,
+            }
+            .mark_sorted(),
+        ))
     }
 }
 

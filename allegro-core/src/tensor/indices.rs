@@ -125,6 +125,17 @@ impl<B: Backend> Indices<B> {
         }
     }
 
+    /// The same indices, declared ascending (`idx[m] ≤ idx[m + 1]`), as the centers of
+    /// edges grouped by center are: a scatter-add over them then needs no sort, and on a
+    /// GPU no read back to the host. The claim is not checked (the values may be on the
+    /// device only): a false one gives wrong scatter sums.
+    pub fn assume_sorted(self) -> Self {
+        Indices {
+            storage: B::indices_assume_sorted(&self.storage),
+            ..self
+        }
+    }
+
     /// The same indices with a tighter known bound: ops check ranges against the
     /// largest index, and a narrowed range's is often smaller than the whole buffer's.
     /// `max` must be at least every value (it is not checked against the buffer).

@@ -16,7 +16,7 @@ use std::sync::{Arc, OnceLock};
 use cubecl::prelude::*;
 use cubecl::server::Handle;
 
-use super::launch::{arg, grid, u32_of, upload_u32, upload_u32_parts, with_float};
+use super::launch::{alloc, arg, grid, u32_of, upload_u32, upload_u32_parts, with_float};
 use super::{Gpu, GpuDevice, GpuRuntime, GpuStorage};
 use crate::backend::IndexOps;
 
@@ -34,7 +34,8 @@ struct Chunks {
 }
 
 /// Sources grouped by destination: `order[offsets[d]..offsets[d + 1]]` are the
-/// positions `m` with `idx[m] = d`, increasing.
+/// positions `m` with `idx[m] = d`, increasing. For ascending indices `order` is the
+/// identity and the offsets are where each destination's run starts.
 struct Segments {
     offsets: Handle,
     order: Handle,
@@ -53,6 +54,10 @@ pub struct GpuIndices<R: GpuRuntime> {
     host: Arc<OnceLock<Vec<u32>>>,
     len: usize,
     segments: Arc<OnceLock<Segments>>,
+    /// Known to be ascending (declared by the producer, kept by narrowing): scatter
+    /// tables are then runs, built without sorting, on the device when there is no
+    /// host copy.
+    sorted: bool,
     device: GpuDevice<R>,
 }
 
@@ -68,6 +73,7 @@ impl<R: GpuRuntime> GpuIndices<R> {
             len: host.len(),
             host: Arc::new(OnceLock::from(host)),
             segments: Arc::new(OnceLock::new()),
+            sorted: false,
             device: device.clone(),
         }
     }
@@ -80,6 +86,7 @@ impl<R: GpuRuntime> GpuIndices<R> {
             host: Arc::new(OnceLock::new()),
             len,
             segments: Arc::new(OnceLock::new()),
+            sorted: false,
             device: device.clone(),
         }
     }
@@ -109,61 +116,166 @@ impl<R: GpuRuntime> GpuIndices<R> {
         self.len
     }
 
-    fn segments(&self) -> &Segments {
-        self.segments.get_or_init(|| {
-            let num_segments = self
-                .host()
-                .iter()
-                .map(|&d| d as usize + 1)
-                .max()
-                .unwrap_or(0);
-            let mut offsets = vec![0u32; num_segments + 1];
-            for &d in self.host().iter() {
-                offsets[d as usize + 1] += 1;
+    /// The same buffer, declared ascending (see [`GpuIndices::segments`]).
+    pub(crate) fn assume_sorted(&self) -> Self {
+        GpuIndices {
+            sorted: true,
+            ..self.clone()
+        }
+    }
+
+    /// The scatter tables, built at the first scatter into `n` destinations (every index
+    /// is below `n`, so later scatters into any `n` find their sources too).
+    fn segments(&self, n: usize) -> &Segments {
+        self.segments
+            .get_or_init(|| match (self.sorted, self.host.get()) {
+                (true, None) => self.runs_on_device(n),
+                (true, Some(host)) => self.tables_from_host(host, true),
+                (false, _) => self.tables_from_host(self.host(), false),
+            })
+    }
+
+    /// Ascending indices without a host copy: each destination's run start by a binary
+    /// search on the device, the identity order; no transfer. (A destination with very
+    /// many sources is summed by one thread: no chunk tables without reading back.)
+    fn runs_on_device(&self, n: usize) -> Segments {
+        let client = &self.device.client;
+        let offsets = alloc(client, n + 1, 4);
+        let (count, dim) = grid(client, n + 1);
+        self.device.counters.launch();
+        // SAFETY: `offsets` holds n + 1 words, the index buffer `len`; the kernel guards
+        // its position and reads indices below `len`.
+        unsafe {
+            run_starts_kernel::launch_unchecked::<R>(
+                client,
+                count,
+                dim,
+                arg(&self.handle, self.len),
+                u32_of(self.len),
+                arg(&offsets, n + 1),
+                u32_of(n + 1),
+            )
+        }
+        Segments {
+            offsets,
+            order: self.identity_order(),
+            num_segments: n,
+            chunks: None,
+        }
+    }
+
+    /// `0, 1, …, len − 1` on the device.
+    fn identity_order(&self) -> Handle {
+        let client = &self.device.client;
+        let order = alloc(client, self.len, 4);
+        if self.len > 0 {
+            let (count, dim) = grid(client, self.len);
+            self.device.counters.launch();
+            // SAFETY: `order` holds `len` words; the kernel guards its position.
+            unsafe {
+                iota_kernel::launch_unchecked::<R>(
+                    client,
+                    count,
+                    dim,
+                    arg(&order, self.len),
+                    u32_of(self.len),
+                )
             }
-            for d in 0..num_segments {
-                offsets[d + 1] += offsets[d];
-            }
+        }
+        order
+    }
+
+    /// The tables from the host copy: a counting sort of the positions by destination
+    /// (for ascending indices, the identity, made on the device instead of uploaded),
+    /// and chunk tables when a segment is long.
+    fn tables_from_host(&self, host: &[u32], sorted: bool) -> Segments {
+        let num_segments = if sorted {
+            host.last().map_or(0, |&d| d as usize + 1)
+        } else {
+            host.iter().map(|&d| d as usize + 1).max().unwrap_or(0)
+        };
+        let mut offsets = vec![0u32; num_segments + 1];
+        for &d in host {
+            offsets[d as usize + 1] += 1;
+        }
+        for d in 0..num_segments {
+            offsets[d + 1] += offsets[d];
+        }
+        let order = (!sorted).then(|| {
             let mut next = offsets.clone();
             let mut order = vec![0u32; self.len()];
-            for (m, &d) in self.host().iter().enumerate() {
+            for (m, &d) in host.iter().enumerate() {
                 order[next[d as usize] as usize] = m as u32;
                 next[d as usize] += 1;
             }
-            let longest = offsets.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
-            let chunk_tables = (longest as usize > LONG_SEGMENT).then(|| {
-                let mut starts = Vec::new();
-                let mut chunk_offsets = vec![0u32];
-                for d in 0..num_segments {
-                    let (a, b) = (offsets[d] as usize, offsets[d + 1] as usize);
-                    starts.extend((a..b).step_by(CHUNK).map(|j| j as u32));
-                    chunk_offsets.push(starts.len() as u32);
-                }
-                let count = starts.len();
-                starts.push(self.len() as u32);
-                (starts, chunk_offsets, count)
-            });
-            // One upload for all the tables.
-            let mut parts: Vec<&[u32]> = vec![&offsets, &order];
-            if let Some((starts, chunk_offsets, _)) = &chunk_tables {
-                parts.push(starts);
-                parts.push(chunk_offsets);
+            order
+        });
+        let longest = offsets.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+        let chunk_tables = (longest as usize > LONG_SEGMENT).then(|| {
+            let mut starts = Vec::new();
+            let mut chunk_offsets = vec![0u32];
+            for d in 0..num_segments {
+                let (a, b) = (offsets[d] as usize, offsets[d + 1] as usize);
+                starts.extend((a..b).step_by(CHUNK).map(|j| j as u32));
+                chunk_offsets.push(starts.len() as u32);
             }
-            let mut handles = upload_u32_parts(&self.device, &parts).into_iter();
-            let offsets_handle = handles.next().expect("offsets");
-            let order_handle = handles.next().expect("order");
-            let chunks = chunk_tables.map(|(_, _, count)| Chunks {
-                starts: handles.next().expect("starts"),
-                offsets: handles.next().expect("chunk offsets"),
-                count,
-            });
-            Segments {
-                offsets: offsets_handle,
-                order: order_handle,
-                num_segments,
-                chunks,
+            let count = starts.len();
+            starts.push(self.len() as u32);
+            (starts, chunk_offsets, count)
+        });
+        // One upload for all the tables.
+        let mut parts: Vec<&[u32]> = vec![&offsets];
+        if let Some(order) = &order {
+            parts.push(order);
+        }
+        if let Some((starts, chunk_offsets, _)) = &chunk_tables {
+            parts.push(starts);
+            parts.push(chunk_offsets);
+        }
+        let mut handles = upload_u32_parts(&self.device, &parts).into_iter();
+        let offsets_handle = handles.next().expect("offsets");
+        let order_handle = match order {
+            Some(_) => handles.next().expect("order"),
+            None => self.identity_order(),
+        };
+        let chunks = chunk_tables.map(|(_, _, count)| Chunks {
+            starts: handles.next().expect("starts"),
+            offsets: handles.next().expect("chunk offsets"),
+            count,
+        });
+        Segments {
+            offsets: offsets_handle,
+            order: order_handle,
+            num_segments,
+            chunks,
+        }
+    }
+}
+
+#[cube(launch_unchecked)]
+fn iota_kernel(out: &mut Array<u32>, len: u32) {
+    if ABSOLUTE_POS < len as usize {
+        out[ABSOLUTE_POS] = ABSOLUTE_POS as u32;
+    }
+}
+
+/// `offsets[d]` = the first position `m` with `idx[m] ≥ d` (binary search in ascending
+/// `idx`), for `d < count`.
+#[cube(launch_unchecked)]
+fn run_starts_kernel(idx: &Array<u32>, len: u32, offsets: &mut Array<u32>, count: u32) {
+    let d = ABSOLUTE_POS;
+    if d < count as usize {
+        let mut lo = 0u32;
+        let mut hi = len;
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if (idx[mid as usize] as usize) < d {
+                lo = mid + 1;
+            } else {
+                hi = mid;
             }
-        })
+        }
+        offsets[d] = lo;
     }
 }
 
@@ -174,6 +286,7 @@ impl<R: GpuRuntime> Clone for GpuIndices<R> {
             host: self.host.clone(),
             len: self.len,
             segments: self.segments.clone(),
+            sorted: self.sorted,
             device: self.device.clone(),
         }
     }
@@ -216,7 +329,9 @@ impl<R: GpuRuntime> GpuIndices<R> {
                 )
             }
         }
-        let narrowed = GpuIndices::on_device(handle, len, device);
+        let mut narrowed = GpuIndices::on_device(handle, len, device);
+        // A run of ascending indices minus a constant is ascending.
+        narrowed.sorted = self.sorted;
         if let Some(host) = self.host.get() {
             let part: Vec<u32> = host[start..start + len]
                 .iter()
@@ -411,7 +526,7 @@ impl<R: GpuRuntime> IndexOps for Gpu<R> {
         let total = outer * n * inner;
         let out = src.uninit_like(total);
         if total > 0 {
-            let seg = idx.segments();
+            let seg = idx.segments(n);
             if let Some(chunks) = &seg.chunks {
                 return index_add_chunked(src, seg, chunks, (outer, idx_len, inner, n));
             }

@@ -216,6 +216,10 @@ impl<R: GpuRuntime> StorageOps for Gpu<R> {
         indices.host().clone()
     }
 
+    fn indices_assume_sorted(indices: &GpuIndices<R>) -> GpuIndices<R> {
+        indices.assume_sorted()
+    }
+
     fn indices_narrow(
         indices: &GpuIndices<R>,
         start: usize,

@@ -57,6 +57,13 @@ pub trait StorageOps: BackendTypes {
         len: usize,
         minus: u32,
     ) -> Self::IndexStorage;
+    /// The same indices, declared ascending by their producer, so that scatter-adds
+    /// over them need no sort (a GPU builds each destination's run on the device, with
+    /// no read back). The default keeps them as they are (the CPU sorts nothing it
+    /// would gain from).
+    fn indices_assume_sorted(indices: &Self::IndexStorage) -> Self::IndexStorage {
+        indices.clone()
+    }
     /// Waits until all work queued on `device` has finished (for stage timings; a no-op
     /// where ops run synchronously).
     fn synchronize(_device: &Self::Device) {}

@@ -163,3 +163,35 @@ pub fn indices_narrow<B: Backend>(device: &B::Device) {
     let plain = idx.narrow(10, 0);
     assert!(plain.is_empty() && plain.to_vec().is_empty(), "empty range");
 }
+
+/// `index_add` over indices declared ascending (runs instead of a sort) equals the
+/// general path bit for bit: empty destinations, gaps, a run long enough to be summed in
+/// chunks, and a scatter into more destinations than the indices reach.
+pub fn index_add_sorted<B: Backend>(device: &B::Device) {
+    let mut values: Vec<u32> = Vec::new();
+    for d in [0u32, 0, 2, 3, 3, 3, 7] {
+        values.push(d);
+    }
+    values.extend(std::iter::repeat_n(8u32, 2500));
+    values.extend([9, 9, 12]);
+    let mut rng = SplitMix64::new(44);
+    let src = random::<B>(&[values.len(), 3], -1.0, 1.0, &mut rng, device);
+    let plain = Indices::<B>::new(&values, device);
+    let sorted = Indices::<B>::new(&values, device).assume_sorted();
+    for n in [13usize, 20] {
+        let want = src.index_add(0, &plain, n).to_vec_f64();
+        let got = src.index_add(0, &sorted, n).to_vec_f64();
+        assert_eq!(got, want, "ascending indices into {n} destinations");
+    }
+    // A narrowed run keeps the declaration (the pass of a range of centers).
+    let part = sorted.narrow_minus(2, 5, 2).with_max(Some(5));
+    let part_src = src.narrow(0, 2, 5);
+    let want = part_src
+        .index_add(0, &Indices::<B>::new(&[0, 1, 1, 1, 5], device), 6)
+        .to_vec_f64();
+    assert_eq!(
+        part_src.index_add(0, &part, 6).to_vec_f64(),
+        want,
+        "narrowed run"
+    );
+}

@@ -118,6 +118,7 @@ macro_rules! for_each_suite_check {
             index::index_add_large,
             index::index_add_long_segments,
             index::indices_narrow,
+            index::index_add_sorted,
             shape::permute_reshape,
             shape::broadcast,
             shape::concat_narrow,
