@@ -343,7 +343,8 @@ impl<B: Backend> Predictor<B> {
         timer.stage("passes: inputs of the whole graph");
         let n = inputs.n_atoms;
         let mut energies: Vec<Tensor<B>> = Vec::new();
-        let mut sums: Option<(Tensor<B>, Tensor<B>, Option<Tensor<B>>)> = None;
+        // Forces, strain derivatives and per-atom virials, summed over the passes.
+        let mut sums: Option<PassSums<B>> = None;
         let mut first = 0;
         while first < n {
             let mut last = first + 1;
@@ -409,6 +410,9 @@ impl<B: Backend> Predictor<B> {
         }
     }
 }
+
+/// What passes add up on the device: forces, strain derivatives, per-atom virials.
+type PassSums<B> = (Tensor<B>, Tensor<B>, Option<Tensor<B>>);
 
 /// Per-atom results on the host ([`Predictor::atom_outputs`]), flat and row-major.
 #[derive(Clone, Debug, PartialEq)]
