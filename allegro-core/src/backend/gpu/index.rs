@@ -46,7 +46,7 @@ struct Segments {
 }
 
 /// A `u32` index buffer on a GPU, with a host copy (indices are small next to the float
-/// data and are read back for checks and for building [`Segments`]). Buffers uploaded
+/// data and are read back for checks and for building scatter tables). Buffers uploaded
 /// from the host keep the host copy they came from; buffers computed on the device
 /// (per-edge tables built from per-atom ones) download it the first time it is asked for.
 pub struct GpuIndices<R: GpuRuntime> {
