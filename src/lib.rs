@@ -9,6 +9,8 @@
 //! - [`nn`]: the Allegro model, energies, forces and stress, model files.
 //! - [`train`]: losses, metrics, optimizers, schedulers, checkpoints, the trainer.
 //! - [`md`]: velocity-Verlet molecular dynamics with a trained model.
+//! - [`cli`]: the `train` command (`examples/train.rs`), for our short YAML and nequip
+//!   configs alike.
 //!
 //! The C ABI and the LAMMPS plugin are the separate crate `allegro-ffi`. Features `cuda`,
 //! `hip` and `vulkan` add the GPU backend (`docs/gpu.md`), `mpi` data-parallel training
@@ -49,6 +51,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod cli;
 pub mod md;
 
 pub use allegro_core as core;
