@@ -6,7 +6,9 @@
 //!   `<name>/model/eager_model.pkl` with storages in `<name>/.data/<key>.storage`.
 //!
 //! The zip is read with the `zip` crate (torch stores entries uncompressed; a compressed
-//! entry is an error naming it).
+//! entry is an error naming it). Pickles are read with the allow-list of
+//! [`super::globals`]: [`Globals::TorchData`] for `torch.save` files,
+//! [`Globals::TorchPackage`] for a package's pickles.
 
 use std::fs::File;
 use std::io::Read;
@@ -16,7 +18,7 @@ use std::sync::Mutex;
 use zip::ZipArchive;
 
 use super::torch::{Tensor, tensor_with};
-use super::{Value, load};
+use super::{Globals, Options, Value, load_with};
 
 /// Where an archive keeps its storages.
 #[derive(Clone, Debug)]
@@ -105,7 +107,7 @@ impl TorchArchive {
             .ok_or_else(|| fail("no `<name>/data.pkl` entry: not a torch.save archive".into()))?;
         let prefix = pkl.trim_end_matches("data.pkl").to_string();
         check_byte_order(path, &mut zip, &prefix)?;
-        Self::read(path, zip, &pkl, Layout::Save { prefix })
+        Self::read(path, zip, &pkl, Layout::Save { prefix }, Globals::TorchData)
     }
 
     /// Opens the pickle `<name>/<entry>` of a `torch.package` archive (e.g.
@@ -121,7 +123,8 @@ impl TorchArchive {
         })?;
         let prefix = pkl.trim_end_matches(entry).to_string();
         check_byte_order(path, &mut zip, &prefix)?;
-        Self::read(path, zip, &pkl, Layout::Package { prefix })
+        let layout = Layout::Package { prefix };
+        Self::read(path, zip, &pkl, layout, Globals::TorchPackage)
     }
 
     fn read(
@@ -129,10 +132,15 @@ impl TorchArchive {
         mut zip: ZipArchive<File>,
         pkl: &str,
         layout: Layout,
+        globals: Globals,
     ) -> Result<TorchArchive, String> {
         let fail = |m: String| format!("{}: {m}", path.display());
         let data = read_entry(&mut zip, pkl).map_err(fail)?;
-        let (root, _) = load(&data).map_err(|e| fail(format!("{pkl}: {e}")))?;
+        let options = Options {
+            globals,
+            ..Options::default()
+        };
+        let (root, _) = load_with(&data, &options).map_err(|e| fail(format!("{pkl}: {e}")))?;
         Ok(TorchArchive {
             path: path.to_path_buf(),
             zip: Mutex::new(zip),
