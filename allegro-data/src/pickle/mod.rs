@@ -311,7 +311,10 @@ impl Drop for Node {
 }
 
 fn slot(node: Node) -> Slot {
-    Rc::new(RefCell::new(node))
+    let s = Rc::new(RefCell::new(node));
+    #[cfg(test)]
+    tests::CREATED.with(|c| c.borrow_mut().push(Rc::downgrade(&s)));
+    s
 }
 
 fn leaf(v: Value) -> Slot {
@@ -418,13 +421,32 @@ impl Freezer {
 }
 
 /// The memo. Objects that reference themselves form `Rc` cycles, and any such cycle
-/// passes through a memoized object (the only way to refer to one twice), so emptying
-/// the memoized nodes when reading ends frees everything.
-struct Memo(HashMap<u32, Slot>);
+/// passes through a memoized object (the memo is the only way to refer to one twice), so
+/// emptying every node that was ever memoized — those still in the memo and those a
+/// later `PUT` to the same key replaced (`retired`) — when reading ends frees everything.
+struct Memo {
+    entries: HashMap<u32, Slot>,
+    retired: Vec<Slot>,
+}
+
+impl Memo {
+    fn new() -> Self {
+        Memo {
+            entries: HashMap::new(),
+            retired: Vec::new(),
+        }
+    }
+
+    fn insert(&mut self, key: u32, value: Slot) {
+        if let Some(old) = self.entries.insert(key, value) {
+            self.retired.push(old);
+        }
+    }
+}
 
 impl Drop for Memo {
     fn drop(&mut self) {
-        for s in self.0.values() {
+        for s in self.entries.values().chain(&self.retired) {
             if let Ok(mut node) = s.try_borrow_mut() {
                 *node = Node::Leaf(Value::None);
             }
@@ -481,7 +503,7 @@ pub fn load_with(data: &[u8], options: &Options) -> Result<(Value, usize), LoadE
         op_start: 0,
         stack: Vec::new(),
         marks: Vec::new(),
-        memo: Memo(HashMap::new()),
+        memo: Memo::new(),
         options: *options,
     };
     let result = machine.run();
@@ -542,10 +564,10 @@ impl Machine<'_> {
 
     fn memoize(&mut self, key: u32, value: Slot) -> Result<(), String> {
         let limit = self.options.limits.max_memo;
-        if self.memo.0.len() >= limit && !self.memo.0.contains_key(&key) {
+        if self.memo.entries.len() >= limit && !self.memo.entries.contains_key(&key) {
             return Err(format!("more than {limit} memo entries: refused"));
         }
-        self.memo.0.insert(key, value);
+        self.memo.insert(key, value);
         Ok(())
     }
 
@@ -651,7 +673,8 @@ impl Machine<'_> {
                 0x94 => {
                     // MEMOIZE
                     let v = self.top("MEMOIZE")?;
-                    let key = u32::try_from(self.memo.0.len()).map_err(|_| "memo overflow")?;
+                    let key =
+                        u32::try_from(self.memo.entries.len()).map_err(|_| "memo overflow")?;
                     self.memoize(key, v)?;
                 }
                 b'q' => {
@@ -668,7 +691,7 @@ impl Machine<'_> {
                     let k = if op == b'h' { r.u8()? as u32 } else { r.u32()? };
                     let v = self
                         .memo
-                        .0
+                        .entries
                         .get(&k)
                         .ok_or_else(|| format!("memo entry {k} missing"))?
                         .clone();
@@ -899,6 +922,43 @@ mod tests {
             e.contains("torch.Size") && e.contains("not read as a dict"),
             "{e}"
         );
+    }
+
+    thread_local! {
+        /// Every node this thread's machine created (`slot`), to find leaks.
+        pub(super) static CREATED: RefCell<Vec<std::rc::Weak<RefCell<Node>>>> =
+            const { RefCell::new(Vec::new()) };
+    }
+
+    /// How many nodes `f` creates that are still alive after it returns.
+    fn leaked(f: impl FnOnce()) -> usize {
+        let _ = none_leaf();
+        CREATED.with(|c| c.borrow_mut().clear());
+        f();
+        CREATED.with(|c| c.borrow().iter().filter(|w| w.upgrade().is_some()).count())
+    }
+
+    /// Self-referencing objects are freed, also when the memo entry that held one is
+    /// overwritten (fuzz target `lmdb_entry`: a leak) and when reading fails midway.
+    #[test]
+    fn cycles_are_freed() {
+        // `l = []; l.append(l)` with memo 0 then overwritten by None; returns None.
+        let overwritten = b"\x80\x04]q\x00h\x00aNq\x00.";
+        assert_eq!(
+            leaked(|| assert_eq!(load(overwritten).unwrap().0, Value::None)),
+            0
+        );
+        // The same cycle, then an error.
+        assert_eq!(
+            leaked(|| assert!(load(b"\x80\x04]q\x00h\x00aNq\x00\xff").is_err())),
+            0
+        );
+        // A dict holding itself, built by SETITEM through the memo.
+        let dict = b"\x80\x04}q\x00\x8c\x01kh\x00sNq\x00.";
+        assert_eq!(leaked(|| assert!(load(dict).is_ok())), 0);
+        // An object whose BUILD state holds it.
+        let built = b"\x80\x04ctorch\nSize\n)Rq\x00h\x00bNq\x00.";
+        assert_eq!(leaked(|| assert!(load(built).is_ok())), 0);
     }
 
     /// `a = []; a.append(a); pickle.dumps(a, protocol=4)`: refused, not a stack overflow.
