@@ -274,3 +274,36 @@ fn shared_references_cannot_expand_without_bound() {
     assert!(e.contains("far larger than the pickle"), "{e}");
     assert!(largest < 1 << 20, "an allocation of {largest} bytes");
 }
+
+/// A checkpoint whose zip directory claims a 4 GiB `data.pkl` (the largest size without
+/// ZIP64 records) is refused, naming the entry, without allocating it.
+#[test]
+fn zip_entry_sizes_cannot_ask_for_gigabytes() {
+    let _serial = serial();
+    let path = allegro_core::testing::shared_dir().join("reference/trained/nequip-xtb-best.ckpt");
+    let mut bytes = std::fs::read(path).unwrap();
+    // The central directory record of `archive/data.pkl`: signature, then its sizes at
+    // offsets 20 (compressed) and 24 (uncompressed), its name at 46.
+    let name = b"archive/data.pkl";
+    let record = bytes
+        .windows(46 + name.len())
+        .rposition(|w| w[..4] == *b"PK\x01\x02" && w[46..] == *name)
+        .unwrap();
+    for field in [20, 24] {
+        bytes[record + field..record + field + 4].copy_from_slice(&0xFFFF_FFFEu32.to_le_bytes());
+    }
+    let dir = std::env::temp_dir().join(format!("allegro-zip-size-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let damaged = dir.join("huge-entry.ckpt");
+    std::fs::write(&damaged, &bytes).unwrap();
+    let (result, largest) = largest_allocation(|| {
+        allegro_data::pickle::torch_archive::TorchArchive::open(&damaged).map(|_| ())
+    });
+    let e = result.unwrap_err();
+    assert!(
+        e.contains("huge-entry.ckpt") && e.contains("archive/data.pkl") && e.contains("4294967294"),
+        "{e}"
+    );
+    assert!(largest < 64 << 20, "an allocation of {largest} bytes");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
