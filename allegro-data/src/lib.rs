@@ -59,6 +59,7 @@ pub mod error;
 pub mod extxyz;
 pub mod graph;
 pub mod lmdb;
+mod lmdb_read;
 pub mod lmdb_source;
 mod lmdb_write;
 pub mod masses;
@@ -77,7 +78,9 @@ pub mod type_mapper;
 pub use dataset::{Batches, GraphDataset, GraphSource, InMemoryDataset};
 pub use error::{Error, Origin, Result};
 pub use graph::{AtomicGraph, BatchLabels};
-pub use lmdb::{NequipLmdb, NequipLmdbWriter, is_lmdb, read_structures, write_nequip_lmdb};
+pub use lmdb::{
+    NequipLmdb, NequipLmdbWriter, decode_frame, is_lmdb, read_structures, write_nequip_lmdb,
+};
 pub use lmdb_source::LmdbGraphs;
 pub use masses::atomic_mass;
 pub use neighbor::{

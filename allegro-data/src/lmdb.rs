@@ -6,19 +6,16 @@
 //! `total_energy` `[1,1]`, `forces` `[n,3]`, `stress` `[1,3,3]`); `b"__metadata__"` holds
 //! the frame count.
 //! Keys the reader does not know are ignored. Values are read by the pickle subset of
-//! [`crate::pickle`]: nothing in a file is executed.
+//! [`crate::pickle`]: nothing in a file is executed. Pages are read by
+//! `lmdb_read.rs`, which checks each one (LMDB's own reader maps the file, so a
+//! truncated copy would fault with SIGBUS).
 //!
 //! [`NequipLmdbWriter`] / [`write_nequip_lmdb`] write the same layout.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
-
-use heed::types::Bytes;
-use heed::{CommitOrAbort, Database, Env, EnvFlags, EnvOpenOptions, WithoutTls};
 
 use crate::error::{Error, Origin, Result};
-use crate::page_release::PageRelease;
+use crate::lmdb_read::{LmdbFile, key_name};
 use crate::pickle::{self, Value, torch};
 use crate::species::{Species, chemical_symbol};
 use crate::structure::{Labels, Mat3, Structure};
@@ -28,38 +25,13 @@ pub use crate::lmdb_write::{
     encode_metadata, write_nequip_lmdb,
 };
 
-/// A nequip LMDB dataset opened read-only. Several handles on one file (training and
-/// validation sets naming the same path) share one LMDB environment: LMDB allows only
-/// one per file and process.
+/// A nequip LMDB dataset opened read-only. Entries are read through
+/// `lmdb_read.rs`'s checked path, so a truncated or damaged file is an error naming
+/// it, never a signal; the file size is checked against its header when it is opened.
 pub struct NequipLmdb {
     path: PathBuf,
-    shared: Arc<OpenFile>,
+    file: LmdbFile,
     len: usize,
-}
-
-/// One file's LMDB environment and main database, shared by its handles.
-struct OpenFile {
-    env: Env<WithoutTls>,
-    db: Database<'static, Bytes, Bytes>,
-    /// The file's identity when opened: a path that now names another file (replaced
-    /// by a rename) must not be served from the old mapping.
-    identity: (u64, u64),
-    /// Bounds the resident size of the map while a large file is streamed.
-    pages: PageRelease,
-}
-
-/// The files open in this process, by canonical path; an entry lives while a handle
-/// holds it.
-fn open_files() -> &'static Mutex<HashMap<PathBuf, Weak<OpenFile>>> {
-    static OPEN: OnceLock<Mutex<HashMap<PathBuf, Weak<OpenFile>>>> = OnceLock::new();
-    OPEN.get_or_init(Default::default)
-}
-
-/// (device, inode) of `path`.
-fn identity(path: &Path) -> Result<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    let m = std::fs::metadata(path).map_err(|e| lmdb_error(path, e.to_string()))?;
-    Ok((m.dev(), m.ino()))
 }
 
 impl std::fmt::Debug for NequipLmdb {
@@ -80,43 +52,6 @@ fn lmdb_error(path: &Path, message: impl Into<String>) -> Error {
     }
 }
 
-/// Opens `path`'s LMDB environment read-only and its main database.
-fn open_env(path: &Path, identity: (u64, u64)) -> Result<OpenFile> {
-    let mut flags = EnvFlags::READ_ONLY | EnvFlags::NO_LOCK;
-    if !path.is_dir() {
-        flags |= EnvFlags::NO_SUB_DIR;
-    }
-    let mut options = EnvOpenOptions::new().read_txn_without_tls();
-    options.max_dbs(1);
-    // SAFETY: the environment is opened read-only and without LMDB's lock file (shared
-    // dataset folders are often read-only); nothing in this process writes it, and a
-    // concurrent writer elsewhere is the user's to avoid, as with any dataset file being
-    // read.
-    let env = unsafe {
-        options.flags(flags);
-        options.open(path)
-    }
-    .map_err(|e| lmdb_error(path, format!("not an LMDB file: {e}")))?;
-    let rtxn = env
-        .read_txn()
-        .map_err(|e| lmdb_error(path, e.to_string()))?;
-    let db = env
-        .open_databases_and_commit(rtxn, |opener, rtxn| -> heed::Result<_> {
-            Ok(CommitOrAbort::<_, ()>::Commit(
-                opener.open_database::<Bytes, Bytes>(rtxn, None)?,
-            ))
-        })
-        .map_err(|e| lmdb_error(path, e.to_string()))?
-        .unwrap_commit()
-        .ok_or_else(|| lmdb_error(path, "the LMDB file has no main database"))?;
-    Ok(OpenFile {
-        env,
-        db,
-        identity,
-        pages: PageRelease::default(),
-    })
-}
-
 impl NequipLmdb {
     /// Opens the dataset at `path` (an LMDB file, or a directory holding `data.mdb`).
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
@@ -124,71 +59,43 @@ impl NequipLmdb {
         if !path.exists() {
             return Err(lmdb_error(&path, "no such file or directory"));
         }
-        let key = path
-            .canonicalize()
-            .map_err(|e| lmdb_error(&path, e.to_string()))?;
-        let id = identity(&key)?;
-        let mut open = open_files().lock().unwrap_or_else(|e| e.into_inner());
-        let shared = match open.get(&key).and_then(Weak::upgrade) {
-            Some(shared) if shared.identity == id => shared,
-            Some(_) => {
-                return Err(lmdb_error(
-                    &path,
-                    "the file was replaced while the previous one is still open in this \
-                     process; close the older dataset first",
-                ));
-            }
-            None => {
-                let shared = Arc::new(open_env(&path, id)?);
-                open.insert(key, Arc::downgrade(&shared));
-                shared
-            }
-        };
-        drop(open);
-        let mut lmdb = NequipLmdb {
-            path,
-            shared,
-            len: 0,
-        };
+        let file = LmdbFile::open(&path)?;
+        let mut lmdb = NequipLmdb { path, file, len: 0 };
         lmdb.len = lmdb.count_frames()?;
         Ok(lmdb)
     }
 
     /// The frame count: `__metadata__`'s `num_frames` when present, else the number of
-    /// consecutive integer keys from 0.
+    /// consecutive integer keys from 0. Either is at most the file's entry count.
     fn count_frames(&self) -> Result<usize> {
+        let entries = self.file.entries();
         if let Some(raw) = self.raw_key(b"__metadata__")? {
             let (meta, _) = pickle::load(&raw)
-                .map_err(|e| lmdb_error(&self.path, format!("__metadata__: {e}")))?;
+                .map_err(|e| lmdb_error(&self.path, format!("entry `__metadata__`: {e}")))?;
             if let Some(n) = meta.get("num_frames").and_then(Value::as_int) {
-                return usize::try_from(n).map_err(|_| {
-                    lmdb_error(&self.path, format!("__metadata__: num_frames = {n}"))
-                });
+                return usize::try_from(n)
+                    .ok()
+                    .filter(|&n| (n as u64) < entries)
+                    .ok_or_else(|| {
+                        lmdb_error(
+                            &self.path,
+                            format!(
+                                "entry `__metadata__`: num_frames = {n}, but the file holds \
+                                 {entries} entries in all"
+                            ),
+                        )
+                    });
             }
         }
         let mut n = 0;
-        while self.raw_key(n.to_string().as_bytes())?.is_some() {
+        while (n as u64) < entries && self.raw_key(n.to_string().as_bytes())?.is_some() {
             n += 1;
         }
         Ok(n)
     }
 
     fn raw_key(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let rtxn = self
-            .shared
-            .env
-            .read_txn()
-            .map_err(|e| lmdb_error(&self.path, e.to_string()))?;
-        let value = self
-            .shared
-            .db
-            .get(&rtxn, key)
-            .map_err(|e| lmdb_error(&self.path, e.to_string()))?;
-        Ok(value.map(|bytes| {
-            let copy = bytes.to_vec();
-            self.shared.pages.note_read(bytes);
-            copy
-        }))
+        self.file.get(key)
     }
 
     /// The stored bytes of entry `key` (`b"0"`, …, `b"__metadata__"`), as written: a
@@ -219,104 +126,116 @@ impl NequipLmdb {
             frame: index,
             line: 0,
         };
-        let bad = |message: String| Error::InvalidStructure {
-            origin: origin.to_string(),
-            message,
-        };
         if index >= self.len {
-            return Err(bad(format!("frame {index} of {}", self.len)));
+            return Err(Error::InvalidStructure {
+                origin: origin.to_string(),
+                message: format!("frame {index} of {}", self.len),
+            });
         }
+        let key = index.to_string();
         let raw = self
-            .raw_key(index.to_string().as_bytes())?
-            .ok_or_else(|| bad("the entry is missing".into()))?;
-        let (value, _) = pickle::load(&raw).map_err(bad)?;
-        let field = |name: &str| -> Result<Option<torch::Tensor>> {
-            value
-                .get(name)
-                .map(|v| torch::tensor(v).map_err(|e| bad(format!("`{name}`: {e}"))))
-                .transpose()
-        };
-        let need = |name: &str| -> Result<torch::Tensor> {
-            field(name)?.ok_or_else(|| bad(format!("no `{name}`")))
-        };
-        let pos = need("pos")?;
-        let n = pos.numel() / 3;
-        if pos.numel() != 3 * n || pos.shape.last() != Some(&3) {
-            return Err(bad(format!("`pos` has shape {:?}, not [n, 3]", pos.shape)));
-        }
-        let z = need("atomic_numbers")?;
-        if z.numel() != n {
-            return Err(bad(format!("{} atomic numbers for {n} atoms", z.numel())));
-        }
-        let species = z
-            .values
-            .iter()
-            .map(|&z| {
-                u8::try_from(z as i64)
-                    .ok()
-                    .and_then(chemical_symbol)
-                    .and_then(Species::new)
-                    .ok_or_else(|| bad(format!("atomic number {z} is not an element")))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let triples = |t: &torch::Tensor| -> Vec<[f64; 3]> {
-            t.values.chunks(3).map(|c| [c[0], c[1], c[2]]).collect()
-        };
-        let mat3 = |t: &torch::Tensor, name: &str| -> Result<Mat3> {
-            if t.numel() != 9 {
-                return Err(bad(format!("`{name}` has shape {:?}, not 3 × 3", t.shape)));
-            }
-            Ok(std::array::from_fn(|a| {
-                std::array::from_fn(|b| t.values[3 * a + b])
-            }))
-        };
-        let pbc = match field("pbc")? {
-            Some(p) if p.numel() == 3 => {
-                [p.values[0] != 0.0, p.values[1] != 0.0, p.values[2] != 0.0]
-            }
-            Some(p) => return Err(bad(format!("`pbc` has shape {:?}, not 3", p.shape))),
-            None => [false; 3],
-        };
-        let cell = match field("cell")? {
-            Some(c) => {
-                let m = mat3(&c, "cell")?;
-                // nequip stores a zero cell for molecules.
-                (m.iter().flatten().any(|&x| x != 0.0)).then_some(m)
-            }
-            None => None,
-        };
-        let mut structure = Structure::new(species, triples(&pos), cell, pbc);
-        let mut labels = Labels::default();
-        if let Some(e) = field("total_energy")? {
-            if e.numel() != 1 {
-                return Err(bad(format!("`total_energy` has shape {:?}", e.shape)));
-            }
-            labels.energy = Some(e.values[0]);
-        }
-        if let Some(f) = field("forces")? {
-            if f.numel() != 3 * n {
-                return Err(bad(format!(
-                    "`forces` has shape {:?} for {n} atoms",
-                    f.shape
-                )));
-            }
-            labels.forces = Some(triples(&f));
-        }
-        if let Some(s) = field("stress")? {
-            labels.stress = Some(mat3(&s, "stress")?);
-        }
-        if let Some(v) = field("virial")? {
-            labels.virial = Some(mat3(&v, "virial")?);
-        }
-        structure.labels = labels;
-        structure.origin = Some(origin);
-        Ok(structure)
+            .raw_key(key.as_bytes())?
+            .ok_or_else(|| Error::InvalidStructure {
+                origin: origin.to_string(),
+                message: format!("entry {} is missing", key_name(key.as_bytes())),
+            })?;
+        decode_frame(&raw, origin)
     }
 
     /// Every frame, in order.
     pub fn structures(&self) -> Result<Vec<Structure>> {
         (0..self.len).map(|i| self.structure(i)).collect()
     }
+}
+
+/// Decodes one frame entry of a nequip LMDB (the pickled dict of tensors nequip writes
+/// under `b"0"`, `b"1"`, …) into a structure whose origin is `origin`. Errors name the
+/// origin (file and frame) and the entry, the field or the byte where decoding failed.
+pub fn decode_frame(raw: &[u8], origin: Origin) -> Result<Structure> {
+    let bad = |message: String| Error::InvalidStructure {
+        origin: origin.to_string(),
+        message: format!("entry `{}`: {message}", origin.frame),
+    };
+    let (value, _) = pickle::load(raw).map_err(bad)?;
+    let field = |name: &str| -> Result<Option<torch::Tensor>> {
+        value
+            .get(name)
+            .map(|v| torch::tensor(v).map_err(|e| bad(format!("`{name}`: {e}"))))
+            .transpose()
+    };
+    let need = |name: &str| -> Result<torch::Tensor> {
+        field(name)?.ok_or_else(|| bad(format!("no `{name}`")))
+    };
+    let pos = need("pos")?;
+    let n = pos.numel() / 3;
+    if pos.numel() != 3 * n || pos.shape.last() != Some(&3) {
+        return Err(bad(format!("`pos` has shape {:?}, not [n, 3]", pos.shape)));
+    }
+    let z = need("atomic_numbers")?;
+    if z.numel() != n {
+        return Err(bad(format!("{} atomic numbers for {n} atoms", z.numel())));
+    }
+    let species = z
+        .values
+        .iter()
+        .map(|&z| {
+            u8::try_from(z as i64)
+                .ok()
+                .and_then(chemical_symbol)
+                .and_then(Species::new)
+                .ok_or_else(|| bad(format!("atomic number {z} is not an element")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let triples = |t: &torch::Tensor| -> Vec<[f64; 3]> {
+        t.values.chunks(3).map(|c| [c[0], c[1], c[2]]).collect()
+    };
+    let mat3 = |t: &torch::Tensor, name: &str| -> Result<Mat3> {
+        if t.numel() != 9 {
+            return Err(bad(format!("`{name}` has shape {:?}, not 3 × 3", t.shape)));
+        }
+        Ok(std::array::from_fn(|a| {
+            std::array::from_fn(|b| t.values[3 * a + b])
+        }))
+    };
+    let pbc = match field("pbc")? {
+        Some(p) if p.numel() == 3 => [p.values[0] != 0.0, p.values[1] != 0.0, p.values[2] != 0.0],
+        Some(p) => return Err(bad(format!("`pbc` has shape {:?}, not 3", p.shape))),
+        None => [false; 3],
+    };
+    let cell = match field("cell")? {
+        Some(c) => {
+            let m = mat3(&c, "cell")?;
+            // nequip stores a zero cell for molecules.
+            (m.iter().flatten().any(|&x| x != 0.0)).then_some(m)
+        }
+        None => None,
+    };
+    let mut structure = Structure::new(species, triples(&pos), cell, pbc);
+    let mut labels = Labels::default();
+    if let Some(e) = field("total_energy")? {
+        if e.numel() != 1 {
+            return Err(bad(format!("`total_energy` has shape {:?}", e.shape)));
+        }
+        labels.energy = Some(e.values[0]);
+    }
+    if let Some(f) = field("forces")? {
+        if f.numel() != 3 * n {
+            return Err(bad(format!(
+                "`forces` has shape {:?} for {n} atoms",
+                f.shape
+            )));
+        }
+        labels.forces = Some(triples(&f));
+    }
+    if let Some(s) = field("stress")? {
+        labels.stress = Some(mat3(&s, "stress")?);
+    }
+    if let Some(v) = field("virial")? {
+        labels.virial = Some(mat3(&v, "virial")?);
+    }
+    structure.labels = labels;
+    structure.origin = Some(origin);
+    Ok(structure)
 }
 
 /// Whether `path` is an LMDB dataset rather than a text file: a directory holding

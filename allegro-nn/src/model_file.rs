@@ -489,11 +489,10 @@ impl ModelFile {
                 ),
             ));
         }
-        if let Some(t) = self
-            .tensors
-            .iter()
-            .find(|t| t.values.len() != t.shape.iter().product::<usize>())
-        {
+        // Checked product: a damaged shape must not overflow.
+        if let Some(t) = self.tensors.iter().find(|t| {
+            t.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) != Some(t.values.len())
+        }) {
             return Err(file_error(
                 src,
                 format!(

@@ -328,6 +328,10 @@ fn parameters_not_matching_config() {
     f.tensors[0].values = TensorValues::F64(vec![]);
     f.tensors[0].shape = vec![2];
     assert!(bytes_error(&f.to_bytes().unwrap()).contains("values for shape"));
+    // A shape whose element count overflows (fuzz target `model_file`: an overflow panic).
+    let mut f = small_file();
+    f.tensors[0].shape = vec![1 << 40, 1 << 40, 1 << 40];
+    assert!(bytes_error(&f.to_bytes().unwrap()).contains("values for shape"));
     // A config whose parameters differ (wider MLP) from the stored ones.
     let mut f = small_file();
     f.config.allegro_mlp_hidden_layers_width += 1;

@@ -344,6 +344,35 @@ fn interpolation_cycle_is_an_error_naming_the_chain() {
     );
 }
 
+/// A value that refers to itself, directly, through a relative reference or through the
+/// node that holds it, is an error naming the key path of the cycle (not a stack
+/// overflow).
+#[test]
+fn self_references_are_errors_naming_the_key_path() {
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["++model_type_names=${model_type_names}"],
+            "model_type_names -> model_type_names",
+        ),
+        (
+            &["trainer.max_epochs=${.max_epochs}"],
+            "trainer.max_epochs -> trainer.max_epochs",
+        ),
+        (
+            &["trainer.max_epochs=${trainer}"],
+            "trainer -> trainer.max_epochs -> trainer",
+        ),
+        (&["++a.b=${c}", "++c=${a.b}"], "a.b -> c -> a.b"),
+    ];
+    for (extra, chain) in cases {
+        let e = load(extra).unwrap_err();
+        assert!(
+            e.contains("interpolation cycle") && e.contains(chain),
+            "{extra:?}: {e}"
+        );
+    }
+}
+
 #[test]
 fn training_data_stats_are_placeholders_filled_later() {
     let mut c = load(&[

@@ -92,3 +92,39 @@ fn seed_config_trains_then_evaluates_its_checkpoint() {
         );
     }
 }
+
+/// A truncated LMDB file or one with a damaged page, as the training set: training stops
+/// with an error naming the file (the SIGBUS of LMDB's memory map killed it before).
+#[test]
+fn damaged_lmdb_training_set_is_an_error_naming_it() {
+    let dir = std::env::temp_dir().join(format!("nequip-damaged-lmdb-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let lmdb = shared().join("data/nequip-lmdb/xtb-val.lmdb");
+    let original = std::fs::read(&lmdb).unwrap();
+    let mut paged = original.clone();
+    // Page 100 holds a frame (an overflow page): the error comes when it is read.
+    paged[100 * 4096..101 * 4096].fill(0);
+    let cases = [
+        ("cut-0.lmdb", original[..0].to_vec()),
+        ("cut-4095.lmdb", original[..4095].to_vec()),
+        ("cut-half.lmdb", original[..original.len() / 2].to_vec()),
+        ("cut-last.lmdb", original[..original.len() - 1].to_vec()),
+        ("paged.lmdb", paged),
+    ];
+    for (name, bytes) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let overrides = vec![
+            format!("++data.train_dataset.file_path={}", path.display()),
+            format!("++data.val_dataset.file_path={}", lmdb.display()),
+            format!("++data.test_dataset.0.file_path={}", lmdb.display()),
+            "trainer.max_epochs=1".into(),
+            format!("hydra.run.dir={}", dir.join("run").display()),
+        ];
+        let seed = shared().join("reference/seed-demo.yaml");
+        let (config, _) = NequipRunConfig::from_file(&seed, &overrides).unwrap();
+        let e = run_nequip(&config, &mut |_| {}).unwrap_err().to_string();
+        assert!(e.contains(name), "{name}: {e}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -11,6 +11,8 @@ use super::{Value, load};
 const MAGIC: i128 = 0x1950a86a20f9469cfc6c;
 /// The legacy-format protocol version torch writes and reads.
 const PROTOCOL: i128 = 1001;
+/// Elements a tensor may hold beyond those stored (a broadcast view, strides of 0).
+const BROADCAST_LIMIT: usize = 1 << 20;
 
 /// Element type of a storage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,13 +162,20 @@ fn legacy_storage(b: &[u8]) -> Result<Storage, String> {
         .get(pos..pos + 8)
         .ok_or("torch storage: truncated before the element count")?;
     let count = u64::from_le_bytes(count.try_into().expect("8 bytes"));
-    let n = usize::try_from(count)
+    // Checked against the bytes present before anything is allocated: a damaged count
+    // cannot ask for terabytes.
+    let data = &b[pos + 8..];
+    let bytes = usize::try_from(count)
         .ok()
         .and_then(|c| c.checked_mul(dtype.size()))
-        .ok_or("torch storage: element count out of range")?;
-    let bytes = b
-        .get(pos + 8..pos + 8 + n)
-        .ok_or_else(|| format!("torch storage: {count} elements announced, fewer present"))?;
+        .and_then(|n| data.get(..n))
+        .ok_or_else(|| {
+            format!(
+                "torch storage: {count} elements of {} bytes announced, {} bytes present",
+                dtype.size(),
+                data.len()
+            )
+        })?;
     Ok(Storage {
         dtype,
         bytes: bytes.to_vec(),
@@ -252,18 +261,39 @@ pub fn tensor_with(
     if shape.len() != stride.len() {
         return Err("torch tensor: size and stride differ in rank".into());
     }
-    let numel: usize = shape.iter().product();
     let elem = storage.dtype.size();
     let available = storage.bytes.len() / elem;
+    let numel = shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .ok_or_else(|| format!("torch tensor: size {shape:?} overflows"))?;
+    // The last element's index bounds every other (strides are not negative), so one
+    // check before anything is allocated keeps reads inside the storage; a stride of 0
+    // (a broadcast view) repeats elements, up to a bound.
+    if numel > 0 {
+        let last = shape.iter().zip(&stride).try_fold(offset, |at, (&d, &s)| {
+            at.checked_add((d - 1).checked_mul(s)?)
+        });
+        match last {
+            Some(last) if last < available => {}
+            _ => {
+                return Err(format!(
+                    "torch tensor: size {shape:?}, stride {stride:?} and offset {offset} \
+                     reach beyond its storage of {available} elements"
+                ));
+            }
+        }
+    }
+    if numel > available.max(BROADCAST_LIMIT) {
+        return Err(format!(
+            "torch tensor: size {shape:?} repeats its {available} stored elements into \
+             {numel}: refused"
+        ));
+    }
     let mut values = Vec::with_capacity(numel);
     let mut index = vec![0usize; shape.len()];
     for _ in 0..numel {
         let at = offset + index.iter().zip(&stride).map(|(i, s)| i * s).sum::<usize>();
-        if at >= available {
-            return Err(format!(
-                "torch tensor: element {at} is beyond its storage of {available}"
-            ));
-        }
         values.push(
             storage
                 .dtype

@@ -18,7 +18,7 @@ use std::path::Path;
 
 use allegro_core::Backend;
 use allegro_core::backend::cpu::{Cpu, CpuDevice};
-use allegro_data::pickle::torch_archive::{TorchArchive, is_zip};
+use allegro_data::pickle::torch_archive::{ArchiveKind, TorchArchive, archive_kind, is_zip};
 
 use crate::config::AllegroConfig;
 use crate::error::{Error, Result};
@@ -59,20 +59,17 @@ pub struct NequipModel<B: Backend> {
     pub notes: Vec<String>,
 }
 
-/// Which nequip format `path` holds, if either: a zip with `model/eager_model.pkl` is a
-/// package, a zip with `<name>/data.pkl` a checkpoint.
+/// Which nequip format `path` holds, if either: a zip with `model/eager_model.pkl` (or
+/// `model/config.yaml`) is a package, a zip with `<name>/data.pkl` a checkpoint. Judged
+/// from the zip's directory alone: a damaged entry does not change the answer.
 pub fn nequip_format(path: &Path) -> Option<NequipFormat> {
     if !is_zip(path) {
         return None;
     }
-    if TorchArchive::open_package(path, "model/config.yaml").is_ok()
-        || TorchArchive::open_package(path, "model/eager_model.pkl").is_ok()
-    {
-        return Some(NequipFormat::Package);
-    }
-    TorchArchive::open(path)
-        .ok()
-        .map(|_| NequipFormat::Checkpoint)
+    archive_kind(path).ok().flatten().map(|kind| match kind {
+        ArchiveKind::Package => NequipFormat::Package,
+        ArchiveKind::Save => NequipFormat::Checkpoint,
+    })
 }
 
 /// Reads a nequip checkpoint or package and checks its weights against the model its
@@ -85,12 +82,21 @@ pub fn import_nequip<B: Backend>(path: &Path, device: &B::Device) -> Result<Nequ
     if !path.exists() {
         return Err(file_error("no such file".into()));
     }
+    let neither =
+        || file_error("neither a nequip checkpoint (.ckpt) nor a package (.nequip.zip)".into());
     let format = if path.to_string_lossy().ends_with(".nequip.zip") {
         NequipFormat::Package
+    } else if !is_zip(path) {
+        return Err(neither());
     } else {
-        nequip_format(path).ok_or_else(|| {
-            file_error("neither a nequip checkpoint (.ckpt) nor a package (.nequip.zip)".into())
-        })?
+        // A zip whose directory cannot be read says why (a damaged or truncated file);
+        // one that reads is judged by its entry names, so that damage inside an entry is
+        // reported where it is, when the entry is read.
+        match archive_kind(path).map_err(file_error)? {
+            Some(ArchiveKind::Package) => NequipFormat::Package,
+            Some(ArchiveKind::Save) => NequipFormat::Checkpoint,
+            None => return Err(neither()),
+        }
     };
     let weights = match format {
         NequipFormat::Checkpoint => checkpoint::read_checkpoint(path),

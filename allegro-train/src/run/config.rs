@@ -128,8 +128,12 @@ impl RunConfig {
     /// Reads a config file; unknown keys are errors naming the file.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| io_error(path, e))?;
-        serde_saphyr::from_str(&text)
-            .map_err(|e| config_error(&path.display().to_string(), e.to_string()))
+        Self::from_yaml_str(&text, &path.display().to_string())
+    }
+
+    /// Reads a config from YAML `text`; `origin` names it in errors.
+    pub fn from_yaml_str(text: &str, origin: &str) -> Result<Self> {
+        serde_saphyr::from_str(text).map_err(|e| config_error(origin, e.to_string()))
     }
 
     /// The run's folder: `output_dir/run_name`.
