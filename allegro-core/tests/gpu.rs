@@ -92,3 +92,86 @@ fn vulkan_fill_and_read_spans() {
 fn cuda_fill_and_read_spans() {
     fill_and_read_spans::<allegro_core::backend::gpu::CudaRuntime>();
 }
+
+/// A scatter over indices that exist only on the device (per-edge type tables that
+/// `EdgeOps::edge_inputs` builds there) reads nothing back (it scans them on the device)
+/// and equals the CPU's scatter over the same indices computed on the host.
+fn scatter_over_device_tables<R: allegro_core::backend::gpu::GpuRuntime>() {
+    use allegro_core::backend::cpu::{Cpu, CpuDevice};
+    use allegro_core::backend::gpu::Gpu;
+    use allegro_core::backend::{EdgeOps, NeighborList, pack_shift};
+    use allegro_core::{DType, HostData, Indices, SplitMix64, Tensor};
+    let Some(device) = allegro_core::testing::gpu_test_device::<R>() else {
+        return;
+    };
+    let (atoms, edges, types) = (40usize, 900usize, 5usize);
+    let mut rng = SplitMix64::new(7);
+    let pick = |rng: &mut SplitMix64, n: usize| (rng.next_f64() * n as f64) as u32 % n as u32;
+    let atom_types: Vec<u32> = (0..atoms).map(|_| pick(&mut rng, types)).collect();
+    let centers: Vec<u32> = (0..edges).map(|_| pick(&mut rng, atoms)).collect();
+    let neighbors: Vec<u32> = (0..edges).map(|_| pick(&mut rng, atoms)).collect();
+    let positions: Vec<f64> = (0..3 * atoms).map(|k| k as f64 * 0.37).collect();
+    let up = |v: &[f64], shape: &[usize]| {
+        Tensor::<Gpu<R>>::from_host(HostData::F64(v.to_vec()), shape, &device).unwrap()
+    };
+    let (pos, cell) = (up(&positions, &[atoms, 3]), up(&[0.0; 9], &[1, 3, 3]));
+    let shift = vec![pack_shift([0, 0, 0]).unwrap(); edges];
+    let idx = |v: &[u32]| Indices::<Gpu<R>>::new(v, &device);
+    let (t, b, c, nb, sh) = (
+        idx(&atom_types),
+        idx(&vec![0; atoms]),
+        idx(&centers),
+        idx(&neighbors),
+        idx(&shift),
+    );
+    let built = Gpu::<R>::edge_inputs(NeighborList {
+        positions: pos.storage(),
+        cells: cell.storage(),
+        atom_types: t.storage(),
+        batch: b.storage(),
+        centers: c.storage(),
+        neighbors: nb.storage(),
+        shifts: sh.storage(),
+        n_edges: edges,
+        num_types: types,
+    });
+    let edge_types = Indices::<Gpu<R>>::from_storage(built.edge_types, edges, Some(24));
+    let want_types: Vec<u32> = centers
+        .iter()
+        .zip(&neighbors)
+        .map(|(&i, &j)| atom_types[i as usize] * types as u32 + atom_types[j as usize])
+        .collect();
+    let src: Vec<f64> = (0..edges * 3).map(|_| rng.next_f64() - 0.5).collect();
+    let before = device.device_counts();
+    let got = Tensor::<Gpu<R>>::from_f64(&src, &[edges, 3], DType::F64, &device)
+        .unwrap()
+        .index_add(0, &edge_types, types * types);
+    let moved = device.device_counts() - before;
+    assert_eq!(
+        moved.downloads, 0,
+        "the scatter read its indices back: {moved:?}"
+    );
+    let want = Tensor::<Cpu>::from_f64(&src, &[edges, 3], DType::F64, &CpuDevice)
+        .unwrap()
+        .index_add(
+            0,
+            &Indices::<Cpu>::new(&want_types, &CpuDevice),
+            types * types,
+        );
+    assert!(
+        got.to_vec_f64() == want.to_vec_f64(),
+        "scatter over device-built types"
+    );
+}
+
+#[cfg(feature = "vulkan")]
+#[test]
+fn vulkan_scatter_over_device_tables() {
+    scatter_over_device_tables::<allegro_core::backend::gpu::WgpuRuntime>();
+}
+
+#[cfg(feature = "cuda")]
+#[test]
+fn cuda_scatter_over_device_tables() {
+    scatter_over_device_tables::<allegro_core::backend::gpu::CudaRuntime>();
+}

@@ -12,15 +12,27 @@ use allegro_data::pickle::torch::tensor;
 use allegro_data::pickle::writer::{Elements, Object, dumps, torch_legacy_storage};
 use allegro_data::pickle::{Globals, Limits, Options, Value, load, load_with};
 
-/// The system allocator, recording the largest single request.
+/// The system allocator, recording the largest single request made by a thread inside
+/// [`largest_allocation`] (other threads, the test harness's among them, are not counted).
 struct Recording;
 
 static LARGEST: AtomicUsize = AtomicUsize::new(0);
 
+thread_local! {
+    static RECORDING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Records `size` if this thread is measuring.
+fn record(size: usize) {
+    if RECORDING.with(|r| r.get()) {
+        LARGEST.fetch_max(size, Ordering::Relaxed);
+    }
+}
+
 // SAFETY: forwards to the system allocator unchanged.
 unsafe impl GlobalAlloc for Recording {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
+        record(layout.size());
         // SAFETY: the caller's contract is System's.
         unsafe { System.alloc(layout) }
     }
@@ -29,7 +41,7 @@ unsafe impl GlobalAlloc for Recording {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LARGEST.fetch_max(new_size, Ordering::Relaxed);
+        record(new_size);
         // SAFETY: as above.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -47,7 +59,9 @@ fn serial() -> MutexGuard<'static, ()> {
 /// Runs `f`, returning its result and the largest allocation it made.
 fn largest_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
     LARGEST.store(0, Ordering::Relaxed);
+    RECORDING.with(|r| r.set(true));
     let out = f();
+    RECORDING.with(|r| r.set(false));
     (out, LARGEST.load(Ordering::Relaxed))
 }
 

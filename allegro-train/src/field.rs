@@ -91,6 +91,45 @@ pub fn field_values<B: Backend>(
     outputs: &Outputs<B>,
     graph: &AtomicGraph,
 ) -> Result<FieldValues<B>> {
+    Ok(fields_values(&[field], outputs, graph)?.remove(0))
+}
+
+/// [`field_values`] of several fields, their predictions read back to the host in one
+/// transfer (on a GPU each read is a wait for the device).
+pub fn fields_values<B: Backend>(
+    fields: &[Field],
+    outputs: &Outputs<B>,
+    graph: &AtomicGraph,
+) -> Result<Vec<FieldValues<B>>> {
+    let mut values = fields
+        .iter()
+        .map(|&f| unread_field_values(f, outputs, graph))
+        .collect::<Result<Vec<_>>>()?;
+    // Flattened: the fields' shapes differ ([frames], [atoms, 3], ...).
+    let preds: Vec<Tensor<B>> = values
+        .iter()
+        .map(|v| v.pred.detach().reshape(&[v.pred.numel()]))
+        .collect();
+    let parts: Vec<&Tensor<B>> = preds.iter().collect();
+    let host = match parts.len() {
+        0 => Vec::new(),
+        _ => Tensor::concat(&parts, 0).to_vec_f64(),
+    };
+    let mut at = 0;
+    for v in &mut values {
+        let n = v.pred.numel();
+        v.pred_host = host[at..at + n].to_vec();
+        at += n;
+    }
+    Ok(values)
+}
+
+/// [`field_values`] without `pred_host` (left empty for [`fields_values`] to fill).
+fn unread_field_values<B: Backend>(
+    field: Field,
+    outputs: &Outputs<B>,
+    graph: &AtomicGraph,
+) -> Result<FieldValues<B>> {
     let (nf, na) = (graph.n_frames(), graph.n_atoms());
     let labels = &graph.labels;
     let device = outputs.total_energy.device();
@@ -155,10 +194,9 @@ pub fn field_values<B: Backend>(
             (pred, target, None)
         }
     };
-    let pred_host = pred.to_vec_f64();
     Ok(FieldValues {
         pred,
-        pred_host,
+        pred_host: Vec::new(),
         target,
         atom_types,
     })

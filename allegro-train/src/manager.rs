@@ -22,7 +22,7 @@ use allegro_nn::Outputs;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, config_error};
-use crate::field::{Field, FieldValues, field_values};
+use crate::field::{Field, FieldValues, fields_values};
 use crate::metrics::{ErrorStats, Loss};
 
 /// One named metric of a [`MetricsManager`].
@@ -159,13 +159,15 @@ pub(crate) fn fields_of<B: Backend>(
     outputs: &Outputs<B>,
     graph: &AtomicGraph,
 ) -> Result<HashMap<Field, FieldValues<B>>> {
-    let mut fields = HashMap::new();
+    let mut wanted: Vec<Field> = Vec::new();
     for e in entries {
-        if let std::collections::hash_map::Entry::Vacant(v) = fields.entry(e.field) {
-            v.insert(field_values(e.field, outputs, graph)?);
+        if !wanted.contains(&e.field) {
+            wanted.push(e.field);
         }
     }
-    Ok(fields)
+    // One read back for all fields' predictions.
+    let values = fields_values(&wanted, outputs, graph)?;
+    Ok(wanted.into_iter().zip(values).collect())
 }
 
 /// The labelled entries of `fv` that entry `e` compares, in groups with at least one

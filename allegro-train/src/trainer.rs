@@ -234,10 +234,12 @@ impl<B: Backend, M: TrainableModel, O: Optimizer<B>> Trainer<B, M, O> {
         let outputs = self.model.outputs(&tracked, &inputs, true);
         let b = self.loss.loss(&outputs, batch)?;
         let loss = b.loss.expect("loss() returns a loss tensor");
-        if !loss.item().is_finite() {
+        // The loss's value as the metrics computed it on the host from the same
+        // predictions (reading the tensor back would be one more wait for the device).
+        let value = b.values.weighted_sum().unwrap_or_else(|| loss.item());
+        if !value.is_finite() {
             return Err(Error::State(format!(
-                "the loss is {} at step {}",
-                loss.item(),
+                "the loss is {value} at step {}",
                 self.global_step
             )));
         }

@@ -164,6 +164,16 @@ impl<R: GpuRuntime> GpuIndices<R> {
         }
     }
 
+    /// Whether a scatter into `n` destinations scans the indices on the device instead of
+    /// building sorted tables: when that would need a read back (no host copy, not
+    /// declared ascending, no tables yet) and the scan is small.
+    fn scans_on_device(&self, n: usize) -> bool {
+        !self.sorted
+            && self.host.get().is_none()
+            && self.segments.get().is_none()
+            && n.saturating_mul(self.len) <= SCAN_LIMIT
+    }
+
     /// `0, 1, …, len − 1` on the device.
     fn identity_order(&self) -> Handle {
         let client = &self.device.client;
@@ -396,6 +406,42 @@ fn index_add_kernel<F: Float>(
     }
 }
 
+/// `out[o, d, i] = Σ_{m : idx[m] = d} src[o, m, i]` by scanning every `m` (in
+/// increasing order) for each destination: for indices that exist only on the device
+/// and few destinations (per-edge type tables in a training step), where building sorted
+/// tables would need a read back.
+#[cube(launch_unchecked)]
+fn scan_add_kernel<F: Float>(
+    src: &Array<F>,
+    idx: &Array<u32>,
+    out: &mut Array<F>,
+    total: u32,
+    n: u32,
+    idx_len: u32,
+    inner: u32,
+) {
+    let t = ABSOLUTE_POS;
+    if t < total as usize {
+        let inner = inner as usize;
+        let n = n as usize;
+        let i = t % inner;
+        let d = (t / inner) % n;
+        let o = t / (inner * n);
+        let base = o * idx_len as usize;
+        let mut acc = F::new(0.0);
+        for m in 0..idx_len as usize {
+            if idx[m] as usize == d {
+                acc += src[(base + m) * inner + i];
+            }
+        }
+        out[t] = acc;
+    }
+}
+
+/// Destinations × sources up to which [`scan_add_kernel`] replaces a read back (each
+/// output element then reads at most this many indices).
+const SCAN_LIMIT: usize = 1 << 22;
+
 /// `partial[o, c, i] = Σ_{j ∈ chunk c} src[o, order[j], i]`.
 #[cube(launch_unchecked)]
 fn chunk_sum_kernel<F: Float>(
@@ -525,6 +571,18 @@ impl<R: GpuRuntime> IndexOps for Gpu<R> {
     ) -> GpuStorage<R> {
         let total = outer * n * inner;
         let out = src.uninit_like(total);
+        if total > 0 && idx.scans_on_device(n) {
+            let (count, dim) = grid(src.client(), total);
+            src.device.counters.launch();
+            with_float!(src.dtype, F => unsafe {
+                scan_add_kernel::launch_unchecked::<F, R>(
+                    src.client(), count, dim,
+                    src.arg(), arg(&idx.handle, idx_len), out.arg(),
+                    u32_of(total), u32_of(n), u32_of(idx_len), u32_of(inner),
+                )
+            });
+            return out;
+        }
         if total > 0 {
             let seg = idx.segments(n);
             if let Some(chunks) = &seg.chunks {
