@@ -24,7 +24,7 @@ fi
 # maturin rebuilds PyO3 for an extension module (its env variables differ), after which
 # cargo would rebuild PyO3 again for the example.
 cargo run --release --quiet -p allegro-py "${F[@]}" --example test_models -- \
-  "$T/allegro-py-tests" "${ALLEGRO_SHARED_DIR:-../shared}/data/emt-cuagau.xyz"
+  "$T/allegro-py-tests" "${ALLEGRO_SHARED_DIR:-testdata}/data/emt-cuagau.xyz"
 rm -rf "$T/wheels"
 "$V/bin/maturin" build --release --quiet -m allegro-py/Cargo.toml "${F[@]}" \
   --interpreter "$V/bin/python" --out "$T/wheels"

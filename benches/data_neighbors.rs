@@ -1,5 +1,5 @@
 //! Neighbor list of water-23559.xyz (23,559 atoms, cubic 61.7 Å cell) at r = 6 Å on one
-//! core, and reading that file. Needs `../shared/data/water-23559.xyz` beside the repo.
+//! core, and reading that file. Reads `testdata/data/water-23559.xyz`.
 //!
 //! `cargo bench --bench data_neighbors`
 
@@ -10,7 +10,7 @@ use allegro::data::{FrameView, NeighborOptions, neighbor_list};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn water_file() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/water-23559.xyz")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/data/water-23559.xyz")
 }
 
 fn bench(c: &mut Criterion) {

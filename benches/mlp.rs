@@ -55,6 +55,7 @@ fn flops() -> f64 {
 }
 
 fn bench(c: &mut Criterion) {
+    allegro::core::backend::cpu::keep_freed_buffers();
     let threads = rayon::current_num_threads();
     for dtype in [DType::F32, DType::F64] {
         let mlp = Mlp::new(dtype);

@@ -2,7 +2,7 @@
 //! MLP 2×256, ZBL; float32) on the shared water boxes: energy + forces, and one
 //! training gradient (E + F loss, create_graph), next to the reference's CPU times.
 //!
-//! `cargo run --release --example bench_cpu -- [--tape] [--ef-only] [../shared/data/water-192.xyz ...]`
+//! `cargo run --release --example bench_cpu -- [--tape] [--ef-only] [testdata/data/water-192.xyz ...]`
 //!
 //! `--tape` times energy + forces through the generic tape (the oracle) instead of the
 //! no-tape path `Predictor` runs; `--ef-only` skips the training step. Besides the table, one JSON line per file (for logs
@@ -37,13 +37,14 @@ fn peak_rss_mib() -> f64 {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // As the `train` command and the C ABI do (timings comparable with theirs).
+    allegro::core::backend::cpu::keep_freed_buffers();
     let mut files: Vec<String> = std::env::args().skip(1).collect();
     let tape = files.iter().any(|a| a == "--tape");
     let ef_only = files.iter().any(|a| a == "--ef-only");
     files.retain(|a| a != "--tape" && a != "--ef-only");
     if files.is_empty() {
-        files
-            .push(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/water-192.xyz").to_string());
+        files.push(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/data/water-192.xyz").to_string());
     }
     let config = AllegroConfig::from_json(SEED_MODEL)?;
     let model = AllegroModel::new(&config)?;

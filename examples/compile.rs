@@ -13,8 +13,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use allegro::nequip::compile;
 use allegro::nn::ModelFile;
-use allegro::train::compile::compile;
 
 const USAGE: &str = "usage: compile --input-path CHECKPOINT_OR_PACKAGE --output-path MODEL.allegro";
 

@@ -14,7 +14,7 @@
 use allegro::core::Backend;
 use allegro::core::backend::cpu::{Cpu, CpuDevice};
 use allegro::data::extxyz::ReadOptions;
-use allegro::data::read_structures;
+use allegro::nequip::read_structures;
 use allegro::nn::model_file::ModelFile;
 use allegro::nn::{EnergyModel, Predictor};
 

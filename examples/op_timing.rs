@@ -22,6 +22,7 @@ fn time(label: &str, flops: f64, f: impl Fn() -> Tensor<Cpu>) {
 }
 
 fn main() {
+    allegro::core::backend::cpu::keep_freed_buffers();
     let mut rng = SplitMix64::new(1);
     for dtype in [DType::F32, DType::F64] {
         println!("-- {dtype}, {} threads", rayon::current_num_threads());

@@ -15,8 +15,8 @@
 use std::io::Write;
 
 use allegro::data::extxyz::{ReadOptions, WriteOptions, format_frame, read_extxyz};
-use allegro::data::lmdb::NequipLmdbWriter;
 use allegro::data::{SplitMix64, Structure};
+use allegro::nequip::lmdb::NequipLmdbWriter;
 
 fn main() {
     if let Err(e) = run() {

@@ -8,7 +8,7 @@
 //! appears only once complete. Prints the number of frames written.
 
 use allegro::data::extxyz::{ReadOptions, open_extxyz};
-use allegro::data::lmdb::{FloatDtype, LmdbWriteOptions, NequipLmdbWriter};
+use allegro::nequip::lmdb::{FloatDtype, LmdbWriteOptions, NequipLmdbWriter};
 
 fn main() {
     if let Err(e) = run() {

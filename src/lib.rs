@@ -8,6 +8,8 @@
 //! - [`data`]: structures, extxyz and LMDB, neighbor lists, datasets, statistics.
 //! - [`nn`]: the Allegro model, energies, forces and stress, model files.
 //! - [`train`]: losses, metrics, optimizers, schedulers, checkpoints, the trainer.
+//! - [`nequip`]: nequip compatibility: checkpoints and packages, LMDB datasets, configs
+//!   and their runs, `compile`.
 //! - [`md`]: velocity-Verlet molecular dynamics with a trained model.
 //! - [`cli`]: the `train` command (`examples/train.rs`), for our short YAML and nequip
 //!   configs alike.
@@ -18,7 +20,7 @@
 //!
 //! ## How the pieces fit
 //!
-//! Files become [`data::Structure`]s ([`data::read_structures`]: extxyz or nequip LMDB);
+//! Files become [`data::Structure`]s ([`nequip::read_structures`]: extxyz or nequip LMDB);
 //! a [`data::TypeMapper`] and [`data::NeighborOptions`] turn each into a
 //! [`data::AtomicGraph`], and graphs batch into one disjoint graph. An
 //! [`nn::AllegroModel`] built from an [`nn::AllegroConfig`] maps a graph and a set of
@@ -31,7 +33,8 @@
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use allegro::core::backend::cpu::{Cpu, CpuDevice};
-//! use allegro::data::{AtomicGraph, NeighborOptions, TypeMapper, read_structures};
+//! use allegro::data::{AtomicGraph, NeighborOptions, TypeMapper};
+//! use allegro::nequip::read_structures;
 //! use allegro::md::VelocityVerlet;
 //! use allegro::nn::ModelFile;
 //!
@@ -56,5 +59,6 @@ pub mod md;
 
 pub use allegro_core as core;
 pub use allegro_data as data;
+pub use allegro_nequip as nequip;
 pub use allegro_nn as nn;
 pub use allegro_train as train;

@@ -54,7 +54,8 @@ pub mod dtype;
 pub mod e3;
 pub mod error;
 pub mod radial;
-pub mod rng;
+/// The one seeded generator of the crates (allegro-base's).
+pub use allegro_base::rng;
 pub mod shape;
 pub mod tensor;
 pub mod testing;

@@ -8,7 +8,6 @@ use crate::error::{Error, Result};
 use crate::extxyz::{ReadOptions, read_extxyz};
 use crate::graph::AtomicGraph;
 use crate::neighbor::NeighborOptions;
-use crate::stats::{Statistics, compute_statistics};
 use crate::structure::Structure;
 use crate::type_mapper::TypeMapper;
 
@@ -116,20 +115,6 @@ pub struct GraphDataset {
     pub type_names: Vec<String>,
     /// How the neighbor lists were built.
     pub neighbor_options: NeighborOptions,
-}
-
-impl GraphDataset {
-    /// Statistics over the frames `indices` (all frames if `None`), e.g. the training set.
-    pub fn statistics(&self, indices: Option<&[usize]>) -> Result<Statistics> {
-        match indices {
-            None => compute_statistics(&self.graphs, self.type_names.len()),
-            Some(idx) => {
-                let picked: Vec<AtomicGraph> =
-                    idx.iter().map(|&i| self.graph(i)).collect::<Result<_>>()?;
-                compute_statistics(&picked, self.type_names.len())
-            }
-        }
-    }
 }
 
 impl GraphSource for GraphDataset {

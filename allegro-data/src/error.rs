@@ -40,8 +40,8 @@ impl fmt::Display for Origin {
     }
 }
 
-/// Shows an optional origin, or a frame number alone.
-pub(crate) fn describe(origin: Option<&Origin>) -> String {
+/// Shows an optional origin (file and frame), or `<memory>` for data with none.
+pub fn describe(origin: Option<&Origin>) -> String {
     match origin {
         Some(o) => o.to_string(),
         None => "<memory>".to_string(),

@@ -13,14 +13,14 @@
 //!   is their oracle.
 //! - [`AtomicGraph`]: what the model consumes: atoms, edges, cell shifts and
 //!   [`BatchLabels`], for one frame or a disjoint batch of frames ([`AtomicGraph::batch`]).
-//! - [`GraphSource`]: graphs by index, from [`GraphDataset`] (in memory), [`ShardDataset`]
-//!   (memory-mapped shards) or [`LmdbGraphs`] (a nequip LMDB file, read on demand).
+//! - [`GraphSource`]: graphs by index, from [`GraphDataset`] (in memory) or
+//!   [`ShardDataset`] (memory-mapped shards); the crate `allegro-nequip` adds nequip's
+//!   LMDB files, read on demand.
 //!
 //! ## How the pieces fit
 //!
 //! Files become [`Structure`]s through [`extxyz`] (ASE-compatible; streaming reader,
-//! lossless writer) or [`lmdb`] (nequip's LMDB datasets, read and written);
-//! [`read_structures`] picks by path. A [`TypeMapper`] and [`NeighborOptions`] turn a
+//! lossless writer; nequip's LMDB datasets are `allegro-nequip`'s). A [`TypeMapper`] and [`NeighborOptions`] turn a
 //! structure into an [`AtomicGraph`] ([`AtomicGraph::from_structure`]);
 //! [`InMemoryDataset::to_graphs`] does a whole file in parallel and keeps the neighbor
 //! lists. Seeded [`split`](fn@split)s pick the train/validation/test frames ([`SplitMix64`]
@@ -28,7 +28,7 @@
 //! normalisation constants (average neighbor count, force RMS, per-type energy shifts),
 //! and batches come from [`GraphSource::batch`] or, built ahead by loader threads, from
 //! [`for_each_batch`]. For data larger than memory, [`shard`] converts extxyz to
-//! memory-mapped shards and [`LmdbGraphs`] streams an LMDB file.
+//! memory-mapped shards.
 //!
 //! Edge convention (see `docs/model.md` §1): edge z goes from the center
 //! `i = edge_center[z]` to the neighbor `j = edge_neighbor[z]`, with vector
@@ -58,14 +58,9 @@ pub mod dataset;
 pub mod error;
 pub mod extxyz;
 pub mod graph;
-pub mod lmdb;
-mod lmdb_read;
-pub mod lmdb_source;
-mod lmdb_write;
 pub mod masses;
 pub mod neighbor;
 mod page_release;
-pub mod pickle;
 pub mod prefetch;
 pub mod rng;
 pub mod shard;
@@ -78,10 +73,6 @@ pub mod type_mapper;
 pub use dataset::{Batches, GraphDataset, GraphSource, InMemoryDataset};
 pub use error::{Error, Origin, Result};
 pub use graph::{AtomicGraph, BatchLabels};
-pub use lmdb::{
-    NequipLmdb, NequipLmdbWriter, decode_frame, is_lmdb, read_structures, write_nequip_lmdb,
-};
-pub use lmdb_source::LmdbGraphs;
 pub use masses::atomic_mass;
 pub use neighbor::{
     CutoffTable, FrameView, NeighborList, NeighborOptions, brute_force, neighbor_list,

@@ -1,7 +1,7 @@
 //! Keeps a read-only memory map's resident size bounded while a file much larger than
 //! memory is read through it once per epoch.
 //!
-//! LMDB hands out values as slices of its map of the whole file. Every page a read
+//! A shard reader hands out records as slices of its map of the whole file. Every page a read
 //! touches — and the neighbours the kernel maps with it (fault-around) — stays mapped
 //! into this process and counts toward its resident size until the kernel is short of
 //! memory, so streaming a 4 GB dataset would show a 4 GB resident size although nothing

@@ -1,4 +1,4 @@
-//! The crates' one random generator, [`allegro_core::rng::SplitMix64`], re-exported
+//! The crates' one random generator, [`allegro_base::rng::SplitMix64`], re-exported
 //! here for shuffles and splits.
 
-pub use allegro_core::rng::SplitMix64;
+pub use allegro_base::rng::SplitMix64;

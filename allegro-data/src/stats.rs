@@ -13,7 +13,7 @@
 //! ridge `λ·I` with `λ = 1e-8 · max(trace/T, 1)` and say so in
 //! [`Statistics::energy_shift_ridge`]; a type that never occurs then gets shift 0.
 
-use crate::dataset::GraphSource;
+use crate::dataset::{GraphDataset, GraphSource};
 use crate::error::{Error, Result};
 use crate::graph::AtomicGraph;
 
@@ -268,6 +268,20 @@ fn cholesky_solve(a: &[Vec<f64>], r: &[f64]) -> Option<Vec<f64>> {
         b[i] = (z[i] - (i + 1..n).map(|k| l[k][i] * b[k]).sum::<f64>()) / l[i][i];
     }
     Some(b)
+}
+
+impl GraphDataset {
+    /// Statistics over the frames `indices` (all frames if `None`), e.g. the training set.
+    pub fn statistics(&self, indices: Option<&[usize]>) -> Result<Statistics> {
+        match indices {
+            None => compute_statistics(&self.graphs, self.type_names.len()),
+            Some(idx) => {
+                let picked: Vec<AtomicGraph> =
+                    idx.iter().map(|&i| self.graph(i)).collect::<Result<_>>()?;
+                compute_statistics(&picked, self.type_names.len())
+            }
+        }
+    }
 }
 
 #[cfg(test)]

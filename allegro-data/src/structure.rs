@@ -209,7 +209,7 @@ impl Structure {
 }
 
 /// Determinant of a 3×3 matrix (allegro-core's, the crates' one).
-pub use allegro_core::e3::det3;
+pub use allegro_base::det3;
 
 /// Cross product.
 pub(crate) fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {

@@ -76,6 +76,12 @@ fn open(
     let file =
         ModelFile::load(path).map_err(|e| FfiError(ALLEGRO_ERR_MODEL_FILE, e.to_string()))?;
     let type_names = file.type_names.clone();
+    if spec == DeviceSpec::Cpu {
+        // The program asked for CPU inference through us: keep the CPU backend's freed
+        // buffers in malloc's heap (a process-wide setting, so made here, once, and not
+        // when the library is merely loaded).
+        allegro_core::backend::cpu::keep_freed_buffers();
+    }
     let predictor = open_on(file, spec)?;
     let cutoffs = predictor.model().cutoffs();
     let handle = Box::new(AllegroModel {

@@ -25,8 +25,9 @@
 //! [`AllegroModel::new`] builds the parts of a config in nequip's order: [`embedding`]
 //! (radial-chemical scalars, spherical-harmonic tensors) → [`layer`]s (environment sum,
 //! [`tensor_product`], latent [`mlp`]) → readout → [`scale_shift`] → optional [`pair`]
-//! potential. [`AllegroModel::init_parameters`] draws seeded weights; [`import`] (reference
-//! fixtures) and [`nequip`] (nequip checkpoints and packages) read existing ones. A batch
+//! potential. [`AllegroModel::init_parameters`] draws seeded weights; [`import`] reads
+//! existing ones by their `state_dict` names (reference fixtures here; nequip's own
+//! checkpoints and packages through the crate `allegro-nequip`). A batch
 //! enters as [`ModelInputs`]; two paths compute [`Outputs`]: the tape
 //! ([`AllegroModel::outputs`]: differentiable with `create_graph`, for training, and the
 //! oracle) and the no-tape inference path ([`energy_forces`], [`EnergyForcesPlan`]) on
@@ -69,13 +70,13 @@ pub mod embedding;
 pub mod energy_forces;
 pub mod energy_model;
 pub mod error;
+pub mod forces;
 pub mod import;
 pub mod inputs;
 pub mod layer;
 pub mod mlp;
 pub mod model;
 pub mod model_file;
-pub mod nequip;
 pub mod nonlinearity;
 pub mod pair;
 pub mod parameters;
@@ -95,9 +96,10 @@ pub use embedding::{CustomRadialEmbedding, RadialChemicalEmbedding};
 pub use energy_forces::EnergyForcesPlan;
 pub use energy_model::EnergyModel;
 pub use error::{Error, Result};
+pub use forces::Outputs;
 pub use inputs::ModelInputs;
 pub use model::AllegroModel;
 pub use model_file::ModelFile;
 pub use parameters::Parameters;
-pub use predictor::{AtomOutputs, Outputs, Prediction, Predictor};
+pub use predictor::{AtomOutputs, Prediction, Predictor};
 pub use trainable::TrainableModel;

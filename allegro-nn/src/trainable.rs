@@ -4,10 +4,10 @@
 
 use allegro_core::Backend;
 
+use crate::forces::Outputs;
 use crate::inputs::ModelInputs;
 use crate::model::AllegroModel;
 use crate::parameters::Parameters;
-use crate::predictor::Outputs;
 
 /// A model whose outputs are differentiable functions of its [`Parameters`].
 pub trait TrainableModel {

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 T=${CARGO_TARGET_DIR:-$PWD/target}
 MODEL=$T/allegro-py-tests/water-f64.allegro
-DATA=${ALLEGRO_SHARED_DIR:-../shared}/data/water-192.xyz
+DATA=${ALLEGRO_SHARED_DIR:-testdata}/data/water-192.xyz
 REPEATS=${1:-200}
 ROUNDS=${2:-3}
 cargo build --release --quiet -p allegro-py --example time_predict

@@ -8,7 +8,7 @@
 //!   physical.
 //! - `OUT_DIR/cuagau-f64-reference.json`: its energies, per-atom energies, forces and
 //!   stress on the first [`REFERENCE_FRAMES`] frames of `EMT.xyz` (the shared
-//!   `emt-cuagau.xyz`), by the route of the `evaluate` example: [`read_structures`],
+//!   `emt-cuagau.xyz`), by the route of the `evaluate` example: [`read_extxyz`],
 //!   then [`EnergyModel::predict_structure`]. Numbers are written shortest-round-trip, so
 //!   Python reads back the very same doubles.
 //! - `OUT_DIR/water-f64.allegro`: the same architecture for H and O (the overhead
@@ -17,8 +17,7 @@
 use std::path::Path;
 
 use allegro_core::backend::cpu::{Cpu, CpuDevice};
-use allegro_data::extxyz::ReadOptions;
-use allegro_data::read_structures;
+use allegro_data::extxyz::{ReadOptions, read_extxyz};
 use allegro_nn::{AllegroConfig, AllegroModel, EnergyModel, ModelFile};
 use serde_json::{Value, json};
 
@@ -64,7 +63,7 @@ fn write_model(config: &AllegroConfig, path: &Path) -> Result<(), Error> {
 /// The predictions of the model at `model` on the first frames of `data`, as JSON.
 fn reference(model: &Path, data: &Path) -> Result<Value, Error> {
     let predictor = ModelFile::load(model)?.into_predictor::<Cpu>(CpuDevice)?;
-    let frames = read_structures(data, &ReadOptions::default())?;
+    let frames = read_extxyz(data, &ReadOptions::default())?;
     let mut out = Vec::new();
     for s in frames.iter().take(REFERENCE_FRAMES) {
         let p = predictor.predict_structure(s)?;

@@ -11,15 +11,14 @@
 use std::time::Instant;
 
 use allegro_core::backend::cpu::{Cpu, CpuDevice};
-use allegro_data::extxyz::ReadOptions;
-use allegro_data::read_structures;
+use allegro_data::extxyz::{ReadOptions, read_extxyz};
 use allegro_nn::{EnergyModel, ModelFile};
 
 type Error = Box<dyn std::error::Error>;
 
 fn run(model: &str, data: &str, repeats: usize, atoms: Option<usize>) -> Result<String, Error> {
     let predictor = ModelFile::load(model)?.into_predictor::<Cpu>(CpuDevice)?;
-    let frames = read_structures(data, &ReadOptions::default())?;
+    let frames = read_extxyz(data, &ReadOptions::default())?;
     let mut s = frames
         .into_iter()
         .next()

@@ -1,7 +1,7 @@
 """Fixtures of the Python tests: the model files and Rust reference predictions that
 ``cargo run --release -p allegro-py --example test_models`` writes (``allegro-py/test.sh``
 runs it and points ``ALLEGRO_PY_TEST_DATA`` at the folder), and the shared data
-(``$ALLEGRO_SHARED_DIR``, else ``shared`` beside the repository)."""
+(``$ALLEGRO_SHARED_DIR``, else ``testdata/`` of the repository)."""
 
 import json
 import os
@@ -38,7 +38,7 @@ def test_data() -> pathlib.Path:
 def shared() -> pathlib.Path:
     """The shared data folder."""
     return _dir_from_env(
-        "ALLEGRO_SHARED_DIR", REPO.parent / "shared", "put shared/ beside the repository"
+        "ALLEGRO_SHARED_DIR", REPO / "testdata", "it is testdata/ of the repository"
     )
 
 

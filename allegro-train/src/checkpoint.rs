@@ -19,7 +19,6 @@ use std::path::{Path, PathBuf};
 
 use allegro_core::{Backend, DType, Tensor};
 use allegro_nn::Parameters;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::early_stopping::EarlyStopping;
@@ -76,16 +75,7 @@ pub struct StateRecord {
     pub bytes: Vec<u8>,
 }
 
-/// A part's state as postcard bytes (what the optimizers and schedulers of this crate
-/// store in a [`StateRecord`]).
-pub fn encode_state<T: Serialize>(what: &str, state: &T) -> Result<Vec<u8>> {
-    postcard::to_stdvec(state).map_err(|e| Error::State(format!("cannot encode {what}: {e}")))
-}
-
-/// The inverse of [`encode_state`]; `what` names the part in errors.
-pub fn decode_state<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T> {
-    postcard::from_bytes(bytes).map_err(|e| Error::State(format!("cannot decode {what}: {e}")))
-}
+pub use crate::part_state::{decode_state, encode_state};
 
 /// Everything a run needs to continue.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -113,6 +103,18 @@ pub struct Checkpoint {
     pub history: Vec<EpochRecord>,
     /// Best monitored validation value so far.
     pub best_metric: Option<f64>,
+}
+
+impl Checkpoint {
+    /// The name of the first parameter holding a NaN or an infinity, if any: such a
+    /// checkpoint is not written (it would replace a good one with weights that cannot be
+    /// trained on).
+    pub fn non_finite_parameter(&self) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|p| p.values.iter().any(|v| !v.is_finite()))
+            .map(|p| p.name.as_str())
+    }
 }
 
 /// A version-1 checkpoint: the same fields, with the AdamW and plateau states stored as
@@ -328,7 +330,16 @@ pub(crate) fn write_atomic_with(
     })();
     result.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        io_error(path, e)
+        // Said in the message: a full disk mid-run must not look like a lost checkpoint.
+        let kept = if path.exists() {
+            "not replaced: the previous file is intact"
+        } else {
+            "not written"
+        };
+        Error::Io {
+            path: format!("{} ({kept})", path.display()),
+            source: e,
+        }
     })
 }
 
@@ -472,6 +483,27 @@ mod tests {
         assert_eq!(Checkpoint::load(&path).unwrap().epoch, 1);
         sample(3).save(&path).unwrap();
         assert_eq!(Checkpoint::load(&path).unwrap().epoch, 3);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A full disk (ENOSPC from the kernel: the temporary file is a link to `/dev/full`)
+    /// leaves the previous checkpoint as it was, no temporary file, and says so.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn full_disk_keeps_the_old_file() {
+        let dir = temp_dir("ckpt-full");
+        let path = dir.join("last.ckpt");
+        sample(1).save(&path).unwrap();
+        std::os::unix::fs::symlink("/dev/full", temp_path(&path)).unwrap();
+        let err = sample(2).save(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("last.ckpt")
+                && err.contains("previous file is intact")
+                && err.contains("No space left"),
+            "{err}"
+        );
+        assert_eq!(Checkpoint::load(&path).unwrap().epoch, 1);
+        assert!(!temp_path(&path).exists(), "the temporary link is removed");
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -24,8 +24,8 @@
 //! as one rank of a data-parallel run over a [`Communicator`] ([`SingleProcess`],
 //! [`ThreadGroup`], MPI with feature `mpi`), [`shard_loss`] keeping the loss exact. Above
 //! the trainer, [`run`] does a whole run from the short YAML config (data → model →
-//! trainer → model file and test errors), [`nequip_config`] reads nequip's own configs
-//! and [`nequip_train`] runs them, and [`compile`] makes a `.allegro` file of a checkpoint.
+//! trainer → model file and test errors); nequip's own configs, and compiling a
+//! checkpoint into a `.allegro` file, are the crate `allegro-nequip`'s.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -63,7 +63,6 @@ pub mod clip;
 pub mod comm;
 #[cfg(feature = "nccl")]
 pub mod comm_nccl;
-pub mod compile;
 pub mod early_stopping;
 pub mod ema;
 pub mod error;
@@ -72,10 +71,9 @@ pub mod grads;
 pub mod loss;
 pub mod manager;
 pub mod metrics;
-pub mod nequip_config;
-pub mod nequip_eval;
-pub mod nequip_train;
 pub mod optim;
+mod part_state;
+mod pooled_form;
 pub mod run;
 pub mod schedule;
 pub mod shard_loss;

@@ -9,7 +9,7 @@
 use allegro_core::{Backend, Indices, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::shard_loss::PooledForm;
+use crate::pooled_form::PooledForm;
 
 /// Sufficient statistics of a set of errors: enough for every built-in metric.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]

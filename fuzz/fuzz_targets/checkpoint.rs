@@ -2,14 +2,14 @@
 //! an error naming the origin, never a panic. Each input is read as it is and again with
 //! its payload length and FNV-1a checksum made consistent, so that mutations reach the
 //! payload's decoder instead of stopping at the checksum. A checkpoint that decodes is
-//! then compiled to a model (`allegro_train::compile`: its config built, its weights
+//! then compiled to a model (`allegro_nequip::compile`: its config built, its weights
 //! and EMA checked against the model), as `compile` and resuming do.
 #![no_main]
 
 use std::path::PathBuf;
 
 use allegro_train::checkpoint::{CHECKPOINT_MAGIC, Checkpoint};
-use allegro_train::compile::compile;
+use allegro_nequip::compile;
 use libfuzzer_sys::fuzz_target;
 
 /// Header: magic, version `u32`, payload length `u64`, FNV-1a of the payload `u64`.

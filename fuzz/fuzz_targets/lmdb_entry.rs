@@ -2,7 +2,8 @@
 //! structure: any bytes give a frame or an error naming it, never a panic.
 #![no_main]
 
-use allegro_data::{Origin, decode_frame};
+use allegro_data::Origin;
+use allegro_nequip::decode_frame;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

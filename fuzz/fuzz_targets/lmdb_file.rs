@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use allegro_data::NequipLmdb;
+use allegro_nequip::NequipLmdb;
 use libfuzzer_sys::fuzz_target;
 
 fn scratch() -> PathBuf {

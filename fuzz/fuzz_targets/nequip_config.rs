@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use allegro_train::nequip_config::{LoadOptions, NequipRunConfig};
+use allegro_nequip::config::{LoadOptions, NequipRunConfig};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,8 +4,8 @@
 //! value turned into JSON.
 #![no_main]
 
-use allegro_data::pickle::torch::tensor;
-use allegro_data::pickle::{Globals, Options, Value, load_with};
+use allegro_nequip::pickle::torch::tensor;
+use allegro_nequip::pickle::{Globals, Options, Value, load_with};
 use libfuzzer_sys::fuzz_target;
 
 /// Decodes every tensor below `v` (errors are fine, panics are not).

@@ -6,8 +6,8 @@
 
 use std::path::PathBuf;
 
-use allegro_data::pickle::Value;
-use allegro_data::pickle::torch_archive::{TorchArchive, archive_kind};
+use allegro_nequip::pickle::Value;
+use allegro_nequip::pickle::torch_archive::{TorchArchive, archive_kind};
 use libfuzzer_sys::fuzz_target;
 
 fn read_tensors(archive: &TorchArchive, v: &Value, depth: usize) {

@@ -4,7 +4,7 @@
 //!   documented shorthand that [`crate::train::run`] maps into the run's structures;
 //! - a nequip config (the seed's `configs/demo.yaml`: a Hydra config with a top-level
 //!   `training_module`), with Hydra-style overrides, run as `nequip-train -cn` runs it
-//!   ([`crate::train::nequip_train`]), also data-parallel over MPI ranks (`--mpi`).
+//!   ([`crate::nequip::train`]), also data-parallel over MPI ranks (`--mpi`).
 //!
 //! ```text
 //! train [CONFIG.yaml] [--device cpu|cuda[:N]|hip[:N]|vulkan] [--mpi] [OVERRIDE ...]
@@ -29,7 +29,7 @@ pub const DEFAULT_CONFIG: &str = "examples/configs/xtb.yaml";
 pub enum ConfigKind {
     /// Our short YAML ([`crate::train::run::RunConfig`]).
     Short,
-    /// A nequip (Hydra) config ([`crate::train::nequip_config::NequipRunConfig`]).
+    /// A nequip (Hydra) config ([`crate::nequip::config::NequipRunConfig`]).
     Nequip,
 }
 
@@ -96,6 +96,9 @@ impl TrainArgs {
 /// Runs the `train` command on `args` (without the program name).
 pub fn train_command(args: Vec<String>) -> Result<(), String> {
     let args = TrainArgs::parse(args)?;
+    // A training program owns its process: keep the CPU backend's freed buffers in the
+    // heap ([`crate::core::backend::cpu::keep_freed_buffers`]).
+    crate::core::backend::cpu::keep_freed_buffers();
     match config_kind(&args.config)? {
         ConfigKind::Nequip => nequip_run::run(&args),
         ConfigKind::Short if !args.overrides.is_empty() || args.mpi => Err(format!(

@@ -7,9 +7,9 @@ use super::device::gpu_device;
 #[cfg(feature = "nccl")]
 use super::device::gpu_index;
 use super::device::split_device;
+use crate::nequip::config::NequipRunConfig;
+use crate::nequip::train::{NequipRunReport, run_nequip_ranks};
 use crate::train::Progress;
-use crate::train::nequip_config::NequipRunConfig;
-use crate::train::nequip_train::{NequipRunReport, run_nequip_ranks};
 use crate::train::{Communicator, SingleProcess};
 
 /// Runs the nequip config of `args`: writes `best.ckpt`, `last.ckpt`, `metrics.csv`,

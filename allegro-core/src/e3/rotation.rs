@@ -22,7 +22,7 @@ use super::wigner3j::change_basis_real_to_complex;
 use super::{Irrep, Irreps, Parity};
 
 /// A 3 × 3 matrix, rows first.
-pub type Matrix3 = [[f64; 3]; 3];
+pub use allegro_base::Matrix3;
 
 /// The real generators `(X_x, X_y, X_z)` of rotations about the x, y and z axes
 /// for degree `l`, each flat `[2l+1, 2l+1]`, skew-symmetric:
@@ -275,12 +275,8 @@ pub fn rotation_from_uniform(u: [f64; 3]) -> Matrix3 {
     quaternion_to_matrix(&[b * c2, a * s1, a * c1, b * s2])
 }
 
-/// Determinant of a 3 × 3 matrix.
-pub fn det3(r: &Matrix3) -> f64 {
-    r[0][0] * (r[1][1] * r[2][2] - r[1][2] * r[2][1])
-        - r[0][1] * (r[1][0] * r[2][2] - r[1][2] * r[2][0])
-        + r[0][2] * (r[1][0] * r[2][1] - r[1][1] * r[2][0])
-}
+/// Determinant of a 3 × 3 matrix (allegro-base's, shared with the structures crate).
+pub use allegro_base::det3;
 
 /// `a · b` for 3 × 3 matrices.
 pub fn mat3_mul(a: &Matrix3, b: &Matrix3) -> Matrix3 {

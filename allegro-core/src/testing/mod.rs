@@ -8,13 +8,12 @@
 //! - [`shared_dir`]: where the shared fixtures and data are.
 
 pub mod finite_diff;
-mod shared;
 pub mod suite;
 pub mod tolerance;
 
 pub use crate::rng::SplitMix64;
+pub use allegro_base::shared_dir;
 pub use finite_diff::{check_gradients, check_second_order};
-pub use shared::shared_dir;
 
 /// The default device of GPU runtime `R` for tests, or `None` (printing why) when there
 /// is none; with `ALLEGRO_REQUIRE_GPU=1` a missing device panics instead, so CI cannot

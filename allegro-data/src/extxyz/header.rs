@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::comment::{RawValue, interpret, parse_bool, reals};
-use super::read::ReadOptions;
+use super::options::ReadOptions;
 use crate::error::{Error, Result};
 use crate::neighbor::check_cell;
 use crate::structure::{InfoValue, Mat3, voigt_to_matrix};

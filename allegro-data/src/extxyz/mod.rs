@@ -9,10 +9,10 @@
 
 mod comment;
 mod header;
+mod options;
 mod read;
 mod write;
 
-pub use read::{
-    ExtxyzReader, ReadOptions, open_extxyz, read_extxyz, read_extxyz_from, read_extxyz_str,
-};
+pub use options::ReadOptions;
+pub use read::{ExtxyzReader, open_extxyz, read_extxyz, read_extxyz_from, read_extxyz_str};
 pub use write::{WriteOptions, format_frame, write_extxyz, write_extxyz_string};

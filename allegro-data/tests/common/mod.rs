@@ -18,4 +18,4 @@ pub fn data_file(name: &str) -> PathBuf {
     }
 }
 
-pub use allegro_core::testing::shared_dir;
+pub use allegro_base::shared_dir;

@@ -34,10 +34,10 @@ pub use plan::EnergyForcesPlan;
 use allegro_core::backend::{ContractInput, SegmentGradients, SegmentOperands, Segments};
 use allegro_core::{Backend, DType, Tensor, grad};
 
+use crate::forces::{Outputs, atom_virial, forces_and_strain_derivative};
 use crate::inputs::ModelInputs;
 use crate::model::{AllegroModel, EdgeFront};
 use crate::parameters::Parameters;
-use crate::predictor::{Outputs, atom_virial, forces_and_strain_derivative};
 use matrix::{Block, Matrix};
 use profile::StageTimer;
 

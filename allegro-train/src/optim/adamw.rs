@@ -20,10 +20,10 @@ use allegro_core::{Backend, Tensor, no_grad};
 use allegro_nn::Parameters;
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{decode_state, encode_state};
 use crate::error::{Error, Result, config_error};
 use crate::grads::Gradients;
 use crate::optim::Optimizer;
+use crate::part_state::{decode_state, encode_state};
 
 /// Hyper-parameters of AdamW; defaults are torch's.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

@@ -15,7 +15,7 @@
 //!
 //! The keys follow nequip's where they mean the same thing (`seed`, `cutoff_radius`,
 //! `chemical_symbols`, `max_epochs`, the model block with `${training_data_stats:…}`);
-//! nequip's own configs run through [`crate::nequip_train`].
+//! nequip's own configs run through the crate `allegro-nequip`.
 
 mod config;
 mod curve;

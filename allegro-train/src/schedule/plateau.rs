@@ -17,8 +17,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{decode_state, encode_state};
 use crate::error::{Result, config_error};
+use crate::part_state::{decode_state, encode_state};
 use crate::schedule::LrScheduler;
 
 /// How `threshold` compares a value with the best so far.

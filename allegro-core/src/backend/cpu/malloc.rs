@@ -9,8 +9,11 @@
 //! next buffer of the step reuses them (the step's peak resident size stays the same; the
 //! heap is not shrunk back between steps).
 //!
-//! This is a process-wide setting, made once when the CPU backend first creates a tensor.
-//! `ALLEGRO_CPU_MALLOC=system` leaves malloc as the process set it.
+//! This is a process-wide setting, so the program chooses it, not the tensor engine: the
+//! `train` command and the CPU benchmarks call [`keep_freed_buffers`] first, and so does the
+//! C ABI when it opens a model on the CPU (a library inside LAMMPS or Python leaves a host
+//! program's malloc alone until then). A Rust program that trains on the CPU should call
+//! it once at its start. `ALLEGRO_CPU_MALLOC=system` leaves malloc as the process set it.
 
 use std::sync::Once;
 
@@ -22,8 +25,11 @@ const MMAP_THRESHOLD: libc::c_int = 1 << 30;
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const TRIM_THRESHOLD: libc::c_int = 1 << 30;
 
-/// Applies the settings once per process (see the module comment).
-pub(crate) fn keep_freed_buffers() {
+/// Raises glibc's mmap and trim thresholds once per process, so that the CPU backend's
+/// freed tensor buffers stay in malloc's heap for the next step instead of being
+/// unmapped (a third of a CPU training step was page faults without it; see the module
+/// comment). A no-op with `ALLEGRO_CPU_MALLOC=system` and on C libraries other than glibc.
+pub fn keep_freed_buffers() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         if std::env::var("ALLEGRO_CPU_MALLOC").as_deref() == Ok("system") {

@@ -20,6 +20,7 @@ pub mod simd;
 mod storage;
 
 pub use element::CpuElement;
+pub use malloc::keep_freed_buffers;
 pub use storage::CpuStorage;
 
 /// The CPU backend.

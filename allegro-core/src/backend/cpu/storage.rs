@@ -71,7 +71,6 @@ pub(crate) use map_storage2;
 
 impl StorageOps for Cpu {
     fn from_host(_device: &CpuDevice, data: HostData) -> CpuStorage {
-        super::malloc::keep_freed_buffers();
         match data {
             HostData::F32(v) => CpuStorage::F32(Arc::new(v)),
             HostData::F64(v) => CpuStorage::F64(Arc::new(v)),
@@ -104,7 +103,6 @@ impl StorageOps for Cpu {
     }
 
     fn full(_device: &CpuDevice, len: usize, value: f64, dtype: DType) -> CpuStorage {
-        super::malloc::keep_freed_buffers();
         match dtype {
             DType::F32 => CpuStorage::F32(Arc::new(vec![value as f32; len])),
             DType::F64 => CpuStorage::F64(Arc::new(vec![value; len])),
