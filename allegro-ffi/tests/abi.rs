@@ -211,6 +211,46 @@ fn bad_input_gives_errors_with_messages() {
         )
     };
     assert_eq!(rc, ALLEGRO_ERR_COMPUTE, "{}", last_error());
+    // Found by the neighbor list ("atoms 0 and 1 … are 0.000e0 Å apart"), or after the
+    // model by a zero-length edge ("… at the same place") where the list is the caller's.
+    let message = last_error();
+    assert!(
+        message.contains("atoms 0 and 1")
+            && (message.contains("apart") || message.contains("same place")),
+        "{message}"
+    );
+    // A NaN or infinite position, and a periodic cell of zero volume (its third row in
+    // the plane of the first two): the bad-input battery of allegro-nn/tests/bad_inputs.rs.
+    let compute = |pos: &[f64], cell: *const f64, pbc: *const i32| {
+        let mut e = 0.0;
+        let rc = unsafe {
+            allegro_compute(
+                model,
+                types.len(),
+                types.as_ptr(),
+                pos.as_ptr(),
+                cell,
+                pbc,
+                &mut e,
+                null_mut(),
+                null_mut(),
+                null_mut(),
+            )
+        };
+        (rc, last_error())
+    };
+    for bad in [f64::NAN, f64::INFINITY] {
+        let mut p = pos.clone();
+        p[4] = bad;
+        let (rc, message) = compute(&p, null(), null());
+        assert_ne!(rc, ALLEGRO_OK);
+        assert!(message.contains("non-finite position"), "{message}");
+    }
+    let flat = [20.0, 0.0, 0.0, 0.0, 20.0, 0.0, 20.0, 20.0, 0.0];
+    let periodic = [1i32, 1, 1];
+    let (rc, message) = compute(&pos, flat.as_ptr(), periodic.as_ptr());
+    assert_ne!(rc, ALLEGRO_OK);
+    assert!(message.contains("cell"), "{message}");
     unsafe { allegro_model_free(model) };
     unsafe { allegro_model_free(null_mut()) };
 }

@@ -391,6 +391,21 @@ fn gpu_nve_conserves_energy() {
     nve_conserves_energy_on(&test_gpu(), steps);
 }
 
+/// Two atoms moved to the same place (`set atom`) stop LAMMPS with the plugin's message
+/// naming them: the bad-input battery of allegro-nn/tests/bad_inputs.rs (NaN positions
+/// and cells of zero volume do not get past LAMMPS itself; unknown types: below).
+#[test]
+fn atoms_at_the_same_place_stop_lammps_naming_them() {
+    let Some(lammps) = lammps() else { return };
+    let dir = scratch("same-place");
+    water_data(&dir);
+    let input =
+        SETUP.to_string() + "set atom 1 x 1.0 y 1.0 z 1.0\nset atom 2 x 1.0 y 1.0 z 1.0\nrun 0\n";
+    let (ok, output) = lammps.try_run(&dir, &input, 1);
+    assert!(!ok, "LAMMPS ran with two atoms at the same place");
+    assert!(output.contains("same place"), "{output}");
+}
+
 #[test]
 fn unknown_type_name_stops_lammps_with_the_model_types() {
     let Some(lammps) = lammps() else { return };

@@ -88,6 +88,22 @@ def test_wrong_arrays(model_path):
         model.compute(numbers, np.array([[0.0, 0, 0], [np.nan, 0, 0]]))
 
 
+def test_bad_structures(model_path):
+    """The bad-input battery (as allegro-nn/tests/bad_inputs.rs runs it in Rust): an
+    infinite position, a cell of zero volume and two atoms at the same place are
+    ValueErrors that say what is wrong (NaN positions and unknown species: above)."""
+    model = Model(model_path)
+    numbers = np.array([29, 47], dtype=np.int64)
+    positions = np.array([[0.0, 0, 0], [2.5, 0, 0]])
+    with pytest.raises(ValueError, match="non-finite"):
+        model.compute(numbers, np.array([[0.0, 0, 0], [np.inf, 0, 0]]))
+    flat = np.array([[5.0, 0, 0], [0, 5.0, 0], [5.0, 5.0, 0]])
+    with pytest.raises(ValueError, match="cell"):
+        model.compute(numbers, positions, flat, (True, True, True))
+    with pytest.raises(ValueError, match="atoms 0 and 1 .* apart"):
+        model.compute(numbers, np.array([[1.0, 1, 1], [1.0, 1, 1]]))
+
+
 def test_periodic_without_cell(calc):
     atoms = Atoms("Cu2", positions=[[0, 0, 0], [2.5, 0, 0]], pbc=True)
     atoms.calc = calc

@@ -17,6 +17,19 @@ pub enum Error {
     /// A state (optimizer, EMA, scheduler, parameters) does not fit what it is loaded into.
     #[error("state: {0}")]
     State(String),
+    /// A training step met a loss or a gradient norm that is NaN or infinite; the step
+    /// was not taken (the weights are those before it).
+    #[error("the {what} is {value} at step {step}{place}")]
+    NonFinite {
+        /// `loss` or `gradient norm`.
+        what: &'static str,
+        /// The value.
+        value: f64,
+        /// The optimizer step it would have been.
+        step: u64,
+        /// Where in the run: `", epoch E, batch B (frames …)"` once the fit loop knows it.
+        place: String,
+    },
     /// A checkpoint file is not readable.
     #[error("checkpoint {path}: {message}")]
     Checkpoint {

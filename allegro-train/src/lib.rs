@@ -100,4 +100,6 @@ pub use metrics::{ErrorStats, Loss, Mae, MaxAbs, Metric, Mse, Rmse};
 pub use optim::{AdamW, AdamWConfig, AdamWState, Optimizer};
 pub use schedule::{LrScheduler, PlateauConfig, ReduceLROnPlateau, ThresholdMode};
 pub use shard_loss::{PooledForm, ShardSums};
-pub use trainer::{FitConfig, FitSummary, Progress, Trainer, epoch_order, metrics_csv};
+pub use trainer::{
+    FitConfig, FitSummary, NonFinitePolicy, Progress, Trainer, epoch_order, metrics_csv,
+};

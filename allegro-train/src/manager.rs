@@ -362,6 +362,16 @@ impl<B: Backend> MetricsManager<B> {
         Ok(())
     }
 
+    /// The accumulated errors, to [`restore`](Self::restore) when a batch is skipped.
+    pub(crate) fn snapshot(&self) -> Vec<Vec<ErrorStats>> {
+        self.stats.clone()
+    }
+
+    /// Puts back what [`snapshot`](Self::snapshot) saved.
+    pub(crate) fn restore(&mut self, stats: Vec<Vec<ErrorStats>>) {
+        self.stats = stats;
+    }
+
     /// Forgets the errors accumulated so far (start of an epoch).
     pub fn reset(&mut self) {
         for s in self.stats.iter_mut().flatten() {

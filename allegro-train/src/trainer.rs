@@ -54,6 +54,23 @@ pub struct FitConfig {
     /// each batch is built on the training thread when it is needed). The batches are
     /// the same either way.
     pub loader_threads: usize,
+    /// What a batch whose loss or gradient norm is NaN or infinite does to the run.
+    pub non_finite: NonFinitePolicy,
+}
+
+/// What [`Trainer::fit`] does with a batch whose loss or gradient norm is not finite
+/// (the gradient norm is known when gradient clipping is on). Either way the step is not
+/// taken, and no checkpoint is written with weights that are not finite.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NonFinitePolicy {
+    /// Stop the run with [`Error::NonFinite`], naming the epoch, the batch and its frames;
+    /// `last.ckpt` stays the last epoch's.
+    #[default]
+    Stop,
+    /// Skip the batch (its errors are left out of the epoch's metrics), report it through
+    /// [`Progress::SkippedBatch`], and go on.
+    SkipBatch,
 }
 
 impl Default for FitConfig {
@@ -67,6 +84,7 @@ impl Default for FitConfig {
             monitor: "weighted_sum".into(),
             out_dir: None,
             loader_threads: 0,
+            non_finite: NonFinitePolicy::Stop,
         }
     }
 }
@@ -84,6 +102,15 @@ pub enum Progress<'a> {
         n_batches: usize,
         /// The batch's loss metrics (`weighted_sum` is the loss).
         values: &'a MetricValues,
+    },
+    /// A batch was skipped ([`NonFinitePolicy::SkipBatch`]).
+    SkippedBatch {
+        /// Epoch index.
+        epoch: u64,
+        /// Batch index in the epoch.
+        batch: usize,
+        /// Why, with the batch's frames ([`Error::NonFinite`]'s message).
+        reason: String,
     },
     /// Validation is about to start.
     Validating {
@@ -238,10 +265,7 @@ impl<B: Backend, M: TrainableModel, O: Optimizer<B>> Trainer<B, M, O> {
         // predictions (reading the tensor back would be one more wait for the device).
         let value = b.values.weighted_sum().unwrap_or_else(|| loss.item());
         if !value.is_finite() {
-            return Err(Error::State(format!(
-                "the loss is {value} at step {}",
-                self.global_step
-            )));
+            return Err(self.non_finite("loss", value));
         }
         let grads = gradients(&loss, &tracked);
         drop((outputs, tracked, loss));
@@ -278,10 +302,7 @@ impl<B: Backend, M: TrainableModel, O: Optimizer<B>> Trainer<B, M, O> {
         comm.all_reduce_sum(&mut global)?;
         let (surrogate, loss) = sums.surrogate(&self.loss, &global)?;
         if !loss.is_finite() {
-            return Err(Error::State(format!(
-                "the loss is {loss} at step {}",
-                self.global_step
-            )));
+            return Err(self.non_finite("loss", loss));
         }
         let names = tracked.trainable_names();
         let mut grads: Gradients<B> = match &surrogate {
@@ -310,7 +331,10 @@ impl<B: Backend, M: TrainableModel, O: Optimizer<B>> Trainer<B, M, O> {
     /// The update every step ends with: clipping, the optimizer step, the EMA update.
     fn apply_gradients(&mut self, mut grads: Gradients<B>) -> Result<()> {
         if let Some(c) = &self.clip {
-            c.apply(&mut grads);
+            let norm = c.apply(&mut grads);
+            if !norm.is_finite() {
+                return Err(self.non_finite("gradient norm", norm));
+            }
         }
         self.optimizer.step(&mut self.params, &grads)?;
         if let Some(ema) = &mut self.ema {
@@ -318,6 +342,16 @@ impl<B: Backend, M: TrainableModel, O: Optimizer<B>> Trainer<B, M, O> {
         }
         self.global_step += 1;
         Ok(())
+    }
+
+    /// The error of a step not taken because `what` is `value`.
+    fn non_finite(&self, what: &'static str, value: f64) -> Error {
+        Error::NonFinite {
+            what,
+            value,
+            step: self.global_step,
+            place: String::new(),
+        }
     }
 
     /// Trains on every batch in order; returns the loss metrics pooled over them.
@@ -538,10 +572,35 @@ impl<B: Backend, M: TrainableModel, O: Optimizer<B>> Trainer<B, M, O> {
                 &steps,
                 config.loader_threads,
                 |k, batch| -> Result<()> {
-                    let values = if size == 1 {
-                        self.train_step(&batch)?
+                    let before = self.loss.snapshot();
+                    let step = if size == 1 {
+                        self.train_step(&batch)
                     } else {
-                        self.train_step_sharded(&batch, comm)?
+                        self.train_step_sharded(&batch, comm)
+                    };
+                    let values = match step {
+                        Ok(values) => values,
+                        Err(Error::NonFinite {
+                            what, value, step, ..
+                        }) => {
+                            let e = Error::NonFinite {
+                                what,
+                                value,
+                                step,
+                                place: batch_place(epoch, k, steps[k]),
+                            };
+                            if config.non_finite == NonFinitePolicy::Stop {
+                                return Err(e);
+                            }
+                            self.loss.restore(before);
+                            progress(Progress::SkippedBatch {
+                                epoch,
+                                batch: k,
+                                reason: e.to_string(),
+                            });
+                            return Ok(());
+                        }
+                        Err(e) => return Err(e),
                     };
                     progress(Progress::Batch {
                         epoch,
@@ -607,6 +666,13 @@ impl<B: Backend, M: TrainableModel, O: Optimizer<B>> Trainer<B, M, O> {
                     metrics_csv(&self.history).as_bytes(),
                 )?;
                 let ckpt = self.checkpoint(config.seed)?;
+                if let Some(name) = ckpt.non_finite_parameter() {
+                    return Err(Error::State(format!(
+                        "the weight `{name}` is not finite after epoch {epoch}; best.ckpt \
+                         and last.ckpt were kept as they were (turn on gradient clipping to \
+                         catch a non-finite gradient at its step)"
+                    )));
+                }
                 if improved && !monitored.is_nan() {
                     ckpt.save(dir.join("best.ckpt"))?;
                 }
@@ -671,4 +737,17 @@ pub fn metrics_csv(history: &[EpochRecord]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// `", epoch E, batch B (frames …)"` for [`Error::NonFinite`]: the dataset indices of
+/// the frames this rank held, the first 16 of them.
+fn batch_place(epoch: u64, batch: usize, frames: &[usize]) -> String {
+    let mut list: Vec<String> = frames.iter().take(16).map(usize::to_string).collect();
+    if frames.len() > 16 {
+        list.push(format!("… {} in all", frames.len()));
+    }
+    format!(
+        ", epoch {epoch}, batch {batch} (frames {})",
+        list.join(", ")
+    )
 }

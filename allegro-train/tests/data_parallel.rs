@@ -212,6 +212,7 @@ fn fit_on_two_ranks_equals_fit_in_one_process() {
             std::env::temp_dir().join(format!("allegro-fit-{dir}-{}", std::process::id())),
         ),
         loader_threads,
+        ..Default::default()
     };
     let mut one = trainer(&model);
     one.fit(
@@ -368,14 +369,17 @@ fn flat_weights(p: &Parameters<Cpu>) -> Vec<f64> {
         .collect()
 }
 
-/// `mpirun -np 2` of this test binary, each rank running `mpi_rank_trains_its_shares`
-/// (batch 4 per rank, 5 steps), ends with the weights and validation metrics of one
-/// process with batch 8. Needs `mpirun` (`$ALLEGRO_MPI_PREFIX/bin`, `.ci/pydeps/bin` of
-/// the repository, or `PATH`); without it the test prints SKIPPED, unless
-/// `ALLEGRO_REQUIRE_MPI` is set (CI), when it fails.
+/// `mpirun -np 2` of this test binary running the test `entry` on each rank, with
+/// `ALLEGRO_MPI_RANK_DIR` set to a fresh folder; returns the exit status, stdout + stderr
+/// and that folder, or `None` (printing SKIPPED) without `mpirun`. `mpirun` comes from
+/// `$ALLEGRO_MPI_PREFIX/bin`, `.ci/pydeps/bin` of the repository, or `PATH`; with
+/// `ALLEGRO_REQUIRE_MPI` set (CI) a missing one fails the test. A run longer than
+/// `limit` is killed and fails the test.
 #[cfg(feature = "mpi")]
-#[test]
-fn mpirun_two_ranks_with_half_batches_equal_one_process() {
+fn mpirun_two(
+    entry: &str,
+    limit: std::time::Duration,
+) -> Option<(std::process::ExitStatus, String, std::path::PathBuf)> {
     use std::path::PathBuf;
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let mpirun = std::env::var_os("ALLEGRO_MPI_PREFIX")
@@ -396,9 +400,10 @@ fn mpirun_two_ranks_with_half_batches_equal_one_process() {
             "no mpirun found (install the mpich wheel into .ci/pydeps or set ALLEGRO_MPI_PREFIX)"
         );
         println!("SKIPPED: no mpirun");
-        return;
+        return None;
     };
-    let dir = std::env::temp_dir().join(format!("allegro-mpi-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("allegro-mpi-{entry}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let mut path = std::env::var_os("PATH").unwrap_or_default();
     if let Some(bin) = mpirun.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -407,27 +412,55 @@ fn mpirun_two_ranks_with_half_batches_equal_one_process() {
         )
         .unwrap();
     }
-    let out = std::process::Command::new(&mpirun)
+    let (stdout, stderr) = (dir.join("mpirun.out"), dir.join("mpirun.err"));
+    let mut child = std::process::Command::new(&mpirun)
         .args(["-np", "2"])
         .arg(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "mpi_rank_trains_its_shares",
-            "--nocapture",
-            "--test-threads",
-            "1",
-        ])
+        .args(["--exact", entry, "--nocapture", "--test-threads", "1"])
         .env("ALLEGRO_MPI_RANK_DIR", &dir)
         .env("PATH", path)
         .env("RAYON_NUM_THREADS", "1")
-        .output()
+        .stdout(std::fs::File::create(&stdout).unwrap())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
         .unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "mpirun -np 2 {entry} still ran after {limit:?}:\n{}{}",
+                std::fs::read_to_string(&stdout).unwrap_or_default(),
+                std::fs::read_to_string(&stderr).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
     let log = format!(
         "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        std::fs::read_to_string(&stdout).unwrap_or_default(),
+        std::fs::read_to_string(&stderr).unwrap_or_default()
     );
-    assert!(out.status.success(), "mpirun failed:\n{log}");
+    Some((status, log, dir))
+}
+
+/// `mpirun -np 2` of this test binary, each rank running `mpi_rank_trains_its_shares`
+/// (batch 4 per rank, 5 steps), ends with the weights and validation metrics of one
+/// process with batch 8 (see [`mpirun_two`] for where `mpirun` comes from).
+#[cfg(feature = "mpi")]
+#[test]
+fn mpirun_two_ranks_with_half_batches_equal_one_process() {
+    let Some((status, log, dir)) = mpirun_two(
+        "mpi_rank_trains_its_shares",
+        std::time::Duration::from_secs(600),
+    ) else {
+        return;
+    };
+    assert!(status.success(), "mpirun failed:\n{log}");
 
     let data = dataset(STEPS * BATCH + VAL);
     let model = tiny_model(&data);
@@ -504,6 +537,51 @@ fn mpi_rank_trains_its_shares() {
         serde_json::to_string(&metrics.values).unwrap(),
     )
     .unwrap();
+}
+
+/// A rank that fails mid-run (here rank 1 exits in its second step, as a rank does that
+/// runs out of memory or is killed) stops the other one, which is waiting in an
+/// all-reduce: `mpirun` ends within 60 s, unsuccessfully, and the log says which rank
+/// failed and why.
+#[cfg(feature = "mpi")]
+#[test]
+fn mpirun_a_failed_rank_stops_every_rank() {
+    let start = std::time::Instant::now();
+    let Some((status, log, _)) =
+        mpirun_two("mpi_rank_that_fails", std::time::Duration::from_secs(60))
+    else {
+        return;
+    };
+    println!(
+        "mpirun with a failed rank ended after {:?}",
+        start.elapsed()
+    );
+    assert!(!status.success(), "mpirun succeeded:\n{log}");
+    assert!(log.contains("rank 1 stops on purpose"), "{log}");
+}
+
+/// The ranks of `mpirun_a_failed_rank_stops_every_rank` (does nothing unless that test
+/// launched it): both train; rank 1 exits with status 3 before its second step.
+#[cfg(feature = "mpi")]
+#[test]
+fn mpi_rank_that_fails() {
+    if std::env::var_os("ALLEGRO_MPI_RANK_DIR").is_none() {
+        return;
+    }
+    let comm = allegro_train::MpiCommunicator::init().unwrap();
+    let data = dataset(STEPS * BATCH);
+    let model = tiny_model(&data);
+    let mut t = trainer(&model);
+    let (r, half) = (comm.rank(), BATCH / 2);
+    for k in 0..STEPS {
+        if r == 1 && k == 1 {
+            eprintln!("rank 1 stops on purpose before step {k}");
+            std::process::exit(3);
+        }
+        let shard = &data.graphs[k * BATCH + r * half..k * BATCH + (r + 1) * half];
+        t.train_step_sharded(&AtomicGraph::batch(shard), &comm)
+            .unwrap();
+    }
 }
 
 /// NCCL as the all-reduce (feature `nccl`: a CUDA GPU and `libnccl.so.2` on the library

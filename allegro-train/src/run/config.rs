@@ -10,6 +10,7 @@ use crate::early_stopping::EarlyStoppingConfig;
 use crate::error::{Result, config_error, io_error};
 use crate::optim::AdamWConfig;
 use crate::schedule::PlateauConfig;
+use crate::trainer::NonFinitePolicy;
 
 /// Fractions of the frames in each split (they are normalised if they do not sum to 1).
 #[derive(Clone, Debug, Deserialize)]
@@ -112,6 +113,10 @@ pub struct RunConfig {
     /// Clip the gradient's global norm to this (none: no clipping).
     #[serde(default)]
     pub gradient_clip_norm: Option<f64>,
+    /// What a batch with a NaN or infinite loss (or gradient norm, with clipping) does:
+    /// `stop` (default) or `skip_batch`.
+    #[serde(default)]
+    pub non_finite: NonFinitePolicy,
     /// MD after training (run by the caller with the trained predictor).
     #[serde(default)]
     pub md: Option<MdConfig>,

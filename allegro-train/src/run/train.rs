@@ -148,6 +148,7 @@ pub fn train_and_test<B: Backend>(
         seed: run.seed,
         monitor: "weighted_sum".to_string(),
         out_dir: Some(out_dir.clone()),
+        non_finite: run.non_finite,
         ..FitConfig::default()
     };
     let (data, parts) = (&prepared.data, &prepared.parts);

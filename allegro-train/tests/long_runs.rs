@@ -1,0 +1,183 @@
+//! What a long run meets: a batch whose loss is not finite (stop or skip, as configured,
+//! naming the epoch, the batch and its frames; `last.ckpt` stays good and resumes) and a
+//! disk that fills up during a checkpoint write (the previous checkpoint stays intact).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use allegro_core::backend::cpu::{Cpu, CpuDevice};
+use allegro_data::GraphDataset;
+use allegro_nn::AllegroModel;
+use allegro_train::{
+    AdamW, AdamWConfig, Checkpoint, Error, FitConfig, GradClip, LossCoeffs, NonFinitePolicy,
+    Progress, Trainer, energy_force_loss, energy_force_metrics,
+};
+use common::{dataset, tiny_model};
+
+fn trainer(model: &AllegroModel) -> Trainer<Cpu> {
+    let names = model.config().type_names.clone();
+    let params = model.init_parameters::<Cpu>(&CpuDevice);
+    let opt = AdamW::new(AdamWConfig {
+        lr: 5e-3,
+        ..Default::default()
+    })
+    .unwrap();
+    let loss = energy_force_loss(LossCoeffs::default(), true, &names, vec![]).unwrap();
+    let val = energy_force_metrics(&[("forces_rmse", 1.0)], false, &names, vec![]).unwrap();
+    Trainer::new(model.clone(), params, opt, loss, val, CpuDevice)
+        .unwrap()
+        .with_clip(GradClip::Norm(50.0))
+}
+
+fn out_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("allegro-long-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// Batches of 3 in order (no shuffle): frames 3, 4, 5 are batch 1 of every epoch.
+fn fit(epochs: u64, dir: &Path, policy: NonFinitePolicy) -> FitConfig {
+    FitConfig {
+        max_epochs: epochs,
+        batch_size: 3,
+        val_batch_size: 3,
+        shuffle: false,
+        out_dir: Some(dir.to_path_buf()),
+        non_finite: policy,
+        ..Default::default()
+    }
+}
+
+/// `data` with frame 4's energy label at 1e200 eV: its squared error overflows, so the
+/// loss of the batch holding it is infinite.
+fn with_bad_frame(data: &GraphDataset) -> GraphDataset {
+    let mut bad = data.clone();
+    bad.graphs[4].labels.total_energy[0] = Some(1e200);
+    bad
+}
+
+const TRAIN: [usize; 7] = [0, 1, 2, 3, 4, 5, 6];
+const VAL: [usize; 3] = [7, 8, 9];
+
+#[test]
+fn non_finite_loss_stops_naming_the_batch_and_last_checkpoint_resumes() {
+    let data = dataset(10);
+    let model = tiny_model(&data);
+    let dir = out_dir("stop");
+    let stop = NonFinitePolicy::Stop;
+    let mut a = trainer(&model);
+    a.fit(&data, &TRAIN, &data, &VAL, &fit(1, &dir, stop), &mut |_| {})
+        .unwrap();
+    let good = Checkpoint::load(dir.join("last.ckpt")).unwrap();
+    assert_eq!(good.epoch, 1);
+
+    // Epoch 1 meets the bad frame in its second batch and stops there.
+    let bad = with_bad_frame(&data);
+    let mut b = trainer(&model);
+    assert!(b.resume_from_dir(&dir).unwrap());
+    let err = b
+        .fit(&bad, &TRAIN, &bad, &VAL, &fit(3, &dir, stop), &mut |_| {})
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::NonFinite { what: "loss", .. }),
+        "{err}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("the loss is inf")
+            && message.contains("epoch 1, batch 1 (frames 3, 4, 5)"),
+        "{message}"
+    );
+    // The step was not taken, and last.ckpt is still the good one of epoch 0.
+    assert_eq!(
+        b.global_step,
+        good.global_step + 1,
+        "only batch 0 of epoch 1 ran"
+    );
+    assert_eq!(Checkpoint::load(dir.join("last.ckpt")).unwrap(), good);
+
+    // Resuming from it on clean data goes on.
+    let mut c = trainer(&model);
+    assert!(c.resume_from_dir(&dir).unwrap());
+    let summary = c
+        .fit(&data, &TRAIN, &data, &VAL, &fit(2, &dir, stop), &mut |_| {})
+        .unwrap();
+    assert_eq!(summary.epochs, 2);
+    assert_eq!(Checkpoint::load(dir.join("last.ckpt")).unwrap().epoch, 2);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn skip_batch_leaves_the_bad_batch_out_and_goes_on() {
+    let data = dataset(10);
+    let model = tiny_model(&data);
+    let bad = with_bad_frame(&data);
+    let dir = out_dir("skip");
+    let mut skipped = Vec::new();
+    let mut t = trainer(&model);
+    t.fit(
+        &bad,
+        &TRAIN,
+        &bad,
+        &VAL,
+        &fit(2, &dir, NonFinitePolicy::SkipBatch),
+        &mut |p| {
+            if let Progress::SkippedBatch {
+                epoch,
+                batch,
+                reason,
+            } = p
+            {
+                skipped.push((epoch, batch, reason));
+            }
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        skipped.iter().map(|s| (s.0, s.1)).collect::<Vec<_>>(),
+        vec![(0, 1), (1, 1)]
+    );
+    assert!(skipped[0].2.contains("frames 3, 4, 5"), "{}", skipped[0].2);
+    // Two of three batches per epoch were steps; the epochs' metrics leave the skipped
+    // batch out, so they are finite.
+    assert_eq!(t.global_step, 4);
+    for record in &t.history {
+        for (name, v) in &record.train.values {
+            assert!(v.is_finite(), "epoch {}: train {name} = {v}", record.epoch);
+        }
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A full disk when `last.ckpt` is written (its temporary file is a link to `/dev/full`,
+/// so the kernel answers ENOSPC): the run stops with an error that names the file and
+/// says the previous one is intact, and it is.
+#[cfg(target_os = "linux")]
+#[test]
+fn full_disk_during_a_checkpoint_keeps_the_previous_one() {
+    let data = dataset(10);
+    let model = tiny_model(&data);
+    let dir = out_dir("full");
+    let stop = NonFinitePolicy::Stop;
+    let mut t = trainer(&model);
+    t.fit(&data, &TRAIN, &data, &VAL, &fit(1, &dir, stop), &mut |_| {})
+        .unwrap();
+    let good = Checkpoint::load(dir.join("last.ckpt")).unwrap();
+    // The temporary name `write_atomic` uses: `.last.ckpt.tmp-<pid>` beside the file.
+    let tmp = dir.join(format!(".last.ckpt.tmp-{}", std::process::id()));
+    std::os::unix::fs::symlink("/dev/full", &tmp).unwrap();
+    let err = t
+        .fit(&data, &TRAIN, &data, &VAL, &fit(2, &dir, stop), &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("last.ckpt")
+            && err.contains("previous file is intact")
+            && err.contains("No space left"),
+        "{err}"
+    );
+    assert_eq!(Checkpoint::load(dir.join("last.ckpt")).unwrap(), good);
+    assert!(!tmp.exists(), "the temporary link is removed");
+    std::fs::remove_dir_all(dir).unwrap();
+}
