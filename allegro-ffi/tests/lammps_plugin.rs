@@ -391,9 +391,8 @@ fn gpu_nve_conserves_energy() {
     nve_conserves_energy_on(&test_gpu(), steps);
 }
 
-/// Two atoms moved to the same place (`set atom`) stop LAMMPS with the plugin's message
-/// naming them: the bad-input battery of allegro-nn/tests/bad_inputs.rs (NaN positions
-/// and cells of zero volume do not get past LAMMPS itself; unknown types: below).
+/// Two atoms moved to the same place stop LAMMPS with the plugin's message (bad-input
+/// battery; NaN positions and flat cells do not get past LAMMPS itself).
 #[test]
 fn atoms_at_the_same_place_stop_lammps_naming_them() {
     let Some(lammps) = lammps() else { return };

@@ -67,6 +67,7 @@ pub mod early_stopping;
 pub mod ema;
 pub mod error;
 pub mod field;
+mod fit_config;
 pub mod grads;
 pub mod loss;
 pub mod manager;

@@ -10,7 +10,7 @@
 //! end of an epoch, so a resumed run repeats the uninterrupted one.
 
 use std::borrow::Borrow;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use allegro_core::{Backend, Tensor};
@@ -23,114 +23,15 @@ use crate::checkpoint::{
 };
 use crate::clip::GradClip;
 use crate::comm::{Communicator, SingleProcess};
-use crate::early_stopping::{EarlyStopping, StopReason};
+use crate::early_stopping::EarlyStopping;
 use crate::ema::Ema;
 use crate::error::{Error, Result, config_error};
+pub use crate::fit_config::{FitConfig, FitSummary, NonFinitePolicy, Progress};
 use crate::grads::{Gradients, gradients};
 use crate::manager::{EpochMetrics, MetricValues, MetricsManager};
 use crate::optim::{AdamW, Optimizer};
 use crate::schedule::LrScheduler;
 use crate::shard_loss::ShardSums;
-
-/// Settings of [`Trainer::fit`].
-#[derive(Clone, Debug, PartialEq)]
-pub struct FitConfig {
-    /// Epochs in total (a resumed run continues up to this).
-    pub max_epochs: u64,
-    /// Training frames per batch.
-    pub batch_size: usize,
-    /// Validation frames per batch.
-    pub val_batch_size: usize,
-    /// Reshuffle the training frames every epoch (torch `DataLoader(shuffle=True)`).
-    pub shuffle: bool,
-    /// Seed of the shuffles.
-    pub seed: u64,
-    /// Validation value that drives the scheduler, early stopping and `best.ckpt`
-    /// (default `weighted_sum`).
-    pub monitor: String,
-    /// Directory for `best.ckpt`, `last.ckpt` and `metrics.csv` (none: write nothing).
-    pub out_dir: Option<PathBuf>,
-    /// Loader threads that build batches ahead of the step (torch's `num_workers`; 0:
-    /// each batch is built on the training thread when it is needed). The batches are
-    /// the same either way.
-    pub loader_threads: usize,
-    /// What a batch whose loss or gradient norm is NaN or infinite does to the run.
-    pub non_finite: NonFinitePolicy,
-}
-
-/// What [`Trainer::fit`] does with a batch whose loss or gradient norm is not finite
-/// (the gradient norm is known when gradient clipping is on). Either way the step is not
-/// taken, and no checkpoint is written with weights that are not finite.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NonFinitePolicy {
-    /// Stop the run with [`Error::NonFinite`], naming the epoch, the batch and its frames;
-    /// `last.ckpt` stays the last epoch's.
-    #[default]
-    Stop,
-    /// Skip the batch (its errors are left out of the epoch's metrics), report it through
-    /// [`Progress::SkippedBatch`], and go on.
-    SkipBatch,
-}
-
-impl Default for FitConfig {
-    fn default() -> Self {
-        FitConfig {
-            max_epochs: 1,
-            batch_size: 8,
-            val_batch_size: 8,
-            shuffle: true,
-            seed: 0,
-            monitor: "weighted_sum".into(),
-            out_dir: None,
-            loader_threads: 0,
-            non_finite: NonFinitePolicy::Stop,
-        }
-    }
-}
-
-/// What [`Trainer::fit`] reports while it runs.
-#[derive(Debug)]
-pub enum Progress<'a> {
-    /// A training batch is done.
-    Batch {
-        /// Epoch index.
-        epoch: u64,
-        /// Batch index in the epoch.
-        batch: usize,
-        /// Batches in the epoch.
-        n_batches: usize,
-        /// The batch's loss metrics (`weighted_sum` is the loss).
-        values: &'a MetricValues,
-    },
-    /// A batch was skipped ([`NonFinitePolicy::SkipBatch`]).
-    SkippedBatch {
-        /// Epoch index.
-        epoch: u64,
-        /// Batch index in the epoch.
-        batch: usize,
-        /// Why, with the batch's frames ([`Error::NonFinite`]'s message).
-        reason: String,
-    },
-    /// Validation is about to start.
-    Validating {
-        /// Epoch index.
-        epoch: u64,
-    },
-    /// An epoch is done (and checkpoints are written).
-    Epoch(&'a EpochRecord),
-}
-
-/// How a [`Trainer::fit`] call ended.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FitSummary {
-    /// Epochs finished in total (including those before a resume).
-    pub epochs: u64,
-    /// Why it stopped before `max_epochs`, if it did.
-    pub stopped_early: Option<StopReason>,
-    /// Best monitored value.
-    pub best_metric: Option<f64>,
-}
 
 /// A model, its weights and everything that trains them. The model is any
 /// [`TrainableModel`] (an [`AllegroModel`] by default) and the optimizer any
@@ -330,11 +231,13 @@ impl<B: Backend, M: TrainableModel, O: Optimizer<B>> Trainer<B, M, O> {
 
     /// The update every step ends with: clipping, the optimizer step, the EMA update.
     fn apply_gradients(&mut self, mut grads: Gradients<B>) -> Result<()> {
-        if let Some(c) = &self.clip {
-            let norm = c.apply(&mut grads);
-            if !norm.is_finite() {
-                return Err(self.non_finite("gradient norm", norm));
-            }
+        // The norm clipping computes anyway; without clipping, one reduction read back.
+        let norm = match &self.clip {
+            Some(c) => c.apply(&mut grads),
+            None => crate::grads::sum_of_squares(&grads).sqrt(),
+        };
+        if !norm.is_finite() {
+            return Err(self.non_finite("gradient norm", norm));
         }
         self.optimizer.step(&mut self.params, &grads)?;
         if let Some(ema) = &mut self.ema {
@@ -661,22 +564,7 @@ impl<B: Backend, M: TrainableModel, O: Optimizer<B>> Trainer<B, M, O> {
                 stopped = e.check(monitored, self.optimizer.lr());
             }
             if let Some(dir) = out_dir {
-                write_atomic(
-                    &dir.join("metrics.csv"),
-                    metrics_csv(&self.history).as_bytes(),
-                )?;
-                let ckpt = self.checkpoint(config.seed)?;
-                if let Some(name) = ckpt.non_finite_parameter() {
-                    return Err(Error::State(format!(
-                        "the weight `{name}` is not finite after epoch {epoch}; best.ckpt \
-                         and last.ckpt were kept as they were (turn on gradient clipping to \
-                         catch a non-finite gradient at its step)"
-                    )));
-                }
-                if improved && !monitored.is_nan() {
-                    ckpt.save(dir.join("best.ckpt"))?;
-                }
-                ckpt.save(dir.join("last.ckpt"))?;
+                self.write_epoch_files(dir, config.seed, improved && !monitored.is_nan())?;
             }
             progress(Progress::Epoch(&record));
             if stopped.is_some() {
@@ -688,6 +576,27 @@ impl<B: Backend, M: TrainableModel, O: Optimizer<B>> Trainer<B, M, O> {
             stopped_early: stopped,
             best_metric: self.best_metric,
         })
+    }
+
+    /// The files of a finished epoch in `dir`: `metrics.csv`, `best.ckpt` when the
+    /// monitored value `improved`, `last.ckpt`; none with weights that are not finite.
+    fn write_epoch_files(&self, dir: &Path, seed: u64, improved: bool) -> Result<()> {
+        write_atomic(
+            &dir.join("metrics.csv"),
+            metrics_csv(&self.history).as_bytes(),
+        )?;
+        let ckpt = self.checkpoint(seed)?;
+        if let Some(name) = ckpt.non_finite_parameter() {
+            return Err(Error::State(format!(
+                "the weight `{name}` is not finite after epoch {} (the optimizer \
+                 overflowed); best.ckpt and last.ckpt were kept as they were",
+                self.epoch - 1
+            )));
+        }
+        if improved {
+            ckpt.save(dir.join("best.ckpt"))?;
+        }
+        ckpt.save(dir.join("last.ckpt"))
     }
 
     /// Loads `dir/last.ckpt` if it exists (then returns true).
