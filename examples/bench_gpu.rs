@@ -24,8 +24,8 @@
 
 use std::time::Instant;
 
-use allegro::core::backend::MatmulPrecision;
 use allegro::core::backend::gpu::{Gpu, GpuDevice, GpuRuntime, exact_f32_matmul};
+use allegro::core::backend::{DeviceCounts, MatmulPrecision};
 use allegro::core::rng::SplitMix64;
 use allegro::data::{AtomicGraph, NeighborOptions, Species, Structure, TypeMapper, extxyz};
 use allegro::nn::{AllegroConfig, AllegroModel, ModelFile, Predictor};
@@ -127,6 +127,49 @@ enum Case {
     Water(usize),
 }
 
+/// The name and structure of a case: the first frame of a file, or a water box (also
+/// written to `write_dir` when given).
+fn load_case(
+    case: &Case,
+    write_dir: Option<&str>,
+) -> Result<(String, Structure), Box<dyn std::error::Error>> {
+    Ok(match case {
+        Case::File(file) => {
+            let frames = extxyz::read_extxyz(file, &extxyz::ReadOptions::default())?;
+            let name = std::path::Path::new(file)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .to_string();
+            (name, frames.into_iter().next().ok_or("empty file")?)
+        }
+        Case::Water(n) => {
+            let s = water_box(*n, 17);
+            if let Some(dir) = write_dir {
+                let path = format!("{dir}/water-{}.xyz", 3 * n);
+                extxyz::write_extxyz(&path, std::slice::from_ref(&s), &Default::default())?;
+            }
+            (format!("water-box-{}", 3 * n), s)
+        }
+    })
+}
+
+/// What one call asked of the device, averaged over `reps` calls.
+fn print_counts(moved: &DeviceCounts, reps: usize, n_atoms: usize) {
+    let per_call = |v: u64| v as f64 / reps as f64;
+    println!(
+        "  per call: {:.0} bytes to the device in {:.1} uploads ({:.1} bytes per atom), \
+         {:.0} bytes back in {:.1} downloads, {:.1} synchronisations, {:.0} kernel launches",
+        per_call(moved.bytes_to_device),
+        per_call(moved.uploads),
+        per_call(moved.bytes_to_device) / n_atoms as f64,
+        per_call(moved.bytes_to_host),
+        per_call(moved.downloads),
+        per_call(moved.synchronizations),
+        per_call(moved.launches),
+    );
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let (mut cases, mut reference, mut reps, mut l_max, mut max_edges) =
@@ -194,25 +237,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             predictor = predictor.with_max_edges_per_pass(m);
         }
         let mapper = TypeMapper::new(&config.type_names)?;
-        let (name, structure) = match &case {
-            Case::File(file) => {
-                let frames = extxyz::read_extxyz(file, &extxyz::ReadOptions::default())?;
-                let name = std::path::Path::new(file)
-                    .file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .to_string();
-                (name, frames.into_iter().next().ok_or("empty file")?)
-            }
-            Case::Water(n) => {
-                let s = water_box(*n, 17);
-                if let Some(dir) = &write_dir {
-                    let path = format!("{dir}/water-{}.xyz", 3 * n);
-                    extxyz::write_extxyz(&path, std::slice::from_ref(&s), &Default::default())?;
-                }
-                (format!("water-box-{}", 3 * n), s)
-            }
-        };
+        let (name, structure) = load_case(&case, write_dir.as_deref())?;
         let graph =
             AtomicGraph::from_structure(&structure, &mapper, &NeighborOptions::new(config.r_max))?;
         device.release_unused_memory();
@@ -243,18 +268,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
         }
         let moved = device.device_counts() - counts_before;
+        print_counts(&moved, reps, graph.n_atoms());
         let per_call = |v: u64| v as f64 / reps as f64;
-        println!(
-            "  per call: {:.0} bytes to the device in {:.1} uploads ({:.1} bytes per atom), \
-             {:.0} bytes back in {:.1} downloads, {:.1} synchronisations, {:.0} kernel launches",
-            per_call(moved.bytes_to_device),
-            per_call(moved.uploads),
-            per_call(moved.bytes_to_device) / graph.n_atoms() as f64,
-            per_call(moved.bytes_to_host),
-            per_call(moved.downloads),
-            per_call(moved.synchronizations),
-            per_call(moved.launches),
-        );
         let all_ms: Vec<String> = times.iter().map(|t| format!("{:.1}", t * 1e3)).collect();
         let t = median(times);
         let peak = device

@@ -21,25 +21,12 @@ const KNOWN_LONG: &[(&str, &str, usize)] = &[
         "segment_case",
         220,
     ),
-    ("allegro-data/src/extxyz/read.rs", "read_frame", 191),
-    (
-        "allegro-data/src/neighbor/cell_list.rs",
-        "neighbor_list",
-        259,
-    ),
     (
         "allegro-ffi/tests/lammps_form.rs",
         "ghosts_reproduce_periodic_results",
         200,
     ),
-    (
-        "allegro-nequip/tests/config.rs",
-        "seed_config_typed_values",
-        151,
-    ),
     ("allegro-nn/src/energy_forces/mod.rs", "energy_forces", 233),
-    ("allegro-nn/src/model.rs", "build", 196),
-    ("examples/bench_gpu.rs", "main", 175),
 ];
 
 /// Folders that hold no code of ours (build outputs, vendored crates, tool caches).

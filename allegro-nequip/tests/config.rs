@@ -57,6 +57,7 @@ fn load_edited(from: &str, to: &str) -> Result<NequipRunConfig, String> {
     .map_err(|e| e.to_string())
 }
 
+/// The seed config's run, data and trainer sections as typed values.
 #[test]
 fn seed_config_typed_values() {
     let (c, warnings) = NequipRunConfig::from_file(seed_path(), &overrides()).unwrap();
@@ -150,8 +151,13 @@ fn seed_config_typed_values() {
             .any(|w| w.key == "trainer.logger" && w.message.contains("nothing leaves")),
         "{warnings:?}"
     );
+}
 
-    // training module
+/// The seed config's training module (losses, metrics, AdamW, the scheduler, the model)
+/// as typed values.
+#[test]
+fn seed_config_training_module() {
+    let (c, _) = NequipRunConfig::from_file(seed_path(), &overrides()).unwrap();
     let tm = &c.training_module;
     assert_eq!(tm.kind, ModuleKind::Ema);
     assert_eq!(tm.ema_decay, Some(0.999));

@@ -92,49 +92,13 @@ impl AllegroModel {
     pub(crate) fn build(config: &AllegroConfig, custom: Option<CustomEmbed>) -> Result<Self> {
         config.validate()?;
         let c = config;
-        let t = c.type_names.len();
         let dtype = c.dtype()?;
         let (s, u, layers_n) = (c.num_scalar_features, c.num_tensor_features, c.num_layers);
         let rmax_recip = c.cutoff_table()?.iter().map(|r| 1.0 / r).collect();
         let track = AllegroTensorTrack::new(c.l_max, c.parity, layers_n)?;
         let sh = SphericalHarmonics::new(c.l_max, ShNormalization::Component, true);
         let weighted = WeightedChannels::new(&track.sh, u);
-        let d = c.embed_dim();
-        let radial = match &c.radial_chemical_embed {
-            RadialChemicalEmbedConfig::Bessel {
-                num_bessels,
-                bessel_trainable,
-                polynomial_cutoff_p,
-            } => RadialChemicalEmbed::Bessel(BesselEmbedding::new(
-                t,
-                *num_bessels,
-                *bessel_trainable,
-                *polynomial_cutoff_p,
-                d,
-            )),
-            RadialChemicalEmbedConfig::Spline {
-                num_splines,
-                spline_span,
-            } => {
-                RadialChemicalEmbed::Spline(SplineEmbedding::new(t, *num_splines, *spline_span, d))
-            }
-            RadialChemicalEmbedConfig::Custom { name, settings } => match custom {
-                Some(part) if part.name() == name && part.settings() == settings => {
-                    RadialChemicalEmbed::Custom(part)
-                }
-                _ => {
-                    return Err(config_error(
-                        "radial_chemical_embed",
-                        format!(
-                            "the custom embedding `{name}` (settings {settings}) is not part of \
-                             this program: build the model with \
-                             AllegroModel::with_radial_embedding (or a model file with \
-                             ModelFile::into_model_with) and that part"
-                        ),
-                    ));
-                }
-            },
-        };
+        let radial = radial_embed(c, custom)?;
         let fwd = c.forward_normalize;
         let scalar_mlp = ScalarMlp::new(
             "scalar_embed_mlp.mlp_module",
@@ -192,82 +156,9 @@ impl AllegroModel {
             nonlinearity("readout_mlp_nonlinearity", &c.readout_mlp_nonlinearity)?,
             fwd,
         );
-        let env_norm = match &c.avg_num_neighbors {
-            None => None,
-            Some(v) => {
-                let per_type = v.per_type(&c.type_names, "avg_num_neighbors")?;
-                if let Some(bad) = per_type.iter().find(|a| a.is_nan() || **a <= 0.0) {
-                    return Err(config_error(
-                        "avg_num_neighbors",
-                        format!("{bad} is not positive"),
-                    ));
-                }
-                Some(per_type.iter().map(|a| 1.0 / a.sqrt()).collect())
-            }
-        };
-        let values = |v: &Option<crate::config::PerTypeValue>,
-                      key: &str,
-                      trainable: bool|
-         -> Result<Option<(Vec<f64>, bool)>> {
-            match v {
-                None => Ok(None),
-                Some(p) if p.is_single() && !trainable => {
-                    Ok(Some((p.per_type(&c.type_names, key)?[..1].to_vec(), false)))
-                }
-                Some(p) => Ok(Some((p.per_type(&c.type_names, key)?, trainable))),
-            }
-        };
-        let scale_shift = ScaleShift::new(
-            values(
-                &c.per_type_energy_scales,
-                "per_type_energy_scales",
-                c.per_type_energy_scales_trainable,
-            )?,
-            values(
-                &c.per_type_energy_shifts,
-                "per_type_energy_shifts",
-                c.per_type_energy_shifts_trainable,
-            )?,
-        );
-        let zbl = match &c.pair_potential {
-            None => None,
-            Some(PairPotentialConfig::Zbl {
-                units,
-                chemical_species,
-                polynomial_cutoff_p,
-            }) => {
-                let ke = match units.as_str() {
-                    "metal" => crate::pair::KE_METAL,
-                    "real" => crate::pair::KE_REAL,
-                    other => {
-                        return Err(config_error(
-                            "pair_potential.units",
-                            format!("`{other}` (metal or real)"),
-                        ));
-                    }
-                };
-                if chemical_species.len() != t {
-                    return Err(config_error(
-                        "pair_potential.chemical_species",
-                        format!("{} species for {t} types", chemical_species.len()),
-                    ));
-                }
-                let z = chemical_species
-                    .iter()
-                    .map(|sym| {
-                        allegro_data::atomic_number(sym)
-                            .map(|z| z as f64)
-                            .ok_or_else(|| {
-                                config_error(
-                                    "pair_potential.chemical_species",
-                                    format!("`{sym}` is not an element"),
-                                )
-                            })
-                    })
-                    .collect::<Result<Vec<f64>>>()?;
-                Some(Zbl::new(z, ke, *polynomial_cutoff_p))
-            }
-        };
+        let env_norm = env_norm_of(c)?;
+        let scale_shift = scale_shift_of(c)?;
+        let zbl = zbl_of(c)?;
         Ok(AllegroModel {
             config: c.clone(),
             dtype,
@@ -472,4 +363,133 @@ pub(crate) struct EdgeFront<B: Backend> {
     pub y: Tensor<B>,
     /// Radial-chemical embedding `[E, D]`, model dtype.
     pub radial: Tensor<B>,
+}
+
+/// The radial-chemical embedding `c` names; `custom` is the part a config's custom
+/// embedding must be (refused by name when absent or different).
+fn radial_embed(c: &AllegroConfig, custom: Option<CustomEmbed>) -> Result<RadialChemicalEmbed> {
+    let (t, d) = (c.type_names.len(), c.embed_dim());
+    Ok(match &c.radial_chemical_embed {
+        RadialChemicalEmbedConfig::Bessel {
+            num_bessels,
+            bessel_trainable,
+            polynomial_cutoff_p,
+        } => RadialChemicalEmbed::Bessel(BesselEmbedding::new(
+            t,
+            *num_bessels,
+            *bessel_trainable,
+            *polynomial_cutoff_p,
+            d,
+        )),
+        RadialChemicalEmbedConfig::Spline {
+            num_splines,
+            spline_span,
+        } => RadialChemicalEmbed::Spline(SplineEmbedding::new(t, *num_splines, *spline_span, d)),
+        RadialChemicalEmbedConfig::Custom { name, settings } => match custom {
+            Some(part) if part.name() == name && part.settings() == settings => {
+                RadialChemicalEmbed::Custom(part)
+            }
+            _ => {
+                return Err(config_error(
+                    "radial_chemical_embed",
+                    format!(
+                        "the custom embedding `{name}` (settings {settings}) is not part of \
+                         this program: build the model with \
+                         AllegroModel::with_radial_embedding (or a model file with \
+                         ModelFile::into_model_with) and that part"
+                    ),
+                ));
+            }
+        },
+    })
+}
+
+/// `1/√avg_num_neighbors` per type, the environment sum's normalization (none without
+/// `avg_num_neighbors`).
+fn env_norm_of(c: &AllegroConfig) -> Result<Option<Vec<f64>>> {
+    Ok(match &c.avg_num_neighbors {
+        None => None,
+        Some(v) => {
+            let per_type = v.per_type(&c.type_names, "avg_num_neighbors")?;
+            if let Some(bad) = per_type.iter().find(|a| a.is_nan() || **a <= 0.0) {
+                return Err(config_error(
+                    "avg_num_neighbors",
+                    format!("{bad} is not positive"),
+                ));
+            }
+            Some(per_type.iter().map(|a| 1.0 / a.sqrt()).collect())
+        }
+    })
+}
+
+/// The per-type energy scales and shifts.
+fn scale_shift_of(c: &AllegroConfig) -> Result<ScaleShift> {
+    let values = |v: &Option<crate::config::PerTypeValue>,
+                  key: &str,
+                  trainable: bool|
+     -> Result<Option<(Vec<f64>, bool)>> {
+        match v {
+            None => Ok(None),
+            Some(p) if p.is_single() && !trainable => {
+                Ok(Some((p.per_type(&c.type_names, key)?[..1].to_vec(), false)))
+            }
+            Some(p) => Ok(Some((p.per_type(&c.type_names, key)?, trainable))),
+        }
+    };
+    Ok(ScaleShift::new(
+        values(
+            &c.per_type_energy_scales,
+            "per_type_energy_scales",
+            c.per_type_energy_scales_trainable,
+        )?,
+        values(
+            &c.per_type_energy_shifts,
+            "per_type_energy_shifts",
+            c.per_type_energy_shifts_trainable,
+        )?,
+    ))
+}
+
+/// The ZBL pair potential of `c`, if it has one.
+fn zbl_of(c: &AllegroConfig) -> Result<Option<Zbl>> {
+    let t = c.type_names.len();
+    Ok(match &c.pair_potential {
+        None => None,
+        Some(PairPotentialConfig::Zbl {
+            units,
+            chemical_species,
+            polynomial_cutoff_p,
+        }) => {
+            let ke = match units.as_str() {
+                "metal" => crate::pair::KE_METAL,
+                "real" => crate::pair::KE_REAL,
+                other => {
+                    return Err(config_error(
+                        "pair_potential.units",
+                        format!("`{other}` (metal or real)"),
+                    ));
+                }
+            };
+            if chemical_species.len() != t {
+                return Err(config_error(
+                    "pair_potential.chemical_species",
+                    format!("{} species for {t} types", chemical_species.len()),
+                ));
+            }
+            let z = chemical_species
+                .iter()
+                .map(|sym| {
+                    allegro_data::atomic_number(sym)
+                        .map(|z| z as f64)
+                        .ok_or_else(|| {
+                            config_error(
+                                "pair_potential.chemical_species",
+                                format!("`{sym}` is not an element"),
+                            )
+                        })
+                })
+                .collect::<Result<Vec<f64>>>()?;
+            Some(Zbl::new(z, ke, *polynomial_cutoff_p))
+        }
+    })
 }

@@ -7,7 +7,7 @@ use crate::checkpoint::EpochRecord;
 use crate::early_stopping::StopReason;
 use crate::manager::MetricValues;
 
-/// Settings of [`Trainer::fit`].
+/// Settings of [`Trainer::fit`](crate::Trainer::fit).
 #[derive(Clone, Debug, PartialEq)]
 pub struct FitConfig {
     /// Epochs in total (a resumed run continues up to this).
@@ -33,14 +33,14 @@ pub struct FitConfig {
     pub non_finite: NonFinitePolicy,
 }
 
-/// What [`Trainer::fit`] does with a batch whose loss or gradient norm is not finite.
-/// Either way the step is not taken, and no checkpoint is written with weights that are
-/// not finite.
+/// What [`Trainer::fit`](crate::Trainer::fit) does with a batch whose loss or gradient
+/// norm is not finite. Either way the step is not taken, and no checkpoint is written
+/// with weights that are not finite.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NonFinitePolicy {
-    /// Stop the run with [`Error::NonFinite`], naming the epoch, the batch and its frames;
-    /// `last.ckpt` stays the last epoch's.
+    /// Stop the run with [`Error::NonFinite`](crate::Error::NonFinite), naming the epoch,
+    /// the batch and its frames; `last.ckpt` stays the last epoch's.
     #[default]
     Stop,
     /// Skip the batch (its errors are left out of the epoch's metrics), report it through
@@ -64,7 +64,7 @@ impl Default for FitConfig {
     }
 }
 
-/// What [`Trainer::fit`] reports while it runs.
+/// What [`Trainer::fit`](crate::Trainer::fit) reports while it runs.
 #[derive(Debug)]
 pub enum Progress<'a> {
     /// A training batch is done.
@@ -84,7 +84,8 @@ pub enum Progress<'a> {
         epoch: u64,
         /// Batch index in the epoch.
         batch: usize,
-        /// Why, with the batch's frames ([`Error::NonFinite`]'s message).
+        /// Why, with the batch's frames (the message of
+        /// [`Error::NonFinite`](crate::Error::NonFinite)).
         reason: String,
     },
     /// Validation is about to start.
@@ -96,7 +97,7 @@ pub enum Progress<'a> {
     Epoch(&'a EpochRecord),
 }
 
-/// How a [`Trainer::fit`] call ended.
+/// How a [`Trainer::fit`](crate::Trainer::fit) call ended.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FitSummary {
     /// Epochs finished in total (including those before a resume).

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use super::comment::{parse_bool, split_pairs};
-use super::header::{HeaderParser, Role};
+use super::header::{HeaderParser, Property, Role};
 use super::options::ReadOptions;
 use crate::error::{Error, Origin, Result};
 use crate::species::{Species, chemical_symbol};
@@ -141,29 +141,16 @@ impl<R: BufRead> ExtxyzReader<R> {
         let mut positions = Vec::with_capacity(reserve);
         let mut forces: Option<Vec<[f64; 3]>> = None;
         let mut atomic_energies: Option<Vec<f64>> = None;
-        let mut extras: Vec<Column> = Vec::new();
-        for (p, role) in props.iter().zip(&roles) {
+        let mut extras: Vec<Column> = props
+            .iter()
+            .zip(&roles)
+            .filter(|(_, role)| matches!(role, Role::Extra(_)))
+            .map(|(p, _)| empty_column(p, reserve))
+            .collect();
+        for role in &roles {
             match role {
                 Role::Forces => forces = Some(Vec::with_capacity(reserve)),
                 Role::AtomicEnergies => atomic_energies = Some(Vec::with_capacity(reserve)),
-                Role::Extra(_) => extras.push(Column {
-                    name: p.name.clone(),
-                    width: p.width,
-                    data: match p.kind {
-                        'R' => ColumnData::Real(Vec::with_capacity(
-                            reserve.saturating_mul(p.width).min(1 << 20),
-                        )),
-                        'I' => ColumnData::Int(Vec::with_capacity(
-                            reserve.saturating_mul(p.width).min(1 << 20),
-                        )),
-                        'L' => ColumnData::Bool(Vec::with_capacity(
-                            reserve.saturating_mul(p.width).min(1 << 20),
-                        )),
-                        _ => ColumnData::Str(Vec::with_capacity(
-                            reserve.saturating_mul(p.width).min(1 << 20),
-                        )),
-                    },
-                }),
                 _ => {}
             }
         }
@@ -193,25 +180,9 @@ impl<R: BufRead> ExtxyzReader<R> {
             };
             for ((p, role), &w) in props.iter().zip(&roles).zip(&widths) {
                 match role {
-                    Role::Species => {
+                    Role::Species | Role::AtomicNumber => {
                         let (_, t) = take();
-                        let s = Species::new(t).ok_or_else(|| {
-                            self.err(
-                                line_no,
-                                format!("bad species label {t:?} (at most 15 bytes)"),
-                            )
-                        })?;
-                        species.push(s);
-                    }
-                    Role::AtomicNumber => {
-                        let (_, t) = take();
-                        let z: u8 = t
-                            .parse()
-                            .map_err(|_| self.err(line_no, format!("bad atomic number {t:?}")))?;
-                        let s = chemical_symbol(z).and_then(Species::new).ok_or_else(|| {
-                            self.err(line_no, format!("atomic number {z} is not an element"))
-                        })?;
-                        species.push(s);
+                        species.push(self.species_of(role, t, line_no)?);
                     }
                     Role::Positions | Role::Forces => {
                         let mut v = [0.0; 3];
@@ -235,27 +206,7 @@ impl<R: BufRead> ExtxyzReader<R> {
                     Role::Extra(k) => {
                         for _ in 0..w {
                             let (c, t) = take();
-                            match &mut extras[*k].data {
-                                ColumnData::Real(v) => v.push(t.parse().map_err(|_| {
-                                    self.err(
-                                        line_no,
-                                        format!("column {c} ({}): {t:?} is not a number", p.name),
-                                    )
-                                })?),
-                                ColumnData::Int(v) => v.push(t.parse().map_err(|_| {
-                                    self.err(
-                                        line_no,
-                                        format!("column {c} ({}): {t:?} is not an integer", p.name),
-                                    )
-                                })?),
-                                ColumnData::Bool(v) => v.push(parse_bool(t).ok_or_else(|| {
-                                    self.err(
-                                        line_no,
-                                        format!("column {c} ({}): {t:?} is not T or F", p.name),
-                                    )
-                                })?),
-                                ColumnData::Str(v) => v.push(t.to_string()),
-                            }
+                            self.push_extra(&mut extras[*k].data, t, c, &p.name, line_no)?;
                         }
                     }
                 }
@@ -285,6 +236,48 @@ impl<R: BufRead> ExtxyzReader<R> {
             }),
         };
         Ok(Some(structure))
+    }
+
+    /// The species of a `species` label or an atomic number `t`.
+    fn species_of(&self, role: &Role, t: &str, line_no: usize) -> Result<Species> {
+        if matches!(role, Role::Species) {
+            return Species::new(t).ok_or_else(|| {
+                self.err(
+                    line_no,
+                    format!("bad species label {t:?} (at most 15 bytes)"),
+                )
+            });
+        }
+        let z: u8 = t
+            .parse()
+            .map_err(|_| self.err(line_no, format!("bad atomic number {t:?}")))?;
+        chemical_symbol(z)
+            .and_then(Species::new)
+            .ok_or_else(|| self.err(line_no, format!("atomic number {z} is not an element")))
+    }
+
+    /// Parses token `t` of column `col` (property `name`) into an extra column.
+    fn push_extra(
+        &self,
+        data: &mut ColumnData,
+        t: &str,
+        col: usize,
+        name: &str,
+        line_no: usize,
+    ) -> Result<()> {
+        let bad = |what: &str| {
+            self.err(
+                line_no,
+                format!("column {col} ({name}): {t:?} is not {what}"),
+            )
+        };
+        match data {
+            ColumnData::Real(v) => v.push(t.parse().map_err(|_| bad("a number"))?),
+            ColumnData::Int(v) => v.push(t.parse().map_err(|_| bad("an integer"))?),
+            ColumnData::Bool(v) => v.push(parse_bool(t).ok_or_else(|| bad("T or F"))?),
+            ColumnData::Str(v) => v.push(t.to_string()),
+        }
+        Ok(())
     }
 
     fn finite(&self, t: &str, name: &str, col: usize, line: usize) -> Result<f64> {
@@ -330,4 +323,20 @@ pub fn read_extxyz_from(
     options: &ReadOptions,
 ) -> Result<Vec<Structure>> {
     ExtxyzReader::new(BufReader::new(reader), name, options.clone()).collect()
+}
+
+/// An empty extra column for property `p`, with room for `reserve` atoms (capped: the
+/// atom count it comes from is untrusted).
+fn empty_column(p: &Property, reserve: usize) -> Column {
+    let room = reserve.saturating_mul(p.width).min(1 << 20);
+    Column {
+        name: p.name.clone(),
+        width: p.width,
+        data: match p.kind {
+            'R' => ColumnData::Real(Vec::with_capacity(room)),
+            'I' => ColumnData::Int(Vec::with_capacity(room)),
+            'L' => ColumnData::Bool(Vec::with_capacity(room)),
+            _ => ColumnData::Str(Vec::with_capacity(room)),
+        },
+    }
 }

@@ -58,127 +58,17 @@ pub fn neighbor_list(frame: &FrameView, options: &NeighborOptions) -> Result<Nei
         return Ok(NeighborList::default());
     }
     let rc = options.cutoff;
-
-    // Fractional coordinates; periodic ones wrapped into [0, 1) with the integer offset
-    // remembered, so that edge shifts refer to the positions as given.
-    let mut frac = Vec::with_capacity(n);
-    let mut offset = Vec::with_capacity(n);
-    for (i, &r) in frame.positions.iter().enumerate() {
-        let mut s = geom.frac(r);
-        let mut o = [0i32; 3];
-        for k in 0..3 {
-            if geom.pbc[k] {
-                let f = s[k].floor();
-                if f.abs() > 1e9 {
-                    return Err(bad_cell(format!(
-                        "atom {i} is {f:e} cells away from the cell"
-                    )));
-                }
-                o[k] = f as i32;
-                s[k] -= f;
-            }
-        }
-        frac.push(s);
-        offset.push(o);
-    }
-
-    // Bins per direction: as many as fit with each at least one cutoff thick. Sparse open
-    // systems could ask for far more bins than atoms, so the grid is capped.
-    let cap = (8 * n as i64).max(64);
-    let mut lo = [0.0; 3];
-    let mut width = [1.0; 3];
-    let mut nbins = [1i64; 3];
-    for k in 0..3 {
-        let extent = if geom.pbc[k] {
-            1.0
-        } else {
-            let (mn, mx) = frac
-                .iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), s| {
-                    (a.min(s[k]), b.max(s[k]))
-                });
-            lo[k] = mn;
-            (mx - mn).max(0.0)
-        };
-        let thickness = extent * geom.heights[k];
-        if thickness.partial_cmp(&MAX_EXTENT) != Some(std::cmp::Ordering::Less) {
-            return Err(Error::InvalidStructure {
-                origin: frame.describe(),
-                message: format!("atoms spread over {thickness:e} Å along direction {k}"),
-            });
-        }
-        let bins = (thickness * BINS_PER_CUTOFF / (rc * BIN_SLACK)).floor();
-        nbins[k] = (bins as i64).clamp(1, cap);
-        width[k] = if extent > 0.0 {
-            extent / nbins[k] as f64
-        } else {
-            1.0
-        };
-    }
-    while nbins[0].saturating_mul(nbins[1]).saturating_mul(nbins[2]) > cap {
-        let k = (0..3).max_by_key(|&k| nbins[k]).unwrap_or(0);
-        let extent = width[k] * nbins[k] as f64;
-        nbins[k] = (nbins[k] / 2).max(1);
-        width[k] = extent / nbins[k] as f64;
-    }
-    // Reach in bins: a true neighbor differs by less than rc / heights[k] in s[k].
-    let mut reach = [0i64; 3];
-    let mut images = 1.0f64;
-    for k in 0..3 {
-        let physical = width[k] * geom.heights[k];
-        let r = if physical > 0.0 {
-            (rc / physical).ceil()
-        } else {
-            0.0
-        };
-        let r = if geom.pbc[k] {
-            r
-        } else {
-            r.min((nbins[k] - 1) as f64)
-        };
-        images *= 2.0 * r + 1.0;
-        if images.partial_cmp(&MAX_IMAGE_BINS) != Some(std::cmp::Ordering::Less) {
-            return Err(bad_cell(format!(
-                "cell too thin for cutoff {rc} Å: lattice-plane spacings {:?} Å would need \
-                 more than {MAX_IMAGE_BINS:e} image bins per atom",
-                geom.heights
-            )));
-        }
-        reach[k] = r as i64;
-    }
-
-    // Counting sort of atoms by bin.
-    let bin_of = |s: &[f64; 3]| -> [i64; 3] {
-        let mut b = [0i64; 3];
-        for k in 0..3 {
-            b[k] = (((s[k] - lo[k]) / width[k]).floor() as i64).clamp(0, nbins[k] - 1);
-        }
-        b
-    };
-    let linear = |b: [i64; 3]| ((b[0] * nbins[1] + b[1]) * nbins[2] + b[2]) as usize;
-    let total_bins = (nbins[0] * nbins[1] * nbins[2]) as usize;
-    let atom_bin: Vec<[i64; 3]> = frac.iter().map(bin_of).collect();
-    let mut start = vec![0u32; total_bins + 1];
-    for b in &atom_bin {
-        start[linear(*b) + 1] += 1;
-    }
-    for k in 0..total_bins {
-        start[k + 1] += start[k];
-    }
-    let mut fill = start.clone();
-    let mut order = vec![0u32; n];
-    for (i, b) in atom_bin.iter().enumerate() {
-        let l = linear(*b);
-        order[fill[l] as usize] = i as u32;
-        fill[l] += 1;
-    }
+    let (frac, offset) = wrap_into_cell(frame, &geom)?;
+    let grid = BinGrid::plan(frame, &geom, &frac, rc)?;
+    let bins = grid.sort(&frac);
     // Wrapped Cartesian positions in bin order, for contiguous inner loops.
     let wrapped = |i: usize| {
         let t = geom.translation(offset[i]);
         let r = frame.positions[i];
         [r[0] - t[0], r[1] - t[1], r[2] - t[2]]
     };
-    let sorted_pos: Vec<[f64; 3]> = order.iter().map(|&i| wrapped(i as usize)).collect();
+    let sorted_pos: Vec<[f64; 3]> = bins.order.iter().map(|&i| wrapped(i as usize)).collect();
+    let (reach, nbins, start, order) = (grid.reach, grid.nbins, &bins.start, &bins.order);
 
     let rc2 = rc * rc;
     let min2 = options.min_distance.map(|d| d * d);
@@ -189,7 +79,7 @@ pub fn neighbor_list(frame: &FrameView, options: &NeighborOptions) -> Result<Nei
     out.shift.reserve(guess);
 
     for i in 0..n {
-        let bi = atom_bin[i];
+        let bi = bins.atom_bin[i];
         let ri = wrapped(i);
         let ti = table.map(|(_, t)| t[i] as usize);
         for d0 in -reach[0]..=reach[0] {
@@ -207,7 +97,7 @@ pub fn neighbor_list(frame: &FrameView, options: &NeighborOptions) -> Result<Nei
                     let image = [s0, s1, s2];
                     let t = geom.translation(image);
                     let base = [t[0] - ri[0], t[1] - ri[1], t[2] - ri[2]];
-                    let l = linear([b0, b1, b2]);
+                    let l = grid.linear([b0, b1, b2]);
                     let (a, b) = (start[l] as usize, start[l + 1] as usize);
                     for (rj, &j) in sorted_pos[a..b].iter().zip(&order[a..b]) {
                         let v = [rj[0] + base[0], rj[1] + base[1], rj[2] + base[2]];
@@ -280,6 +170,175 @@ pub fn neighbor_list(frame: &FrameView, options: &NeighborOptions) -> Result<Nei
         }
     }
     Ok(out)
+}
+
+/// Fractional coordinates of every atom (periodic ones wrapped into [0, 1)) and the
+/// integer cell offset each wrap removed.
+type Wrapped = (Vec<[f64; 3]>, Vec<[i32; 3]>);
+
+/// The [`Wrapped`] coordinates of the atoms of `frame`.
+fn wrap_into_cell(frame: &FrameView, geom: &Geometry) -> Result<Wrapped> {
+    // Fractional coordinates; periodic ones wrapped into [0, 1) with the integer offset
+    // remembered, so that edge shifts refer to the positions as given.
+    let n = frame.positions.len();
+    let mut frac = Vec::with_capacity(n);
+    let mut offset = Vec::with_capacity(n);
+    for (i, &r) in frame.positions.iter().enumerate() {
+        let mut s = geom.frac(r);
+        let mut o = [0i32; 3];
+        for k in 0..3 {
+            if geom.pbc[k] {
+                let f = s[k].floor();
+                if f.abs() > 1e9 {
+                    return Err(Error::BadCell {
+                        origin: frame.describe(),
+                        message: format!("atom {i} is {f:e} cells away from the cell"),
+                    });
+                }
+                o[k] = f as i32;
+                s[k] -= f;
+            }
+        }
+        frac.push(s);
+        offset.push(o);
+    }
+    Ok((frac, offset))
+}
+
+/// The bins of a search: `nbins[k]` bins of fractional width `width[k]` from `lo[k]`
+/// along each cell direction, and how many bins (`reach`) a search looks through.
+struct BinGrid {
+    lo: [f64; 3],
+    width: [f64; 3],
+    nbins: [i64; 3],
+    reach: [i64; 3],
+}
+
+/// Atoms sorted by bin: `order[start[l]..start[l + 1]]` are the atoms of bin `l`.
+struct BinnedAtoms {
+    atom_bin: Vec<[i64; 3]>,
+    start: Vec<u32>,
+    order: Vec<u32>,
+}
+
+impl BinGrid {
+    /// The grid for atoms at fractional coordinates `frac` and cutoff `rc`.
+    fn plan(frame: &FrameView, geom: &Geometry, frac: &[[f64; 3]], rc: f64) -> Result<BinGrid> {
+        // Bins per direction: as many as fit with each at least one cutoff thick. Sparse open
+        // systems could ask for far more bins than atoms, so the grid is capped.
+        let cap = (8 * frac.len() as i64).max(64);
+        let mut lo = [0.0; 3];
+        let mut width = [1.0; 3];
+        let mut nbins = [1i64; 3];
+        for k in 0..3 {
+            let extent = if geom.pbc[k] {
+                1.0
+            } else {
+                let (mn, mx) = frac
+                    .iter()
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), s| {
+                        (a.min(s[k]), b.max(s[k]))
+                    });
+                lo[k] = mn;
+                (mx - mn).max(0.0)
+            };
+            let thickness = extent * geom.heights[k];
+            if thickness.partial_cmp(&MAX_EXTENT) != Some(std::cmp::Ordering::Less) {
+                return Err(Error::InvalidStructure {
+                    origin: frame.describe(),
+                    message: format!("atoms spread over {thickness:e} Å along direction {k}"),
+                });
+            }
+            let bins = (thickness * BINS_PER_CUTOFF / (rc * BIN_SLACK)).floor();
+            nbins[k] = (bins as i64).clamp(1, cap);
+            width[k] = if extent > 0.0 {
+                extent / nbins[k] as f64
+            } else {
+                1.0
+            };
+        }
+        while nbins[0].saturating_mul(nbins[1]).saturating_mul(nbins[2]) > cap {
+            let k = (0..3).max_by_key(|&k| nbins[k]).unwrap_or(0);
+            let extent = width[k] * nbins[k] as f64;
+            nbins[k] = (nbins[k] / 2).max(1);
+            width[k] = extent / nbins[k] as f64;
+        }
+        // Reach in bins: a true neighbor differs by less than rc / heights[k] in s[k].
+        let mut reach = [0i64; 3];
+        let mut images = 1.0f64;
+        for k in 0..3 {
+            let physical = width[k] * geom.heights[k];
+            let r = if physical > 0.0 {
+                (rc / physical).ceil()
+            } else {
+                0.0
+            };
+            let r = if geom.pbc[k] {
+                r
+            } else {
+                r.min((nbins[k] - 1) as f64)
+            };
+            images *= 2.0 * r + 1.0;
+            if images.partial_cmp(&MAX_IMAGE_BINS) != Some(std::cmp::Ordering::Less) {
+                return Err(Error::BadCell {
+                    origin: frame.describe(),
+                    message: format!(
+                        "cell too thin for cutoff {rc} Å: lattice-plane spacings {:?} Å would \
+                         need more than {MAX_IMAGE_BINS:e} image bins per atom",
+                        geom.heights
+                    ),
+                });
+            }
+            reach[k] = r as i64;
+        }
+        Ok(BinGrid {
+            lo,
+            width,
+            nbins,
+            reach,
+        })
+    }
+
+    /// The bin of fractional coordinates `s`.
+    fn bin_of(&self, s: &[f64; 3]) -> [i64; 3] {
+        let mut b = [0i64; 3];
+        for k in 0..3 {
+            b[k] =
+                (((s[k] - self.lo[k]) / self.width[k]).floor() as i64).clamp(0, self.nbins[k] - 1);
+        }
+        b
+    }
+
+    /// The linear index of bin `b`.
+    #[inline]
+    fn linear(&self, b: [i64; 3]) -> usize {
+        ((b[0] * self.nbins[1] + b[1]) * self.nbins[2] + b[2]) as usize
+    }
+
+    /// Counting sort of the atoms by bin.
+    fn sort(&self, frac: &[[f64; 3]]) -> BinnedAtoms {
+        let total_bins = (self.nbins[0] * self.nbins[1] * self.nbins[2]) as usize;
+        let atom_bin: Vec<[i64; 3]> = frac.iter().map(|s| self.bin_of(s)).collect();
+        let mut start = vec![0u32; total_bins + 1];
+        for b in &atom_bin {
+            start[self.linear(*b) + 1] += 1;
+        }
+        for k in 0..total_bins {
+            start[k + 1] += start[k];
+        }
+        let mut fill = start.clone();
+        let mut order = vec![0u32; frac.len()];
+        for (i, b) in atom_bin.iter().enumerate() {
+            let l = self.linear(*b);
+            order[fill[l] as usize] = i as u32;
+            fill[l] += 1;
+        }
+        BinnedAtoms {
+            atom_bin,
+            start,
+            order,
+        }
+    }
 }
 
 /// Moves to bin `b` along one direction: wraps it (returning the image crossed) when
