@@ -539,10 +539,10 @@ fn mpi_rank_trains_its_shares() {
     .unwrap();
 }
 
-/// A rank that fails mid-run (here rank 1 exits in its second step, as a rank does that
-/// runs out of memory or is killed) stops the other one, which is waiting in an
-/// all-reduce: `mpirun` ends within 60 s, unsuccessfully, and the log says which rank
-/// failed and why.
+/// A rank that dies mid-run stops the other one, which is waiting in an all-reduce:
+/// `mpirun` ends within 60 s, unsuccessfully, with a message. Twice: rank 1 exits with an
+/// error of its own before its second step, and rank 1 is killed (SIGKILL, as the
+/// out-of-memory killer or a scheduler does), when the message is the launcher's.
 #[cfg(feature = "mpi")]
 #[test]
 fn mpirun_a_failed_rank_stops_every_rank() {
@@ -558,6 +558,20 @@ fn mpirun_a_failed_rank_stops_every_rank() {
     );
     assert!(!status.success(), "mpirun succeeded:\n{log}");
     assert!(log.contains("rank 1 stops on purpose"), "{log}");
+
+    let start = std::time::Instant::now();
+    let Some((status, log, _)) = mpirun_two(
+        "mpi_rank_that_is_killed",
+        std::time::Duration::from_secs(60),
+    ) else {
+        return;
+    };
+    println!(
+        "mpirun with a killed rank ended after {:?}:\n{log}",
+        start.elapsed()
+    );
+    assert!(!status.success(), "mpirun succeeded:\n{log}");
+    assert!(log.to_lowercase().contains("signal"), "{log}");
 }
 
 /// The ranks of `mpirun_a_failed_rank_stops_every_rank` (does nothing unless that test
@@ -577,6 +591,33 @@ fn mpi_rank_that_fails() {
         if r == 1 && k == 1 {
             eprintln!("rank 1 stops on purpose before step {k}");
             std::process::exit(3);
+        }
+        let shard = &data.graphs[k * BATCH + r * half..k * BATCH + (r + 1) * half];
+        t.train_step_sharded(&AtomicGraph::batch(shard), &comm)
+            .unwrap();
+    }
+}
+
+/// The ranks of the second half of `mpirun_a_failed_rank_stops_every_rank`: rank 1
+/// sends itself SIGKILL before its second step.
+#[cfg(feature = "mpi")]
+#[test]
+fn mpi_rank_that_is_killed() {
+    if std::env::var_os("ALLEGRO_MPI_RANK_DIR").is_none() {
+        return;
+    }
+    let comm = allegro_train::MpiCommunicator::init().unwrap();
+    let data = dataset(STEPS * BATCH);
+    let model = tiny_model(&data);
+    let mut t = trainer(&model);
+    let (r, half) = (comm.rank(), BATCH / 2);
+    for k in 0..STEPS {
+        if r == 1 && k == 1 {
+            let me = std::process::id().to_string();
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &me])
+                .status();
+            std::thread::sleep(std::time::Duration::from_secs(30));
         }
         let shard = &data.graphs[k * BATCH + r * half..k * BATCH + (r + 1) * half];
         t.train_step_sharded(&AtomicGraph::batch(shard), &comm)
