@@ -599,13 +599,31 @@ impl<B: Backend, M: TrainableModel, O: Optimizer<B>> Trainer<B, M, O> {
         ckpt.save(dir.join("last.ckpt"))
     }
 
-    /// Loads `dir/last.ckpt` if it exists (then returns true).
+    /// Loads `dir/last.ckpt` if it exists (then returns true). A `last.ckpt` that cannot
+    /// be read is refused, naming `best.ckpt` as the fallback when there is one (it is
+    /// never taken silently: it may be epochs older).
     pub fn resume_from_dir(&mut self, dir: &Path) -> Result<bool> {
         let path = dir.join("last.ckpt");
         if !path.exists() {
             return Ok(false);
         }
-        self.resume(&Checkpoint::load(&path)?)?;
+        let ckpt = Checkpoint::load(&path).map_err(|e| {
+            let best = dir.join("best.ckpt");
+            let fallback = match Checkpoint::load(&best) {
+                Ok(b) => format!(
+                    "; {} (epoch {}) reads: copy it over last.ckpt to resume from it",
+                    best.display(),
+                    b.epoch
+                ),
+                Err(_) if best.exists() => format!("; {} cannot be read either", best.display()),
+                Err(_) => "; there is no best.ckpt to fall back on".to_string(),
+            };
+            Error::Checkpoint {
+                path: path.display().to_string(),
+                message: format!("cannot resume from it ({e}){fallback}"),
+            }
+        })?;
+        self.resume(&ckpt)?;
         Ok(true)
     }
 }

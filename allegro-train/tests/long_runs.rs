@@ -181,3 +181,34 @@ fn full_disk_during_a_checkpoint_keeps_the_previous_one() {
     assert!(!tmp.exists(), "the temporary link is removed");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A damaged `last.ckpt` is refused on resume, naming `best.ckpt` (and its epoch) as the
+/// fallback; copied over `last.ckpt`, the fallback resumes.
+#[test]
+fn damaged_last_checkpoint_names_best_as_the_fallback() {
+    let data = dataset(10);
+    let model = tiny_model(&data);
+    let dir = out_dir("damaged");
+    let stop = NonFinitePolicy::Stop;
+    let mut t = trainer(&model);
+    t.fit(&data, &TRAIN, &data, &VAL, &fit(2, &dir, stop), &mut |_| {})
+        .unwrap();
+    let last = dir.join("last.ckpt");
+    let mut bytes = std::fs::read(&last).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(&last, &bytes).unwrap();
+    let mut r = trainer(&model);
+    let err = r.resume_from_dir(&dir).unwrap_err().to_string();
+    let best = Checkpoint::load(dir.join("best.ckpt")).unwrap();
+    assert!(
+        err.contains("last.ckpt")
+            && err.contains("best.ckpt")
+            && err.contains(&format!("epoch {}", best.epoch)),
+        "{err}"
+    );
+    std::fs::copy(dir.join("best.ckpt"), &last).unwrap();
+    assert!(r.resume_from_dir(&dir).unwrap());
+    assert_eq!(r.epoch, best.epoch);
+    std::fs::remove_dir_all(dir).unwrap();
+}
