@@ -7,20 +7,4 @@
 //! [`ConfigError`](crate::config::ConfigError), and runs, evaluation and compile through
 //! [`allegro_train::Error`].
 
-use allegro_train::Error;
-
-/// An [`Error::Config`] for the setting `key`.
-pub(crate) fn config_error(key: &str, message: impl Into<String>) -> Error {
-    Error::Config {
-        key: key.to_string(),
-        message: message.into(),
-    }
-}
-
-/// An [`Error::Io`] on the file at `path`.
-pub(crate) fn io_error(path: &std::path::Path, source: std::io::Error) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        source,
-    }
-}
+pub(crate) use allegro_train::error::{config_error, io_error};

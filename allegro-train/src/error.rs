@@ -60,16 +60,17 @@ pub enum Error {
 /// `Result` with [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// Shorthand for an [`Error::Config`].
-pub(crate) fn config_error(key: &str, message: impl Into<String>) -> Error {
+/// Shorthand for an [`Error::Config`] of the setting `key` (also the crates above this one
+/// build their config errors with it).
+pub fn config_error(key: &str, message: impl Into<String>) -> Error {
     Error::Config {
         key: key.to_string(),
         message: message.into(),
     }
 }
 
-/// Shorthand for an [`Error::Io`].
-pub(crate) fn io_error(path: &std::path::Path, source: std::io::Error) -> Error {
+/// Shorthand for an [`Error::Io`] on the file at `path`.
+pub fn io_error(path: &std::path::Path, source: std::io::Error) -> Error {
     Error::Io {
         path: path.display().to_string(),
         source,

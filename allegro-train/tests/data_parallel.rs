@@ -579,23 +579,10 @@ fn mpirun_a_failed_rank_stops_every_rank() {
 #[cfg(feature = "mpi")]
 #[test]
 fn mpi_rank_that_fails() {
-    if std::env::var_os("ALLEGRO_MPI_RANK_DIR").is_none() {
-        return;
-    }
-    let comm = allegro_train::MpiCommunicator::init().unwrap();
-    let data = dataset(STEPS * BATCH);
-    let model = tiny_model(&data);
-    let mut t = trainer(&model);
-    let (r, half) = (comm.rank(), BATCH / 2);
-    for k in 0..STEPS {
-        if r == 1 && k == 1 {
-            eprintln!("rank 1 stops on purpose before step {k}");
-            std::process::exit(3);
-        }
-        let shard = &data.graphs[k * BATCH + r * half..k * BATCH + (r + 1) * half];
-        t.train_step_sharded(&AtomicGraph::batch(shard), &comm)
-            .unwrap();
-    }
+    train_until_rank_1_dies(|| {
+        eprintln!("rank 1 stops on purpose before step 1");
+        std::process::exit(3);
+    });
 }
 
 /// The ranks of the second half of `mpirun_a_failed_rank_stops_every_rank`: rank 1
@@ -603,6 +590,19 @@ fn mpi_rank_that_fails() {
 #[cfg(feature = "mpi")]
 #[test]
 fn mpi_rank_that_is_killed() {
+    train_until_rank_1_dies(|| {
+        let me = std::process::id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &me])
+            .status();
+        std::thread::sleep(std::time::Duration::from_secs(30));
+    });
+}
+
+/// Sharded training steps on two MPI ranks, rank 1 calling `die` before its second step
+/// (nothing unless `mpirun_two` launched this process).
+#[cfg(feature = "mpi")]
+fn train_until_rank_1_dies(die: impl Fn()) {
     if std::env::var_os("ALLEGRO_MPI_RANK_DIR").is_none() {
         return;
     }
@@ -613,11 +613,7 @@ fn mpi_rank_that_is_killed() {
     let (r, half) = (comm.rank(), BATCH / 2);
     for k in 0..STEPS {
         if r == 1 && k == 1 {
-            let me = std::process::id().to_string();
-            let _ = std::process::Command::new("kill")
-                .args(["-9", &me])
-                .status();
-            std::thread::sleep(std::time::Duration::from_secs(30));
+            die();
         }
         let shard = &data.graphs[k * BATCH + r * half..k * BATCH + (r + 1) * half];
         t.train_step_sharded(&AtomicGraph::batch(shard), &comm)
