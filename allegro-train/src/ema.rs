@@ -90,9 +90,17 @@ impl<B: Backend> Ema<B> {
                     params.map(|name, p| {
                         let theta = p.tensor.detach();
                         match ema.entry(name) {
-                            Some(e) if p.trainable && e.tensor.shape() == theta.shape() => {
+                            Some(e)
+                                if p.trainable
+                                    && e.tensor.shape() == theta.shape()
+                                    && e.tensor.dtype() == theta.dtype() =>
+                            {
+                                // One pass (one kernel on a GPU): avg + (θ − avg)(1 − d).
                                 let avg = &e.tensor;
-                                avg.add(&theta.sub(avg).mul_scalar(1.0 - d))
+                                Tensor::from_storage(
+                                    B::lerp(avg.storage(), theta.storage(), 1.0 - d),
+                                    avg.shape(),
+                                )
                             }
                             Some(_) if !p.trainable => theta,
                             _ => {
@@ -104,7 +112,7 @@ impl<B: Backend> Ema<B> {
                 });
                 if let Some(name) = missing {
                     return Err(Error::State(format!(
-                        "EMA has no tensor `{name}` of the parameter's shape"
+                        "EMA has no tensor `{name}` of the parameter's shape and dtype"
                     )));
                 }
                 out

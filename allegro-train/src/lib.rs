@@ -72,6 +72,7 @@ pub mod grads;
 pub mod loss;
 pub mod manager;
 pub mod metrics;
+mod metrics_csv;
 pub mod optim;
 mod part_state;
 mod pooled_form;
@@ -98,9 +99,8 @@ pub use grads::{Gradients, gradients};
 pub use loss::{LossCoeffs, energy_force_loss, energy_force_metrics};
 pub use manager::{BatchMetrics, EpochMetrics, MetricEntry, MetricValues, MetricsManager};
 pub use metrics::{ErrorStats, Loss, Mae, MaxAbs, Metric, Mse, Rmse};
+pub use metrics_csv::metrics_csv;
 pub use optim::{AdamW, AdamWConfig, AdamWState, Optimizer};
 pub use schedule::{LrScheduler, PlateauConfig, ReduceLROnPlateau, ThresholdMode};
 pub use shard_loss::{PooledForm, ShardSums};
-pub use trainer::{
-    FitConfig, FitSummary, NonFinitePolicy, Progress, Trainer, epoch_order, metrics_csv,
-};
+pub use trainer::{FitConfig, FitSummary, NonFinitePolicy, Progress, Trainer, epoch_order};

@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use allegro_core::{Backend, Tensor};
 use allegro_data::{AtomicGraph, GraphSource, SplitMix64, for_each_batch, shuffled_indices};
+use allegro_nn::energy_forces::profile::StageTimer;
 use allegro_nn::predictor::inputs_from_graph;
 use allegro_nn::{AllegroModel, Parameters, TrainableModel};
 
@@ -29,6 +30,7 @@ use crate::error::{Error, Result, config_error};
 pub use crate::fit_config::{FitConfig, FitSummary, NonFinitePolicy, Progress};
 use crate::grads::{Gradients, gradients};
 use crate::manager::{EpochMetrics, MetricValues, MetricsManager};
+use crate::metrics_csv::metrics_csv;
 use crate::optim::{AdamW, Optimizer};
 use crate::schedule::LrScheduler;
 use crate::shard_loss::ShardSums;
@@ -157,9 +159,14 @@ impl<B: Backend, M: TrainableModel, O: Optimizer<B>> Trainer<B, M, O> {
 
     /// One optimisation step on a batch; returns the batch's loss metrics.
     pub fn train_step(&mut self, batch: &AtomicGraph) -> Result<MetricValues> {
+        let device = self.device.clone();
+        // Stage times and device counts with `ALLEGRO_PROFILE` (else free).
+        let mut timer = StageTimer::<B>::start(&device);
         let inputs = inputs_from_graph::<B>(batch, self.model.num_types(), &self.device)?;
+        timer.stage("step 1 inputs");
         let tracked = self.params.tracked();
         let outputs = self.model.outputs(&tracked, &inputs, true);
+        timer.stage("step 2 forward + forces");
         let b = self.loss.loss(&outputs, batch)?;
         let loss = b.loss.expect("loss() returns a loss tensor");
         // The loss's value as the metrics computed it on the host from the same
@@ -168,9 +175,11 @@ impl<B: Backend, M: TrainableModel, O: Optimizer<B>> Trainer<B, M, O> {
         if !value.is_finite() {
             return Err(self.non_finite("loss", value));
         }
+        timer.stage("step 3 loss + metrics");
         let grads = gradients(&loss, &tracked);
         drop((outputs, tracked, loss));
-        self.apply_gradients(grads)?;
+        timer.stage("step 4 parameter gradients");
+        self.apply_gradients(grads, &mut timer)?;
         Ok(b.values)
     }
 
@@ -223,14 +232,19 @@ impl<B: Backend, M: TrainableModel, O: Optimizer<B>> Trainer<B, M, O> {
             *g = Tensor::from_f64(&flat[at..at + n], g.shape(), g.dtype(), &g.device())?;
             at += n;
         }
-        self.apply_gradients(grads)?;
+        let device = self.device.clone();
+        self.apply_gradients(grads, &mut StageTimer::<B>::start(&device))?;
         Ok(MetricValues {
             values: vec![("weighted_sum".into(), loss)],
         })
     }
 
     /// The update every step ends with: clipping, the optimizer step, the EMA update.
-    fn apply_gradients(&mut self, mut grads: Gradients<B>) -> Result<()> {
+    fn apply_gradients(
+        &mut self,
+        mut grads: Gradients<B>,
+        timer: &mut StageTimer<'_, B>,
+    ) -> Result<()> {
         // The norm clipping computes anyway; without clipping, one reduction read back.
         let norm = match &self.clip {
             Some(c) => c.apply(&mut grads),
@@ -239,10 +253,13 @@ impl<B: Backend, M: TrainableModel, O: Optimizer<B>> Trainer<B, M, O> {
         if !norm.is_finite() {
             return Err(self.non_finite("gradient norm", norm));
         }
+        timer.stage("step 5 gradient norm");
         self.optimizer.step(&mut self.params, &grads)?;
+        timer.stage("step 6 optimizer");
         if let Some(ema) = &mut self.ema {
             ema.update(&self.params)?;
         }
+        timer.stage("step 7 ema");
         self.global_step += 1;
         Ok(())
     }
@@ -298,13 +315,18 @@ impl<B: Backend, M: TrainableModel, O: Optimizer<B>> Trainer<B, M, O> {
     }
 
     fn validate_batch(&mut self, batch: &AtomicGraph) -> Result<MetricValues> {
+        let mut timer = StageTimer::<B>::start(&self.device);
         let inputs = inputs_from_graph::<B>(batch, self.model.num_types(), &self.device)?;
+        timer.stage("val 1 inputs");
         let weights = match &self.ema {
             Some(e) => e.weights_or(&self.params),
             None => &self.params,
         };
         let outputs = self.model.outputs(weights, &inputs, false);
-        self.val_metrics.update(&outputs, batch)
+        timer.stage("val 2 forward + forces");
+        let values = self.val_metrics.update(&outputs, batch);
+        timer.stage("val 3 metrics");
+        values
     }
 
     /// The whole state as a checkpoint.
@@ -637,33 +659,6 @@ fn check_kind(part: &str, record: &StateRecord, mine: &str) -> Result<()> {
         "the checkpoint's {part} is {}, this trainer's is {mine}",
         record.kind
     )))
-}
-
-/// The history as CSV: `epoch,lr,seconds,train_<metric>…,val_<metric>…` (columns from
-/// the first record; values in full precision).
-pub fn metrics_csv(history: &[EpochRecord]) -> String {
-    let Some(first) = history.first() else {
-        return String::new();
-    };
-    let mut out = String::from("epoch,lr,seconds");
-    for n in first.train.names() {
-        out.push_str(&format!(",train_{n}"));
-    }
-    for n in first.val.names() {
-        out.push_str(&format!(",val_{n}"));
-    }
-    out.push('\n');
-    for r in history {
-        out.push_str(&format!("{},{},{}", r.epoch, r.lr, r.seconds));
-        for n in first.train.names() {
-            out.push_str(&format!(",{}", r.train.get(n).unwrap_or(f64::NAN)));
-        }
-        for n in first.val.names() {
-            out.push_str(&format!(",{}", r.val.get(n).unwrap_or(f64::NAN)));
-        }
-        out.push('\n');
-    }
-    out
 }
 
 /// `", epoch E, batch B (frames …)"` for [`Error::NonFinite`]: the dataset indices of

@@ -14,6 +14,20 @@ pub fn split_device(device: &str) -> Result<(&str, Option<usize>), String> {
     }
 }
 
+/// Readies the process for training on `device`: on CUDA, the allocator of exclusive
+/// pages (a training step keeps its whole tape alive while it allocates hundreds more
+/// buffers, and cubecl's default pools scan every live slice per allocation; see
+/// [`crate::core::backend::gpu::MemoryPools`]). Call before any device opens.
+pub fn prepare_training(device: &str) {
+    #[cfg(feature = "cuda")]
+    if split_device(device).is_ok_and(|(kind, _)| kind == "cuda") {
+        use crate::core::backend::gpu::{MemoryPools, set_cuda_memory_pools};
+        set_cuda_memory_pools(MemoryPools::Exclusive);
+    }
+    #[cfg(not(feature = "cuda"))]
+    let _ = device;
+}
+
 /// GPU `index`, or without one the GPU of this rank's place within its node (as
 /// Lightning's DDP takes `LOCAL_RANK`; a launcher that gives each rank one visible GPU
 /// makes that GPU 0 for every rank).

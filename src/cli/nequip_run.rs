@@ -22,6 +22,7 @@ pub(super) fn run(args: &TrainArgs) -> Result<(), String> {
     for w in &warnings {
         eprintln!("warning: `{}`: {}", w.key, w.message);
     }
+    super::device::prepare_training(device);
     let comm = communicator(args.mpi, &config, device)?;
     if args.mpi {
         eprintln!(

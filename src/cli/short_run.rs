@@ -27,6 +27,7 @@ fn run_short(path: &Path, device: Option<String>) -> Result<(), Error> {
     println!("{}", p.describe());
     let device = p.run.device.as_deref().unwrap_or("cpu");
     let (kind, index) = super::split_device(device)?;
+    super::device::prepare_training(device);
     // A GPU's number (`cuda:1`), else the first.
     #[cfg(any(feature = "cuda", feature = "hip", feature = "vulkan"))]
     let gpu = index.unwrap_or(0);
@@ -116,6 +117,10 @@ fn train_test_md<B: Backend>(p: &PreparedRun, device: B::Device) -> Result<(), E
                     d.synchronizations,
                     d.launches
                 );
+            }
+            // Where the epoch's time went, stage by stage (`ALLEGRO_PROFILE`).
+            if crate::nn::energy_forces::profile::enabled() {
+                print!("{}", crate::nn::energy_forces::profile::report());
             }
         }
         print_progress(p);

@@ -13,11 +13,12 @@ pub mod gpu;
 pub mod ops;
 
 pub use ops::{
-    Activation, BackendTypes, BinaryOp, ColumnBlock, CompareOp, ContractEntry, ContractInput,
-    ContractionSpec, DeviceCounters, DeviceCounts, EdgeInputs, EdgeOps, ElementwiseOps, FusedOps,
-    IndexOps, InferenceOps, LinearSpec, MatmulOps, MatmulPrecision, MatmulSpec, NeighborList,
-    OutputBlock, ReduceOps, SegmentContraction, SegmentForward, SegmentGradients, SegmentOperands,
-    Segments, ShapeOps, StorageOps, UnaryOp, edge_vector_component, pack_shift, unpack_shift,
+    Activation, AdamWScalars, AdamWUpdate, BackendTypes, BinaryOp, ColumnBlock, CompareOp,
+    ContractEntry, ContractInput, ContractionSpec, DeviceCounters, DeviceCounts, EdgeInputs,
+    EdgeOps, ElementwiseOps, FusedOps, IndexOps, InferenceOps, LinearSpec, MatmulOps,
+    MatmulPrecision, MatmulSpec, NeighborList, OptimizerOps, OutputBlock, ReduceOps,
+    SegmentContraction, SegmentForward, SegmentGradients, SegmentOperands, Segments, ShapeOps,
+    StorageOps, UnaryOp, edge_vector_component, pack_shift, unpack_shift,
 };
 
 /// Everything a tensor needs from a backend.
@@ -31,6 +32,7 @@ pub trait Backend:
     + FusedOps
     + InferenceOps
     + EdgeOps
+    + OptimizerOps
 {
 }
 
@@ -44,5 +46,6 @@ impl<B> Backend for B where
         + FusedOps
         + InferenceOps
         + EdgeOps
+        + OptimizerOps
 {
 }

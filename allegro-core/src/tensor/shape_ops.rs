@@ -171,23 +171,23 @@ impl<B: Backend> Tensor<B> {
 
     /// Zeros of this dtype added before (`before`) and after (`after`) along `axis`.
     pub fn pad_axis(&self, axis: usize, before: usize, after: usize) -> Self {
-        let mut parts = Vec::new();
-        let mut zshape = self.shape().to_vec();
-        let zb = (before > 0).then(|| {
-            zshape[axis] = before;
-            self.full_like(&zshape, 0.0)
-        });
-        let za = (after > 0).then(|| {
-            zshape[axis] = after;
-            self.full_like(&zshape, 0.0)
-        });
-        if let Some(z) = &zb {
-            parts.push(z);
+        assert!(
+            axis < self.rank(),
+            "pad_axis: axis {axis} of {:?}",
+            self.shape()
+        );
+        if before == 0 && after == 0 {
+            return self.clone();
         }
-        parts.push(self);
-        if let Some(z) = &za {
-            parts.push(z);
-        }
-        Self::concat(&parts, axis)
+        let (outer, n, inner) = split_at_axis(self.shape(), axis);
+        let mut shape = self.shape().to_vec();
+        shape[axis] = before + n + after;
+        Self::from_op(
+            B::pad(self.storage(), outer, n, inner, before, after),
+            shape,
+            "pad",
+            &[self],
+            rules::pad_rule::<B>(axis, before),
+        )
     }
 }

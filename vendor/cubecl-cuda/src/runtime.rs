@@ -44,9 +44,40 @@ pub struct RuntimeOptions {
 #[derive(Debug, Clone)]
 pub struct CudaRuntime;
 
+/// (allegro-rs patch) The memory configuration a program chose for the devices it opens
+/// from now on ([`set_memory_configuration`]); `None`: cubecl's default.
+static CHOSEN_MEMORY: std::sync::Mutex<Option<MemoryConfiguration>> = std::sync::Mutex::new(None);
+
+/// (allegro-rs patch) Sets the memory configuration of CUDA devices opened after this call
+/// (a device keeps the one it was opened with). `ALLEGRO_CUDA_MEMORY` still overrides it.
+pub fn set_memory_configuration(config: MemoryConfiguration) {
+    *CHOSEN_MEMORY.lock().unwrap_or_else(|e| e.into_inner()) = Some(config);
+}
+
+/// (allegro-rs patch) The memory configuration of a device opened now:
+/// `ALLEGRO_CUDA_MEMORY=exclusive` (one buffer per page, pages in size buckets: an
+/// allocation scans only its bucket's pages) or `=subslices` (cubecl's default: buffers
+/// cut from large pages; an allocation coalesces and scans every slice of every page of
+/// its pool, so its cost grows with the buffers alive); else the program's choice; else
+/// cubecl's default.
+fn memory_config() -> MemoryConfiguration {
+    match std::env::var("ALLEGRO_CUDA_MEMORY").as_deref() {
+        Ok("exclusive") => MemoryConfiguration::ExclusivePages,
+        Ok("subslices") => MemoryConfiguration::SubSlices,
+        _ => CHOSEN_MEMORY
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .unwrap_or_default(),
+    }
+}
+
 impl DeviceService for CudaServer {
     fn init(device_id: cubecl_common::device::DeviceId) -> Self {
-        let options = RuntimeOptions::default();
+        // (allegro-rs patch) The memory pools the program or `ALLEGRO_CUDA_MEMORY` chose.
+        let options = RuntimeOptions {
+            memory_config: memory_config(),
+        };
         let device = CudaDevice::from_id(device_id);
 
         // To get the supported WMMA features, and memory properties, we have to initialize the server immediately.

@@ -45,6 +45,14 @@ pub fn concat_rule<B: Backend>(axis: usize, sizes: Vec<usize>) -> impl BackwardO
     }
 }
 
+/// `pad`: the gradient's rows of the input (pad and narrow are each other's adjoints,
+/// so the pair is closed under differentiation).
+pub fn pad_rule<B: Backend>(axis: usize, before: usize) -> impl BackwardOp<B> {
+    move |inputs: &[Tensor<B>], _: &Tensor<B>, g: &Tensor<B>, _: &[bool]| {
+        vec![Some(g.narrow(axis, before, inputs[0].dim(axis)))]
+    }
+}
+
 /// `narrow`: the gradient padded with zeros to the input's extent.
 pub fn narrow_rule<B: Backend>(axis: usize, start: usize) -> impl BackwardOp<B> {
     move |inputs: &[Tensor<B>], _: &Tensor<B>, g: &Tensor<B>, _: &[bool]| {

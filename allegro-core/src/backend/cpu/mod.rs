@@ -13,6 +13,7 @@ mod index;
 mod inference;
 mod malloc;
 mod matmul;
+mod optimizer;
 mod reduce;
 mod shape;
 mod silu;

@@ -160,6 +160,23 @@ fn narrow_slice<T: CpuElement>(
     out
 }
 
+fn pad_slice<T: CpuElement>(
+    x: &[T],
+    outer: usize,
+    n: usize,
+    inner: usize,
+    before: usize,
+    after: usize,
+) -> Vec<T> {
+    let mut out = Vec::with_capacity(outer * (before + n + after) * inner);
+    for o in 0..outer {
+        out.resize(out.len() + before * inner, T::zero());
+        out.extend_from_slice(&x[o * n * inner..(o + 1) * n * inner]);
+        out.resize(out.len() + after * inner, T::zero());
+    }
+    out
+}
+
 fn concat_slices<T: CpuElement>(parts: &[(&[T], usize)], outer: usize, inner: usize) -> Vec<T> {
     let total: usize = parts.iter().map(|p| p.1).sum();
     let mut out = Vec::with_capacity(outer * total * inner);
@@ -215,5 +232,16 @@ impl ShapeOps for Cpu {
         len: usize,
     ) -> CpuStorage {
         map_storage!(x, |v| narrow_slice(v, outer, n, inner, start, len))
+    }
+
+    fn pad(
+        x: &CpuStorage,
+        outer: usize,
+        n: usize,
+        inner: usize,
+        before: usize,
+        after: usize,
+    ) -> CpuStorage {
+        map_storage!(x, |v| pad_slice(v, outer, n, inner, before, after))
     }
 }

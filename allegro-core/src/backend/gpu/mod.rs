@@ -21,6 +21,8 @@ mod index;
 mod inference;
 mod launch;
 mod matmul;
+mod memory_pools;
+mod optimizer;
 mod reduce;
 mod shape;
 mod storage;
@@ -40,6 +42,9 @@ pub use cuda_transfer::CudaTransfers;
 pub use device::GpuDevice;
 pub use index::GpuIndices;
 pub use inference::{ExactF32Matmul, exact_f32_matmul, set_exact_f32_matmul};
+pub use memory_pools::MemoryPools;
+#[cfg(feature = "cuda")]
+pub use memory_pools::set_cuda_memory_pools;
 pub use storage::GpuStorage;
 pub use transfer::{CubeclTransfers, Transfers};
 

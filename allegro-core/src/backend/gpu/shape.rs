@@ -59,6 +59,33 @@ fn copy_block_kernel<F: Float>(
     }
 }
 
+/// `out[o, k, i] = x[o, k − before, i]` inside the input's rows, zero outside; `out` has
+/// `n_out` rows along the middle axis.
+#[cube(launch_unchecked)]
+fn pad_kernel<F: Float>(
+    x: &Array<F>,
+    out: &mut Array<F>,
+    total: u32,
+    inner: u32,
+    n_in: u32,
+    n_out: u32,
+    before: u32,
+) {
+    let t = ABSOLUTE_POS;
+    if t < total as usize {
+        let inner = inner as usize;
+        let i = t % inner;
+        let k = (t / inner) % n_out as usize;
+        let o = t / (inner * n_out as usize);
+        let inside = k >= before as usize && k < (before + n_in) as usize;
+        let mut v = F::new(0.0);
+        if inside {
+            v = x[(o * n_in as usize + k - before as usize) * inner + i];
+        }
+        out[t] = v;
+    }
+}
+
 fn strided_gather<R: GpuRuntime>(
     x: &GpuStorage<R>,
     out_shape: &[usize],
@@ -141,6 +168,31 @@ impl<R: GpuRuntime> ShapeOps for Gpu<R> {
     ) -> GpuStorage<R> {
         let out = x.uninit_like(outer * len * inner);
         copy_block(x, &out, outer, inner, len, (n, start), (len, 0));
+        out
+    }
+
+    fn pad(
+        x: &GpuStorage<R>,
+        outer: usize,
+        n: usize,
+        inner: usize,
+        before: usize,
+        after: usize,
+    ) -> GpuStorage<R> {
+        let n_out = before + n + after;
+        let total = outer * n_out * inner;
+        let out = x.uninit_like(total);
+        if total == 0 {
+            return out;
+        }
+        let (count, dim) = grid(x.client(), total);
+        x.device.counters.launch();
+        with_float!(x.dtype, F => unsafe {
+            pad_kernel::launch_unchecked::<F, R>(
+                x.client(), count, dim, x.arg(), out.arg(),
+                u32_of(total), u32_of(inner), u32_of(n), u32_of(n_out), u32_of(before),
+            )
+        });
         out
     }
 }

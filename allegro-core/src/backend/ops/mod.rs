@@ -11,6 +11,7 @@ pub mod fused;
 pub mod index;
 pub mod inference;
 pub mod matmul;
+pub mod optimizer;
 pub mod reduce;
 pub mod shape;
 pub mod storage;
@@ -27,6 +28,7 @@ pub use inference::{
     SegmentContraction, SegmentForward, SegmentGradients, SegmentOperands, Segments,
 };
 pub use matmul::{MatmulOps, MatmulSpec};
+pub use optimizer::{AdamWScalars, AdamWUpdate, OptimizerOps};
 pub use reduce::ReduceOps;
 pub use shape::ShapeOps;
 pub use storage::{BackendTypes, StorageOps};

@@ -22,4 +22,15 @@ pub trait ShapeOps: BackendTypes {
         start: usize,
         len: usize,
     ) -> Self::Storage;
+    /// `x` viewed as `[outer, n, inner]` with `before` zero rows ahead of and `after`
+    /// behind its middle axis: `[outer, before + n + after, inner]` (narrow's adjoint, one
+    /// pass where zeros and a concatenation would take up to five).
+    fn pad(
+        x: &Self::Storage,
+        outer: usize,
+        n: usize,
+        inner: usize,
+        before: usize,
+        after: usize,
+    ) -> Self::Storage;
 }

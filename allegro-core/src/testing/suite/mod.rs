@@ -12,6 +12,7 @@ pub mod fused;
 pub mod index;
 pub mod inference;
 pub mod matmul;
+pub mod optimizer;
 pub mod reduce;
 pub mod shape;
 pub mod transfer;
@@ -137,6 +138,8 @@ macro_rules! for_each_suite_check {
             inference::segment_contract,
             inference::segment_contract_long,
             transfer::round_trips_and_counts,
+            optimizer::adamw_step,
+            optimizer::lerp,
         }
     };
 }

@@ -74,7 +74,39 @@ pub fn concat_narrow<B: Backend>(device: &B::Device) {
     let h = |xs: &[Tensor<B>]| xs[0].narrow(1, 1, 2);
     assert_values("narrow", &h, &[a.clone()], &want);
     let k = |xs: &[Tensor<B>]| xs[0].narrow(1, 1, 2).square();
-    assert_gradients("narrow", &k, &[a]);
+    assert_gradients("narrow", &k, &[a.clone()]);
+    pad(a, &av);
+}
+
+/// `pad_axis` of a `[2, 3]` tensor on each axis and side against the index loop, and its
+/// gradients (narrow's adjoint; second order goes through narrow and pad again).
+fn pad<B: Backend>(a: Tensor<B>, av: &[f64]) {
+    for (axis, before, after) in [(1, 2, 1), (0, 1, 0), (1, 0, 3), (0, 0, 2)] {
+        let mut shape = [2usize, 3];
+        shape[axis] += before + after;
+        let want: Vec<f64> = (0..shape[0] * shape[1])
+            .map(|t| {
+                let (r, c) = (t / shape[1], t % shape[1]);
+                let (mut r, mut c) = (r as isize, c as isize);
+                if axis == 0 {
+                    r -= before as isize;
+                } else {
+                    c -= before as isize;
+                }
+                let inside = (0..2).contains(&r) && (0..3).contains(&c);
+                if inside {
+                    av[(r * 3 + c) as usize]
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let f = move |xs: &[Tensor<B>]| xs[0].pad_axis(axis, before, after);
+        let name = format!("pad axis {axis} ({before}, {after})");
+        assert_values(&name, &f, &[a.clone()], &want);
+        let g = move |xs: &[Tensor<B>]| xs[0].pad_axis(axis, before, after).sin().square();
+        assert_gradients(&name, &g, &[a.clone()]);
+    }
 }
 
 /// `cast` round trip and gradient through a cast.
