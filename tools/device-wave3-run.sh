@@ -12,17 +12,23 @@
 #   ops       the CUDA op suite
 #   ref       the reference (device-ref.sh 192 3000 23559, ref_bench.py --lmax 3; needs
 #             REF=1 when packing) and bench_gpu of this tree, in one lease
+#   steps     the fused optimizer and pad kernels and the training-step tests on CUDA
+#   train_profile  2 epochs of the seed recipe with ALLEGRO_PROFILE (stage table per epoch)
+#   memory    training and bench_gpu with cubecl's sliced pools and exclusive pages
+#   train_ref nequip-train as the seed runs it (compile_mode: compile), each epoch timed
+#             by tools/ref_epoch_timer.py (REF_EPOCHS, default 5; needs REF=1)
+#   session6  steps, training (this tree and baselines), train_profile, bench, train_ref
 set -u
 cd "$(dirname "$0")/.."
 D=.devbin/w3
-mkdir -p /tmp/b && tar xJf $D/bins.tar.xz -C /tmp/b && tar xJf $D/fixtures.tar.xz -C $D/shared
-export ALLEGRO_SHARED_DIR=$PWD/$D/shared ALLEGRO_REQUIRE_GPU=1 RUST_BACKTRACE=0
+mkdir -p /tmp/b && tar xJf $D/bins.tar.xz -C /tmp/b
+export ALLEGRO_SHARED_DIR=$PWD/testdata ALLEGRO_REQUIRE_GPU=1 RUST_BACKTRACE=0
 # cuBLAS for gpu_gemm: CUDA's own, else PyTorch's wheel.
 L=$(dirname "$(ls /usr/local/cuda/lib64/libcublas.so* /usr/local/cuda*/lib64/libcublas.so* \
   $(python3 -c 'import nvidia, os; print(os.path.dirname(nvidia.__file__))' 2>/dev/null)/*/lib/libcublas.so* \
   2>/dev/null | head -1)" 2>/dev/null)
 [ -n "$L" ] && export LD_LIBRARY_PATH=$L:${LD_LIBRARY_PATH:-}
-W=$D/shared/data
+W=testdata/data
 quiet() { grep -v "^thread\|^called\|^No backtrace\|^note:\|^$\|XDG_RUNTIME"; }
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv,noheader
 echo "cublas from: ${L:-not found}"
@@ -90,6 +96,62 @@ stage_final() { # the last lease's set, short: training fixed?, model, reference
   B="/tmp/b/bench_gpu --json $OUT/bench.jsonl --reference $OUT/ref.jsonl"
   timeout 30 $B --reps 10 $W/water-192.xyz $W/water-3000.xyz 2>&1 | quiet
   timeout 25 $B --reps 5 --max-edges 262144 $W/water-23559.xyz 2>&1 | quiet | tail -n 2
+}
+stage_steps() { # the fused optimizer kernels and the training step on CUDA
+  echo "== optimizer kernels and training steps (cuda)"
+  timeout 60 /tmp/b/gpu --test-threads 1 cuda::adamw_step cuda::lerp cuda::concat_narrow > $OUT/ops.log 2>&1
+  grep -E "test result|panicked|FAILED" $OUT/ops.log | head -4
+  timeout 60 /tmp/b/gpu_step --test-threads 1 --nocapture cuda 2>&1 | grep -E "one training|step [0-9] on|test result|panicked" | tee $OUT/step.log
+}
+stage_memory() { # training and inference with cubecl's two memory configurations
+  echo "== training, ${EPOCHS:-2} epochs: this tree with each memory configuration, then the baselines"
+  { train /tmp/b/train this-tree ${EPOCHS:-2}
+    ALLEGRO_CUDA_MEMORY=exclusive train /tmp/b/train exclusive ${EPOCHS:-2}
+    for b in /tmp/b/train-*; do train $b ${b#/tmp/b/train-} ${EPOCHS:-2}; done; } 2>&1 | tee $OUT/train.log
+  echo "== bench_gpu: this tree, exclusive pages, baselines"
+  for v in subslices exclusive; do for b in /tmp/b/bench_gpu /tmp/b/bench_gpu-*; do
+    [ -x $b ] || continue; echo "-- $b ($v)"
+    ALLEGRO_CUDA_MEMORY=$v timeout 60 $b --reps 10 $W/water-192.xyz $W/water-3000.xyz 2>&1 | quiet | tail -n 5
+    ALLEGRO_CUDA_MEMORY=$v timeout 60 $b --reps 5 --max-edges 262144 $W/water-23559.xyz 2>&1 | quiet | tail -n 2
+  done; done 2>&1 | tee $OUT/bench.log
+}
+stage_train_profile() { # where a training step's time goes (ALLEGRO_PROFILE), per epoch
+  echo "== training stages (ALLEGRO_PROFILE), this tree, 2 epochs"
+  sed -e "s#^output_dir: runs#output_dir: /tmp/runs-prof#" -e "s#^max_epochs: .*#max_epochs: 2#" \
+    examples/configs/seed-xtb.yaml > /tmp/seed-prof.yaml
+  ALLEGRO_PROFILE=1 timeout 90 /tmp/b/train /tmp/seed-prof.yaml --device cuda 2>/dev/null | tee $OUT/train-profile.log
+}
+stage_train_ref() { # nequip-train as the seed runs it (compile_mode: compile), epochs timed
+  echo "== reference training: nequip-train, compile_mode compile, ${REF_EPOCHS:-5} epochs"
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/ref-site \
+    $D/shared/reference/wheels/*.whl > /dev/null 2>&1 || { echo "reference wheels did not install"; return; }
+  mkdir -p /tmp/refdata /tmp/refcfg && cp examples/data/xtb-organics.xyz /tmp/refdata/
+  PYTHONPATH=/tmp/ref-site python3 tools/ref_epoch_timer.py $D/shared/reference/nequip-xtb.yaml \
+    /tmp/refcfg/nequip-xtb-timed.yaml || return
+  local t0=$(date +%s.%N)
+  (cd /tmp/refcfg && DATA_DIR=/tmp/refdata PYTHONPATH=/tmp/ref-site:$OLDPWD/tools timeout ${REF_TIMEOUT:-330} \
+    python3 -c 'import sys; from nequip.scripts.train import main; sys.argv[0] = "nequip-train"; main()' \
+    -cp /tmp/refcfg -cn nequip-xtb-timed max_epochs=${REF_EPOCHS:-5} "run=[train,val]" "~data.test_dataset" \
+    ++training_module.model.compile_mode=compile hydra.run.dir=/tmp/refrun > /tmp/ref-train.log 2>&1)
+  echo "nequip-train compile: rc=$? wall $(python3 -c "import time; print(round(time.time()-$t0,1))") s"
+  grep -E "^epoch [0-9]+:|TRAIN RUN START|Error|error:" /tmp/ref-train.log | cut -c1-160 | tee $OUT/train-ref.log
+  tail -n 2 /tmp/refrun/lightning_logs/version_0/metrics.csv 2>/dev/null | cut -c1-200
+  cp /tmp/ref-train.log $OUT/ 2>/dev/null
+}
+stage_session6() { # this session's second lease: tests, training (ours, baselines), reference
+  stage_steps
+  echo "== training, 2 epochs: this tree (exclusive pages by default), sliced pools, baselines"
+  { train /tmp/b/train this-tree 2
+    [ "${SUBSLICES:-0}" = 1 ] && ALLEGRO_CUDA_MEMORY=subslices train /tmp/b/train subslices 2
+    for b in /tmp/b/train-*; do train $b ${b#/tmp/b/train-} 2; done; } 2>&1 | tee $OUT/train.log
+  stage_train_profile
+  echo "== bench_gpu: this tree, then the baseline"
+  for b in /tmp/b/bench_gpu /tmp/b/bench_gpu-*; do
+    [ -x $b ] || continue; echo "-- $b"
+    timeout 60 $b --reps 10 $W/water-192.xyz $W/water-3000.xyz 2>&1 | quiet | tail -n 4
+    timeout 60 $b --reps 5 --max-edges 262144 $W/water-23559.xyz 2>&1 | quiet | tail -n 1
+  done 2>&1 | tee $OUT/bench.log
+  stage_train_ref
 }
 # Stages in the order given (default: the first lease's set).
 for stage in ${@:-model transfer bench profile train gemm ops}; do "stage_$stage"; done

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Packs what tools/device-wave3-run.sh needs into the git-ignored .devbin/w3 (carry it:
 # `carry: [".devbin/w3"]`): this tree's CUDA builds (op suite and model tests,
-# bench_gpu, train, gpu_transfer, gpu_gemm), any baseline builds left in
+# training-step tests, bench_gpu, train, gpu_transfer, gpu_gemm), any baseline builds left in
 # .devbin/bisect (bench_gpu-COMMIT, train-COMMIT: other commits built the same way, for
-# before/after and the training bisect), stripped and xz-packed, and the shared fixtures
-# (xz-packed) and water boxes (`ALLEGRO_SHARED_DIR` there). Everything that travels must stay
-# under the device's 64 MiB: with six old train builds it is about 60 MiB. With REF=1 also the reference's wheels
-# and scripts (shared/reference) for device-ref.sh.
+# before/after and the training bisect), stripped and xz-packed. Fixtures and water boxes
+# come from the tree's testdata/. Everything that travels (the tree is ~44 MB) must stay
+# under the device's 64 MiB. With REF=1 also the reference's wheels and scripts
+# (shared/reference) for device-ref.sh and nequip-train.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 grep -qx "/.devbin/" .git/info/exclude 2>/dev/null || echo "/.devbin/" >> .git/info/exclude
@@ -19,15 +19,22 @@ for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m["target"]["name"] == sys.argv[1] and m.get("executable"):
         print(m["executable"])' "$2"; }
-GPU=$(exe allegro-core gpu); MODEL=$(exe allegro-nn gpu_model)
+GPU=$(exe allegro-core gpu); MODEL=$(exe allegro-nn gpu_model); STEP=$(exe allegro-train gpu_step)
 D=.devbin/w3
-rm -rf $D /tmp/w3bin && mkdir -p $D/shared/data /tmp/w3bin
-cp "$GPU" /tmp/w3bin/gpu && cp "$MODEL" /tmp/w3bin/gpu_model
+rm -rf $D /tmp/w3bin && mkdir -p $D/shared /tmp/w3bin
+cp "$GPU" /tmp/w3bin/gpu && cp "$MODEL" /tmp/w3bin/gpu_model && cp "$STEP" /tmp/w3bin/gpu_step
 for e in bench_gpu train gpu_transfer gpu_gemm; do cp target/release/examples/$e /tmp/w3bin/; done
 cp .devbin/bisect/* /tmp/w3bin/ 2>/dev/null || true
+# LEAN=1: only what the training and inference stages run (the tree, testdata/ included,
+# and the carried folder must stay under the device's 64 MiB together).
+if [ "${LEAN:-0}" = 1 ]; then rm -f /tmp/w3bin/gpu_gemm /tmp/w3bin/gpu_transfer /tmp/w3bin/gpu_model; fi
 strip /tmp/w3bin/*
 XZ_OPT=-9e tar cJf $D/bins.tar.xz -C /tmp/w3bin .
-XZ_OPT=-9e tar cJf $D/fixtures.tar.xz -C ../shared fixtures
-cp ../shared/data/water-*.xyz $D/shared/data/
-if [ "${REF:-0}" = 1 ]; then cp -r ../shared/reference $D/shared/; fi
+# The fixtures and water boxes travel in the tree (testdata/, which the device script
+# points ALLEGRO_SHARED_DIR at); the reference's wheels and scripts only with REF=1.
+if [ "${REF:-0}" = 1 ]; then
+  mkdir -p $D/shared/reference
+  cp -r ../shared/reference/wheels ../shared/reference/*.sh ../shared/reference/*.py \
+    ../shared/reference/nequip-xtb.yaml $D/shared/reference/
+fi
 du -sh $D
