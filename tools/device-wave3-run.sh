@@ -99,8 +99,8 @@ stage_final() { # the last lease's set, short: training fixed?, model, reference
 }
 stage_steps() { # the fused optimizer kernels and the training step on CUDA
   echo "== optimizer kernels and training steps (cuda)"
-  timeout 60 /tmp/b/gpu --test-threads 1 cuda::adamw_step cuda::lerp cuda::concat_narrow > $OUT/ops.log 2>&1
-  grep -E "test result|panicked|FAILED" $OUT/ops.log | head -4
+  timeout 60 /tmp/b/gpu --test-threads 1 cuda::adamw_step cuda::lerp cuda::concat_narrow cuda::unary_ops cuda::third_order > $OUT/ops.log 2>&1
+  grep -E "test result|panicked|FAILED" $OUT/ops.log | head -6
   timeout 60 /tmp/b/gpu_step --test-threads 1 --nocapture cuda 2>&1 | grep -E "one training|step [0-9] on|test result|panicked" | tee $OUT/step.log
 }
 stage_memory() { # training and inference with cubecl's two memory configurations
@@ -139,6 +139,7 @@ stage_train_ref() { # nequip-train as the seed runs it (compile_mode: compile), 
   cp /tmp/ref-train.log $OUT/ 2>/dev/null
 }
 stage_session6() { # this session's second lease: tests, training (ours, baselines), reference
+  [ "${KEEP_NOVEMBER:-0}" = 1 ] || rm -f /tmp/b/train-3f081cf
   stage_steps
   echo "== training, 2 epochs: this tree (exclusive pages by default), sliced pools, baselines"
   { train /tmp/b/train this-tree 2

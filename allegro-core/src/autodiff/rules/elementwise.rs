@@ -24,6 +24,7 @@ pub fn unary_name(op: UnaryOp) -> &'static str {
         UnaryOp::Sigmoid => "sigmoid",
         UnaryOp::Silu => "silu",
         UnaryOp::SiluGrad => "silu_grad",
+        UnaryOp::SiluGradGrad => "silu_grad_grad",
         UnaryOp::Softplus => "softplus",
         UnaryOp::Erf => "erf",
         UnaryOp::Powf(_) => "powf",
@@ -65,12 +66,16 @@ pub fn unary_rule<B: Backend>(op: UnaryOp) -> impl BackwardOp<B> {
             // σ(1 − σ)
             UnaryOp::Sigmoid => Some(g.mul(&y.mul(&y.neg().add_scalar(1.0)))),
             UnaryOp::Silu => Some(g.mul(&x.unary(UnaryOp::SiluGrad))),
-            // d²/dx² silu = σ(1 − σ)·(2 + x·(1 − 2σ))
-            UnaryOp::SiluGrad => {
+            UnaryOp::SiluGrad => Some(g.mul(&x.unary(UnaryOp::SiluGradGrad))),
+            // d³/dx³ silu = p·((1 − 2σ)(q + 1) − 2xp), p = σ(1 − σ), q = 2 + x(1 − 2σ)
+            // (third order only; as tensor ops, so any order differentiates)
+            UnaryOp::SiluGradGrad => {
                 let s = x.sigmoid();
-                let a = s.mul(&s.neg().add_scalar(1.0));
-                let b = x.mul(&s.mul_scalar(-2.0).add_scalar(1.0)).add_scalar(2.0);
-                Some(g.mul(&a.mul(&b)))
+                let p = s.mul(&s.neg().add_scalar(1.0));
+                let r = s.mul_scalar(-2.0).add_scalar(1.0);
+                let q = x.mul(&r).add_scalar(2.0);
+                let d3 = p.mul(&r.mul(&q.add_scalar(1.0)).sub(&x.mul(&p).mul_scalar(2.0)));
+                Some(g.mul(&d3))
             }
             UnaryOp::Softplus => Some(g.mul(&x.sigmoid())),
             UnaryOp::Erf => Some(g.mul(&x.square().neg().exp()).mul_scalar(TWO_OVER_SQRT_PI)),

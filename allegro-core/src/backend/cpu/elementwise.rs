@@ -58,6 +58,13 @@ fn unary_slice<T: CpuElement>(op: UnaryOp, x: &[T]) -> Vec<T> {
             let s = sigmoid(v);
             s * (one + v * (one - s))
         }),
+        UnaryOp::SiluGradGrad => {
+            let two = one + one;
+            map_slice(x, move |v| {
+                let s = sigmoid(v);
+                s * (one - s) * (two + v * (one - two * s))
+            })
+        }
         // ln(1 + e^x) = max(x, 0) + ln(1 + e^{-|x|}) never overflows.
         UnaryOp::Softplus => map_slice(x, |v| v.max(zero) + (-v.abs()).exp().ln_1p()),
         UnaryOp::Erf => map_slice(x, |v| v.erf()),

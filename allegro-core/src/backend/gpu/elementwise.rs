@@ -30,6 +30,7 @@ mod unary_code {
     pub const ADD_SCALAR: u32 = 17;
     pub const MUL_SCALAR: u32 = 18;
     pub const STEP: u32 = 19;
+    pub const SILU_GRAD_GRAD: u32 = 20;
 }
 
 /// The code and scalar parameter of a unary op.
@@ -50,6 +51,7 @@ fn unary_code(op: UnaryOp) -> (u32, f64) {
         UnaryOp::Sigmoid => (SIGMOID, 0.0),
         UnaryOp::Silu => (SILU, 0.0),
         UnaryOp::SiluGrad => (SILU_GRAD, 0.0),
+        UnaryOp::SiluGradGrad => (SILU_GRAD_GRAD, 0.0),
         UnaryOp::Softplus => (SOFTPLUS, 0.0),
         UnaryOp::Erf => (ERF, 0.0),
         UnaryOp::Powf(p) => (POWF, p),
@@ -112,6 +114,9 @@ fn apply_unary<F: Float>(v: F, p: F, #[comptime] op: u32) -> F {
     } else if comptime![op == unary_code::SILU_GRAD] {
         let s = sigmoid::<F>(v);
         r = s * (F::new(1.0) + v * (F::new(1.0) - s));
+    } else if comptime![op == unary_code::SILU_GRAD_GRAD] {
+        let s = sigmoid::<F>(v);
+        r = s * (F::new(1.0) - s) * (F::new(2.0) + v * (F::new(1.0) - F::new(2.0) * s));
     } else if comptime![op == unary_code::SOFTPLUS] {
         r = F::max(v, F::new(0.0)) + log1p_small::<F>(F::exp(-F::abs(v)));
     } else if comptime![op == unary_code::ERF] {

@@ -35,6 +35,9 @@ pub enum UnaryOp {
     /// `d/dx silu(x) = σ(x)·(1 + x·(1 − σ(x)))`, fused because SiLU's backward is on
     /// every MLP's hot path
     SiluGrad,
+    /// `d²/dx² silu = σ(x)·(1 − σ(x))·(2 + x·(1 − 2σ(x)))`, fused because force training
+    /// differentiates every MLP's `SiluGrad` once more (ten launches as tensor ops)
+    SiluGradGrad,
     /// `ln(1+e^x)`, computed without overflow
     Softplus,
     /// the error function

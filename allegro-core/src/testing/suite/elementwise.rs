@@ -35,6 +35,15 @@ pub fn unary_ops<B: Backend>(device: &B::Device) {
             -4.0,
             4.0,
         ),
+        (
+            UnaryOp::SiluGradGrad,
+            |x| {
+                let s = sigmoid(x);
+                s * (1.0 - s) * (2.0 + x * (1.0 - 2.0 * s))
+            },
+            -4.0,
+            4.0,
+        ),
         (UnaryOp::Softplus, softplus, -4.0, 4.0),
         (UnaryOp::Erf, libm::erf, -2.0, 2.0),
         (UnaryOp::Powf(2.5), |x| x.powf(2.5), 0.5, 2.0),
