@@ -18,6 +18,7 @@
 #   train_ref nequip-train as the seed runs it (compile_mode: compile), each epoch timed
 #             by tools/ref_epoch_timer.py (REF_EPOCHS, default 5; needs REF=1)
 #   session6  steps, training (this tree and baselines), train_profile, bench, train_ref
+#   launch    examples/gpu_launch_cost: host time per launch, with and without live buffers
 set -u
 cd "$(dirname "$0")/.."
 D=.devbin/w3
@@ -137,6 +138,9 @@ stage_train_ref() { # nequip-train as the seed runs it (compile_mode: compile), 
   grep -E "^epoch [0-9]+:|TRAIN RUN START|Error|error:" /tmp/ref-train.log | cut -c1-160 | tee $OUT/train-ref.log
   tail -n 2 /tmp/refrun/lightning_logs/version_0/metrics.csv 2>/dev/null | cut -c1-200
   cp /tmp/ref-train.log $OUT/ 2>/dev/null
+}
+stage_launch() {
+  echo "== host time per launch"; timeout 60 /tmp/b/gpu_launch_cost 2000 2>&1 | quiet | tee $OUT/launch.log
 }
 stage_session6() { # this session's second lease: tests, training (ours, baselines), reference
   [ "${KEEP_NOVEMBER:-0}" = 1 ] || rm -f /tmp/b/train-3f081cf

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 grep -qx "/.devbin/" .git/info/exclude 2>/dev/null || echo "/.devbin/" >> .git/info/exclude
 F=cuda,vulkan
 cargo build --release --features $F --example bench_gpu --example train \
-  --example gpu_transfer --example gpu_gemm
+  --example gpu_transfer --example gpu_gemm --example gpu_launch_cost
 exe() { cargo test --release --features $F -p "$1" --test "$2" --no-run --message-format=json 2>/dev/null |
   python3 -c 'import json, sys
 for line in sys.stdin:
@@ -23,7 +23,7 @@ GPU=$(exe allegro-core gpu); MODEL=$(exe allegro-nn gpu_model); STEP=$(exe alleg
 D=.devbin/w3
 rm -rf $D /tmp/w3bin && mkdir -p $D/shared /tmp/w3bin
 cp "$GPU" /tmp/w3bin/gpu && cp "$MODEL" /tmp/w3bin/gpu_model && cp "$STEP" /tmp/w3bin/gpu_step
-for e in bench_gpu train gpu_transfer gpu_gemm; do cp target/release/examples/$e /tmp/w3bin/; done
+for e in bench_gpu train gpu_transfer gpu_gemm gpu_launch_cost; do cp target/release/examples/$e /tmp/w3bin/; done
 cp .devbin/bisect/* /tmp/w3bin/ 2>/dev/null || true
 # LEAN=1: only what the training and inference stages run (the tree, testdata/ included,
 # and the carried folder must stay under the device's 64 MiB together).
