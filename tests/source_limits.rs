@@ -17,11 +17,6 @@ const FUNCTION_LIMIT: usize = 150;
 /// `(file, function, lines)` over [`FUNCTION_LIMIT`] on 2026-12-07, to be split.
 const KNOWN_LONG: &[(&str, &str, usize)] = &[
     (
-        "allegro-core/src/testing/suite/inference.rs",
-        "segment_case",
-        220,
-    ),
-    (
         "allegro-ffi/tests/lammps_form.rs",
         "ghosts_reproduce_periodic_results",
         200,

@@ -1,17 +1,10 @@
-//! Checks of the no-tape inference primitives: `fused_linear` against a plain f64 loop,
-//! the segment contraction against the same computation composed of tape ops (values),
-//! and its adjoint against the tape's gradient of that composition.
+//! Checks of the no-tape inference primitives: `fused_linear` against a plain f64 loop
+//! (the segment contraction's checks are in [`super::segment`]).
 
-use std::sync::Arc;
-
-use crate::backend::{
-    Activation, Backend, ColumnBlock, ContractEntry, ContractInput, ContractionSpec, LinearSpec,
-    MatmulPrecision, OutputBlock, SegmentContraction, SegmentGradients, SegmentOperands, Segments,
-};
+use crate::backend::{Activation, Backend, ColumnBlock, LinearSpec, MatmulPrecision, OutputBlock};
 use crate::dtype::DType;
-use crate::e3::AllegroTensorTrack;
 use crate::rng::SplitMix64;
-use crate::tensor::{Indices, Tensor};
+use crate::tensor::Tensor;
 
 const ACTIVATIONS: [Activation; 7] = [
     Activation::Silu,
@@ -24,7 +17,7 @@ const ACTIVATIONS: [Activation; 7] = [
 ];
 
 /// Panics unless `max |got − want| ≤ rtol · max |want|` (and nothing is NaN).
-fn assert_close(name: &str, got: &[f64], want: &[f64], rtol: f64) {
+pub(super) fn assert_close(name: &str, got: &[f64], want: &[f64], rtol: f64) {
     assert_eq!(got.len(), want.len(), "{name}: lengths differ");
     let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-300);
     let (mut worst, mut at) = (0.0f64, 0);
@@ -43,7 +36,7 @@ fn assert_close(name: &str, got: &[f64], want: &[f64], rtol: f64) {
     );
 }
 
-fn tolerance(dtype: DType) -> f64 {
+pub(super) fn tolerance(dtype: DType) -> f64 {
     match dtype {
         DType::F64 => 1e-12,
         DType::F32 => 1e-5,
@@ -57,7 +50,7 @@ fn upload<B: Backend>(v: &[f64], dtype: DType, device: &B::Device) -> B::Storage
         .clone()
 }
 
-fn download<B: Backend>(s: &B::Storage) -> Vec<f64> {
+pub(super) fn download<B: Backend>(s: &B::Storage) -> Vec<f64> {
     Tensor::<B>::from_storage(s.clone(), &[B::storage_len(s)]).to_vec_f64()
 }
 
@@ -303,343 +296,6 @@ pub fn fused_linear_large<B: Backend>(device: &B::Device) {
         Some(Activation::Silu),
         false,
         MatmulPrecision::Exact,
-        DType::F32,
-        &mut rng,
-        device,
-    );
-}
-
-/// The contraction of layer `k` of an l_max-2, parity, 2-layer tensor track.
-pub(crate) fn allegro_spec(k: usize) -> (Arc<ContractionSpec>, Vec<u32>, usize) {
-    let track = AllegroTensorTrack::new(2, true, 2).expect("track");
-    let c = track.contraction(k).expect("contraction");
-    let entries = c
-        .couplings
-        .iter()
-        .enumerate()
-        .flat_map(|(p, cs)| {
-            cs.iter().map(move |e| ContractEntry {
-                slots: [e.i1 as u32, e.i2 as u32, e.out as u32],
-                path: p as u32,
-                coeff: e.value,
-            })
-        })
-        .collect();
-    let irrep: Vec<u32> = track
-        .sh
-        .entry_of_component()
-        .into_iter()
-        .map(|r| r as u32)
-        .collect();
-    let spec = ContractionSpec {
-        entries,
-        dims: [c.dim1(), c.dim2(), c.dim_out()],
-        num_paths: c.num_paths(),
-    };
-    (Arc::new(spec), irrep, track.sh.len())
-}
-
-/// `x[z,u,m] = Y[z,m]·W[z, u·R + r(m)]` with tape ops (`w` already the block, `[E, U·R]`).
-fn weighted<B: Backend>(y: &Tensor<B>, w: &Tensor<B>, u: usize, irrep: &[u32]) -> Tensor<B> {
-    let (e, r) = (y.dim(0), w.dim(1) / u);
-    w.reshape(&[e, u, r])
-        .index_select(2, &Indices::new(irrep, &y.device()))
-        .mul(&y.unsqueeze(1))
-}
-
-/// Segment sizes: some empty, one long.
-fn segment_sizes(rng: &mut SplitMix64, n: usize, long: usize) -> Vec<usize> {
-    (0..n)
-        .map(|i| match i % 5 {
-            1 => 0,
-            3 => long,
-            _ => rng.below(9) as usize,
-        })
-        .collect()
-}
-
-/// One segment-contraction case: forward values against the composed tape ops, the
-/// backward against the tape's gradients.
-#[allow(clippy::too_many_arguments)]
-fn segment_case<B: Backend>(
-    name: &str,
-    u: usize,
-    layer_index: usize,
-    weighted_x: bool,
-    per_channel: bool,
-    with_grad_out: bool,
-    sizes: &[usize],
-    dtype: DType,
-    rng: &mut SplitMix64,
-    device: &B::Device,
-) {
-    let (spec, irrep, r_n) = allegro_spec(layer_index);
-    let [dx, dy, dout] = spec.dims;
-    let layer = SegmentContraction {
-        spec: spec.clone(),
-        channels: u,
-        per_channel,
-        irrep_of_component: irrep.clone(),
-        num_irreps: r_n,
-    };
-    let n = sizes.len();
-    let mut offsets = vec![0u32];
-    for s in sizes {
-        offsets.push(offsets.last().unwrap() + *s as u32);
-    }
-    let e = *offsets.last().unwrap() as usize;
-    let owner: Vec<u32> = (0..n)
-        .flat_map(|i| std::iter::repeat_n(i as u32, sizes[i]))
-        .collect();
-    let t = |shape: &[usize], lo: f64, hi: f64, rng: &mut SplitMix64| {
-        let v = rng.vec_uniform(crate::shape::numel(shape), lo, hi);
-        Tensor::<B>::from_f64(&v, shape, dtype, device).expect("shape")
-    };
-    let y = t(&[e, dy], -1.0, 1.0, rng);
-    // Both weight sets live in column blocks of wider buffers.
-    let (w_stride, w_off) = (u * r_n + 7, 4);
-    let (x_stride, x_off) = (2 * u * r_n + 1, u * r_n);
-    let w_full = t(&[e, w_stride], -1.0, 1.0, rng);
-    let wx_full = t(&[e, x_stride], -1.0, 1.0, rng);
-    let x_plain = t(&[e, u, dx], -1.0, 1.0, rng);
-    let theta = t(
-        &[if per_channel { u } else { 1 }, spec.num_paths],
-        -1.5,
-        1.5,
-        rng,
-    );
-    let scale = t(&[n], 0.2, 1.2, rng);
-    let g_out = t(&[e, u, dout], -1.0, 1.0, rng);
-    let g_first = t(&[e, u], -1.0, 1.0, rng);
-    let w_block = ColumnBlock::of(w_stride, w_off, u * r_n);
-    let x_block = ColumnBlock::of(x_stride, x_off, u * r_n);
-
-    // The composition on the tape.
-    let (yt, wt, wxt, xt) = (
-        y.tracked(),
-        w_full.tracked(),
-        wx_full.tracked(),
-        x_plain.tracked(),
-    );
-    let owner_idx = Indices::new(&owner, device);
-    let omega = weighted(&yt, &wt.narrow(1, w_off, u * r_n), u, &irrep);
-    let env = omega
-        .index_add(0, &owner_idx, n)
-        .mul(&scale.reshape(&[n, 1, 1]));
-    let x_in = if weighted_x {
-        weighted(&yt, &wxt.narrow(1, x_off, u * r_n), u, &irrep)
-    } else {
-        xt.clone()
-    };
-    let out = Tensor::channel_contract(
-        &x_in,
-        &env.index_select(0, &owner_idx),
-        &theta,
-        &spec,
-        per_channel,
-    );
-    let first = out.narrow(2, 0, 1).reshape(&[e, u]);
-
-    let offsets_dev = Indices::<B>::new(&offsets, device);
-    let segments = Segments {
-        offsets: offsets_dev.storage(),
-        count: n,
-        rows: e,
-    };
-    let x_arg = if weighted_x {
-        ContractInput::Weighted(wx_full.storage(), x_block)
-    } else {
-        ContractInput::Plain(x_plain.storage())
-    };
-    let operands = SegmentOperands {
-        x: x_arg,
-        y: y.storage(),
-        env_weights: (w_full.storage(), w_block),
-        theta: theta.storage(),
-        scale: scale.storage(),
-    };
-    let fwd = B::segment_contract_forward(&layer, operands, segments);
-    let tol = tolerance(dtype);
-    let label = format!("{name} ({dtype})");
-    assert_close(
-        &format!("{label}: env"),
-        &download::<B>(&fwd.env),
-        &env.to_vec_f64(),
-        tol,
-    );
-    assert_close(
-        &format!("{label}: out"),
-        &download::<B>(&fwd.out),
-        &out.to_vec_f64(),
-        tol,
-    );
-    assert_close(
-        &format!("{label}: first"),
-        &download::<B>(&fwd.first),
-        &first.to_vec_f64(),
-        tol,
-    );
-
-    // L = ⟨out, g_out⟩ + ⟨first, g_first⟩ on the tape.
-    let mut loss = first.mul(&g_first).sum_all();
-    if with_grad_out {
-        loss = loss.add(&out.mul(&g_out).sum_all());
-    }
-    let wrt: Vec<&Tensor<B>> = if weighted_x {
-        vec![&yt, &wt, &wxt]
-    } else {
-        vec![&yt, &wt, &xt]
-    };
-    let g = crate::autodiff::grad(&[&loss], None, &wrt, false);
-    let gy0 = t(&[e, dy], -1.0, 1.0, rng);
-    let gw0 = t(&[e, w_stride], -1.0, 1.0, rng);
-    let gx0 = t(&[e, x_stride], -1.0, 1.0, rng);
-    // The destinations share their buffers with `gy0`… (as a caller's tensors may): the
-    // op must not change what those tensors hold.
-    let (gy0_host, gw0_host, gx0_host) = (gy0.to_vec_f64(), gw0.to_vec_f64(), gx0.to_vec_f64());
-    let (mut gy_dev, mut gw_dev, mut gx_dev) = (
-        gy0.storage().clone(),
-        gw0.storage().clone(),
-        gx0.storage().clone(),
-    );
-    let grads = SegmentGradients {
-        x_weights: weighted_x.then_some((&mut gx_dev, x_block)),
-        env_weights: (&mut gw_dev, w_block),
-        y: &mut gy_dev,
-    };
-    let gx_plain = B::segment_contract_backward(
-        &layer,
-        operands,
-        &fwd.env,
-        with_grad_out.then_some(g_out.storage()),
-        g_first.storage(),
-        segments,
-        grads,
-    );
-    assert_eq!(
-        gy0.to_vec_f64(),
-        gy0_host,
-        "{label}: a shared buffer was written"
-    );
-    assert_eq!(
-        gw0.to_vec_f64(),
-        gw0_host,
-        "{label}: a shared buffer was written"
-    );
-    assert_eq!(
-        gx0.to_vec_f64(),
-        gx0_host,
-        "{label}: a shared buffer was written"
-    );
-    // ∂/∂Y is added to what the buffer held.
-    let want_y: Vec<f64> = gy0_host
-        .iter()
-        .zip(g[0].to_vec_f64())
-        .map(|(a, b)| a + b)
-        .collect();
-    assert_close(
-        &format!("{label}: ∂/∂Y"),
-        &download::<B>(&gy_dev),
-        &want_y,
-        tol * 10.0,
-    );
-    // Weight gradients overwrite their block and leave the other columns alone.
-    let overwrite = |b: &[f64], grad: &Tensor<B>, block: ColumnBlock| -> Vec<f64> {
-        let g = grad.to_vec_f64();
-        (0..b.len())
-            .map(|i| {
-                let c = i % block.stride;
-                if c >= block.offset && c < block.offset + block.width {
-                    g[i]
-                } else {
-                    b[i]
-                }
-            })
-            .collect()
-    };
-    assert_close(
-        &format!("{label}: ∂/∂w"),
-        &download::<B>(&gw_dev),
-        &overwrite(&gw0_host, &g[1], w_block),
-        tol * 10.0,
-    );
-    if weighted_x {
-        assert!(gx_plain.is_none(), "{label}: weighted x returned ∂/∂x");
-        assert_close(
-            &format!("{label}: ∂/∂W_x"),
-            &download::<B>(&gx_dev),
-            &overwrite(&gx0_host, &g[2], x_block),
-            tol * 10.0,
-        );
-    } else {
-        let gx = gx_plain.expect("plain x returns ∂/∂x");
-        assert_close(
-            &format!("{label}: ∂/∂x"),
-            &download::<B>(&gx),
-            &g[2].to_vec_f64(),
-            tol * 10.0,
-        );
-    }
-}
-
-/// The segment contraction and its adjoint: both layers of the seed's tensor track,
-/// plain and weighted first operands, coupled and shared path weights, empty segments.
-pub fn segment_contract<B: Backend>(device: &B::Device) {
-    let mut rng = SplitMix64::new(7);
-    for dtype in [DType::F64, DType::F32] {
-        let sizes = segment_sizes(&mut rng, 11, 12);
-        segment_case::<B>(
-            "layer 0, weighted x",
-            5,
-            0,
-            true,
-            true,
-            true,
-            &sizes,
-            dtype,
-            &mut rng,
-            device,
-        );
-        segment_case::<B>(
-            "layer 0, plain x, shared θ",
-            5,
-            0,
-            false,
-            false,
-            true,
-            &sizes,
-            dtype,
-            &mut rng,
-            device,
-        );
-        segment_case::<B>(
-            "layer 1 (scalar output), plain x",
-            5,
-            1,
-            false,
-            true,
-            false,
-            &sizes,
-            dtype,
-            &mut rng,
-            device,
-        );
-    }
-}
-
-/// The segment contraction on segments as long as the model's (≈ 90 rows), with more
-/// channels than a warp has threads.
-pub fn segment_contract_long<B: Backend>(device: &B::Device) {
-    let mut rng = SplitMix64::new(70);
-    let sizes = segment_sizes(&mut rng, 23, 90);
-    segment_case::<B>(
-        "long segments",
-        40,
-        0,
-        true,
-        true,
-        true,
-        &sizes,
         DType::F32,
         &mut rng,
         device,

@@ -14,6 +14,7 @@ pub mod inference;
 pub mod matmul;
 pub mod optimizer;
 pub mod reduce;
+pub mod segment;
 pub mod shape;
 pub mod transfer;
 
@@ -135,8 +136,8 @@ macro_rules! for_each_suite_check {
             fused::channel_contract_large,
             inference::fused_linear,
             inference::fused_linear_large,
-            inference::segment_contract,
-            inference::segment_contract_long,
+            segment::segment_contract,
+            segment::segment_contract_long,
             transfer::round_trips_and_counts,
             optimizer::adamw_step,
             optimizer::lerp,

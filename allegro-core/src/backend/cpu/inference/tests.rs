@@ -12,7 +12,7 @@ use crate::backend::{
 };
 use crate::dtype::DType;
 use crate::rng::SplitMix64;
-use crate::testing::suite::inference::allegro_spec;
+use crate::testing::suite::segment::allegro_spec;
 
 fn storage(v: Vec<f64>, dtype: DType) -> CpuStorage {
     match dtype {
