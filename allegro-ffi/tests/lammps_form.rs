@@ -18,6 +18,153 @@ fn last_error() -> String {
         .into_owned()
 }
 
+/// A periodic frame of the fixture: types, positions and cell rows.
+struct Frame {
+    types: Vec<c_int>,
+    pos: Vec<[f64; 3]>,
+    cell: Vec<[f64; 3]>,
+}
+
+/// The frame `name` of the fixture `fx`.
+fn frame(fx: &serde_json::Value, name: &str) -> Frame {
+    let frame = fx["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == name)
+        .unwrap();
+    let rows = |key: &str| -> Vec<[f64; 3]> {
+        frame[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| std::array::from_fn(|d| p[d].as_f64().unwrap()))
+            .collect()
+    };
+    Frame {
+        types: frame["atom_types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_i64().unwrap() as c_int)
+            .collect(),
+        pos: rows("positions"),
+        cell: rows("cell"),
+    }
+}
+
+/// Energy, forces and virial of the periodic frame through the simple entry point.
+fn periodic(handle: *mut AllegroModel, fr: &Frame) -> (f64, Vec<f64>, [f64; 9]) {
+    let n = fr.types.len();
+    let flat: Vec<f64> = fr.pos.iter().flatten().copied().collect();
+    let cell_flat: Vec<f64> = fr.cell.iter().flatten().copied().collect();
+    let (mut e, mut f, mut v) = (0.0, vec![0.0; 3 * n], [0.0; 9]);
+    let rc = unsafe {
+        allegro_compute(
+            handle,
+            n,
+            fr.types.as_ptr(),
+            flat.as_ptr(),
+            cell_flat.as_ptr(),
+            null(),
+            &mut e,
+            null_mut(),
+            f.as_mut_ptr(),
+            v.as_mut_ptr(),
+        )
+    };
+    assert_eq!(rc, ALLEGRO_OK, "{}", last_error());
+    (e, f, v)
+}
+
+/// The locals followed by every periodic image within `r_max` of one, with the local
+/// each ghost copies, and a full neighbor list of the locals.
+struct Ghosts {
+    x: Vec<[f64; 3]>,
+    types: Vec<c_int>,
+    owner: Vec<usize>,
+    lists: Vec<Vec<c_int>>,
+}
+
+fn ghosts(fr: &Frame, r_max: f64) -> Ghosts {
+    let (pos, cell, n) = (&fr.pos, &fr.cell, fr.types.len());
+    let (mut x, mut types, mut owner) = (pos.clone(), fr.types.clone(), (0..n).collect::<Vec<_>>());
+    let d2 = |p: &[f64; 3], q: &[f64; 3]| (0..3).map(|d| (p[d] - q[d]).powi(2)).sum::<f64>();
+    let reach = 3;
+    for a in -reach..=reach {
+        for b in -reach..=reach {
+            for c in -reach..=reach {
+                if (a, b, c) == (0, 0, 0) {
+                    continue;
+                }
+                for (i, p) in pos.iter().enumerate() {
+                    let q: [f64; 3] = std::array::from_fn(|d| {
+                        p[d] + a as f64 * cell[0][d] + b as f64 * cell[1][d] + c as f64 * cell[2][d]
+                    });
+                    if pos.iter().any(|l| d2(&q, l) < r_max * r_max) {
+                        x.push(q);
+                        types.push(fr.types[i]);
+                        owner.push(i);
+                    }
+                }
+            }
+        }
+    }
+    let lists = (0..n)
+        .map(|i| {
+            (0..x.len())
+                .filter(|&j| j != i && d2(&x[j], &x[i]) < r_max * r_max)
+                .map(|j| j as c_int)
+                .collect()
+        })
+        .collect();
+    Ghosts {
+        x,
+        types,
+        owner,
+        lists,
+    }
+}
+
+/// Energy, forces (ghosts included), virial and per-atom virial in the LAMMPS form.
+fn lammps(handle: *mut AllegroModel, n: usize, g: &Ghosts) -> (f64, Vec<f64>, [f64; 9], Vec<f64>) {
+    let ntotal = g.x.len();
+    let ilist: Vec<c_int> = (0..n as c_int).collect();
+    let numneigh: Vec<c_int> = g.lists.iter().map(|l| l.len() as c_int).collect();
+    let firstneigh: Vec<*const c_int> = g.lists.iter().map(|l| l.as_ptr()).collect();
+    let xs: Vec<f64> = g.x.iter().flatten().copied().collect();
+    let (mut e, mut f, mut v) = (0.0, vec![0.0; 3 * ntotal], [0.0; 9]);
+    let mut w = vec![0.0; 9 * ntotal];
+    let rc = unsafe {
+        allegro_compute_lammps(
+            handle,
+            n as c_int,
+            (ntotal - n) as c_int,
+            g.types.as_ptr(),
+            xs.as_ptr(),
+            n as c_int,
+            ilist.as_ptr(),
+            numneigh.as_ptr(),
+            firstneigh.as_ptr(),
+            &mut e,
+            null_mut(),
+            f.as_mut_ptr(),
+            v.as_mut_ptr(),
+            w.as_mut_ptr(),
+        )
+    };
+    assert_eq!(rc, ALLEGRO_OK, "{}", last_error());
+    (e, f, v, w)
+}
+
+/// The largest absolute difference of two equally long slices.
+fn max_diff(a: &[f64], b: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
+
 #[test]
 fn ghosts_reproduce_periodic_results() {
     let path = common::shared_dir().join("fixtures/small_noparity.json");
@@ -51,118 +198,11 @@ fn ghosts_reproduce_periodic_results() {
             unsafe { allegro_model_set_max_edges_per_pass(handle, max_edges) },
             ALLEGRO_OK
         );
-        let frame = fx["frames"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["name"] == frame_name)
-            .unwrap();
-        let types: Vec<c_int> = frame["atom_types"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t.as_i64().unwrap() as c_int)
-            .collect();
-        let pos: Vec<[f64; 3]> = frame["positions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| std::array::from_fn(|d| p[d].as_f64().unwrap()))
-            .collect();
-        let cell: Vec<[f64; 3]> = frame["cell"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| std::array::from_fn(|d| p[d].as_f64().unwrap()))
-            .collect();
-        let n = types.len();
-
-        // Periodic reference through the simple entry point.
-        let flat: Vec<f64> = pos.iter().flatten().copied().collect();
-        let cell_flat: Vec<f64> = cell.iter().flatten().copied().collect();
-        let (mut e_ref, mut f_ref, mut v_ref) = (0.0, vec![0.0; 3 * n], [0.0; 9]);
-        let rc = unsafe {
-            allegro_compute(
-                handle,
-                n,
-                types.as_ptr(),
-                flat.as_ptr(),
-                cell_flat.as_ptr(),
-                null(),
-                &mut e_ref,
-                null_mut(),
-                f_ref.as_mut_ptr(),
-                v_ref.as_mut_ptr(),
-            )
-        };
-        assert_eq!(rc, ALLEGRO_OK, "{}", last_error());
-
-        // Ghosts: every image within reach, then a full neighbor list of the locals.
-        let (mut gx, mut gtypes, mut owner) =
-            (pos.clone(), types.clone(), (0..n).collect::<Vec<_>>());
-        let reach = 3;
-        for a in -reach..=reach {
-            for b in -reach..=reach {
-                for cc in -reach..=reach {
-                    if (a, b, cc) == (0, 0, 0) {
-                        continue;
-                    }
-                    for (i, p) in pos.iter().enumerate() {
-                        let q: [f64; 3] = std::array::from_fn(|d| {
-                            p[d] + a as f64 * cell[0][d]
-                                + b as f64 * cell[1][d]
-                                + cc as f64 * cell[2][d]
-                        });
-                        let near = pos.iter().any(|l| {
-                            (0..3).map(|d| (q[d] - l[d]).powi(2)).sum::<f64>() < r_max * r_max
-                        });
-                        if near {
-                            gx.push(q);
-                            gtypes.push(types[i]);
-                            owner.push(i);
-                        }
-                    }
-                }
-            }
-        }
-        let ntotal = gx.len();
-        let lists: Vec<Vec<c_int>> = (0..n)
-            .map(|i| {
-                (0..ntotal)
-                    .filter(|&j| {
-                        j != i
-                            && (0..3).map(|d| (gx[j][d] - gx[i][d]).powi(2)).sum::<f64>()
-                                < r_max * r_max
-                    })
-                    .map(|j| j as c_int)
-                    .collect()
-            })
-            .collect();
-        let ilist: Vec<c_int> = (0..n as c_int).collect();
-        let numneigh: Vec<c_int> = lists.iter().map(|l| l.len() as c_int).collect();
-        let firstneigh: Vec<*const c_int> = lists.iter().map(|l| l.as_ptr()).collect();
-        let xs: Vec<f64> = gx.iter().flatten().copied().collect();
-        let (mut e, mut f, mut v) = (0.0, vec![0.0; 3 * ntotal], [0.0; 9]);
-        let mut w = vec![0.0; 9 * ntotal];
-        let rc = unsafe {
-            allegro_compute_lammps(
-                handle,
-                n as c_int,
-                (ntotal - n) as c_int,
-                gtypes.as_ptr(),
-                xs.as_ptr(),
-                n as c_int,
-                ilist.as_ptr(),
-                numneigh.as_ptr(),
-                firstneigh.as_ptr(),
-                &mut e,
-                null_mut(),
-                f.as_mut_ptr(),
-                v.as_mut_ptr(),
-                w.as_mut_ptr(),
-            )
-        };
-        assert_eq!(rc, ALLEGRO_OK, "{}", last_error());
+        let fr = frame(&fx, frame_name);
+        let n = fr.types.len();
+        let (e_ref, f_ref, v_ref) = periodic(handle, &fr);
+        let g = ghosts(&fr, r_max);
+        let (e, f, v, w) = lammps(handle, n, &g);
         assert!(
             ((e - e_ref) / e_ref).abs() < 1e-12,
             "{frame_name}, passes of {max_edges}: energy {e} vs periodic {e_ref}"
@@ -171,32 +211,21 @@ fn ghosts_reproduce_periodic_results() {
             .entry(frame_name)
             .or_insert_with(|| (e_ref, f_ref.clone()))
             .clone();
-        let df1 = f1
-            .iter()
-            .zip(&f_ref)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f64::max);
+        let df1 = max_diff(&f1, &f_ref);
         assert!(
             ((e_ref - e1) / e1).abs() < 1e-12 && df1 < 1e-11,
             "{frame_name}: passes of {max_edges} vs one pass: energy {e_ref} vs {e1}, forces {df1:e}"
         );
+        // Ghost forces summed onto their owners give the periodic forces.
         let mut folded = vec![0.0; 3 * n];
-        for (j, &o) in owner.iter().enumerate() {
+        for (j, &o) in g.owner.iter().enumerate() {
             for d in 0..3 {
                 folded[3 * o + d] += f[3 * j + d];
             }
         }
-        let df = folded
-            .iter()
-            .zip(&f_ref)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f64::max);
+        let df = max_diff(&folded, &f_ref);
         assert!(df < 1e-11, "{frame_name}: forces differ by {df:e}");
-        let dv = v
-            .iter()
-            .zip(&v_ref)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f64::max);
+        let dv = max_diff(&v, &v_ref);
         assert!(dv < 1e-10, "{frame_name}: virial differs by {dv:e}");
         // The per-atom shares (ghosts included) add up to the virial once symmetrised.
         let mut sum = [0.0f64; 9];
