@@ -31,6 +31,7 @@ pub mod profile;
 
 pub use plan::EnergyForcesPlan;
 
+use allegro_core::backend::MatmulPrecision;
 use allegro_core::backend::{ContractInput, SegmentGradients, SegmentOperands, Segments};
 use allegro_core::{Backend, DType, Tensor, grad};
 
@@ -53,6 +54,51 @@ struct LayerTrace<B: Backend> {
     derivatives: Vec<B::Storage>,
 }
 
+/// The sizes, dtype and device of one call, and its segments (edges grouped by center).
+struct Pass<'a, B: Backend> {
+    plan: &'a EnergyForcesPlan<B>,
+    rows: usize,
+    s: usize,
+    ur: usize,
+    dtype: DType,
+    device: B::Device,
+    precision: MatmulPrecision,
+    segments: Segments<'a, B::IndexStorage>,
+}
+
+/// What the forward pass keeps for the backward pass.
+struct Forward<B: Backend> {
+    /// The per-edge front (lengths, radial basis, harmonics, ZBL) on the tape.
+    front: EdgeFront<B>,
+    /// Harmonics `Y`, `[E, dY]`, and the radial basis `e`, off the tape.
+    y: Matrix<B>,
+    radial: Matrix<B>,
+    /// Per-atom factor of the environment sums.
+    env_scale: Tensor<B>,
+    /// `[h¹ | w¹ | t] = MLP_s(e) @ W_front`.
+    first: Matrix<B>,
+    scalar_derivatives: Vec<B::Storage>,
+    traces: Vec<LayerTrace<B>>,
+    readout_derivatives: Vec<B::Storage>,
+    atomic_energies: Tensor<B>,
+    zbl_total: Option<Tensor<B>>,
+    /// `∂E/∂ε` per edge.
+    grad_eps: Tensor<B>,
+}
+
+/// Gradients of the energy with respect to the scalar latents, the harmonics and the
+/// first layer's weights, after the layers' backward passes.
+struct LatentGradients<B: Backend> {
+    /// `∂h¹ … ∂h^{L+1}`, `[E, S(L+1)]`.
+    lat: Matrix<B>,
+    /// `∂Y`, `[E, dY]`.
+    y: Matrix<B>,
+    /// `∂w¹`, the first layer's environment weights.
+    w1: Matrix<B>,
+    /// `∂t`, the tensor embedding's weights.
+    embed: Matrix<B>,
+}
+
 impl AllegroModel {
     /// Energies, forces and strain derivatives of a batch by the no-tape path: the same
     /// results as [`AllegroModel::outputs`] without `create_graph`, to rounding; with
@@ -65,34 +111,93 @@ impl AllegroModel {
         per_atom_virial: bool,
     ) -> Outputs<B> {
         let v = inputs.edge_vectors.tracked();
-        let timer_device = v.device();
-        let mut timer = StageTimer::<B>::start(&timer_device);
-        let tracked = inputs.with_edge_vectors(v.clone());
-        let front = self.edge_front(params, &tracked);
-        timer.stage("front (tape)");
-        let (rows, n) = (tracked.n_edges(), tracked.n_atoms);
-        let dtype = plan.dtype;
         let device = v.device();
-        let precision = plan.precision;
-        let s = self.config().num_scalar_features;
-        let ur = self.weighted_channels().weight_numel();
-        let segments = Segments {
-            offsets: tracked.center_offsets.storage(),
-            count: n,
-            rows,
+        let mut timer = StageTimer::<B>::start(&device);
+        let tracked = inputs.with_edge_vectors(v.clone());
+        let cx = Pass {
+            plan,
+            rows: tracked.n_edges(),
+            s: self.config().num_scalar_features,
+            ur: self.weighted_channels().weight_numel(),
+            dtype: plan.dtype,
+            device: device.clone(),
+            precision: plan.precision,
+            segments: Segments {
+                offsets: tracked.center_offsets.storage(),
+                count: tracked.n_atoms,
+                rows: tracked.n_edges(),
+            },
         };
+        let mut fw = self.forward_pass(&cx, params, &tracked, &mut timer);
+        let grads = backward_layers(&cx, &mut fw, &mut timer);
+        // What the rest needs of the forward pass; the other buffers are freed here.
+        let Forward {
+            front,
+            radial,
+            first,
+            scalar_derivatives,
+            atomic_energies,
+            zbl_total,
+            ..
+        } = fw;
+        let LatentGradients { lat, y, w1, embed } = grads;
+        let grad_radial =
+            embedding_backward(&cx, first, scalar_derivatives, radial.cols, lat, w1, embed);
+        timer.stage("embedding MLPs backward");
+
+        // The front on the tape: ∂E/∂v = vjp of (e, Y) with (∂e, ∂Y), plus ZBL's.
+        let grad_radial = grad_radial.into_tensor();
+        let grad_y = y.into_tensor();
+        let mut outs: Vec<&Tensor<B>> = vec![&front.radial, &front.y];
+        let mut seeds: Vec<&Tensor<B>> = vec![&grad_radial, &grad_y];
+        let one = Tensor::ones(&[], DType::F64, &device);
+        if let Some(z) = &zbl_total {
+            outs.push(z);
+            seeds.push(&one);
+        }
+        let g = grad(&outs, Some(&seeds), &[&v], false).remove(0);
+        timer.stage("front backward (tape)");
+        let v = v.detach();
+        let (forces, strain_derivative) = forces_and_strain_derivative(&tracked, &v, &g);
+        let atom_virial = per_atom_virial.then(|| atom_virial(&tracked, &v, &g));
+        timer.stage("forces and virial");
+        let total_energy = atomic_energies.index_add(0, &tracked.batch, tracked.n_frames);
+        Outputs {
+            atomic_energies,
+            total_energy,
+            forces,
+            strain_derivative,
+            atom_virial,
+        }
+    }
+
+    /// The front on the tape, then the embedding MLPs, the layers and the readout off
+    /// it, and the per-atom energies.
+    fn forward_pass<B: Backend>(
+        &self,
+        cx: &Pass<'_, B>,
+        params: &Parameters<B>,
+        tracked: &ModelInputs<B>,
+        timer: &mut StageTimer<'_, B>,
+    ) -> Forward<B> {
+        let (plan, rows, s, ur, dtype, precision) =
+            (cx.plan, cx.rows, cx.s, cx.ur, cx.dtype, cx.precision);
+        let device = &cx.device;
+        let front = self.edge_front(params, tracked);
+        timer.stage("front (tape)");
+        let n = tracked.n_atoms;
         let env_scale = self
-            .env_norm_per_atom(&tracked, dtype)
-            .unwrap_or_else(|| Tensor::ones(&[n], dtype, &device));
+            .env_norm_per_atom(tracked, dtype)
+            .unwrap_or_else(|| Tensor::ones(&[n], dtype, device));
         let y = Matrix::<B>::of_tensor(&front.y.detach());
         let radial = Matrix::<B>::of_tensor(&front.radial.detach());
 
         // h = MLP_s(e); [h¹ | w¹ | t] = h @ W_front.
-        let mut h = Matrix::uninit(&device, rows, s, dtype);
+        let mut h = Matrix::uninit(device, rows, s, dtype);
         let scalar_derivatives =
             plan.scalar_mlp
                 .forward(rows, &[radial.all()], &mut [h.out_all()], precision);
-        let mut first = Matrix::uninit(&device, rows, plan.front.output_dim(), dtype);
+        let mut first = Matrix::uninit(device, rows, plan.front.output_dim(), dtype);
         plan.front
             .forward(rows, &[h.all()], &mut [first.out_all()], precision);
         drop(h);
@@ -116,7 +221,7 @@ impl AllegroModel {
                 theta: layer.theta.storage(),
                 scale: env_scale.storage(),
             };
-            let out = B::segment_contract_forward(&layer.contraction, operands, segments);
+            let out = B::segment_contract_forward(&layer.contraction, operands, cx.segments);
             timer.stage(&format!("layer {k} env+TP"));
             let u = layer.contraction.channels;
             let scalars = Matrix::<B> {
@@ -124,7 +229,7 @@ impl AllegroModel {
                 rows,
                 cols: u,
             };
-            let mut latent = Matrix::uninit(&device, rows, layer.mlp.output_dim(), dtype);
+            let mut latent = Matrix::uninit(device, rows, layer.mlp.output_dim(), dtype);
             let derivatives = {
                 let mut ins = densenet(&first, &traces, s);
                 ins.push(scalars.all());
@@ -147,7 +252,7 @@ impl AllegroModel {
         }
 
         // ε = readout(h¹ … h^{L+1}).
-        let mut eps = Matrix::uninit(&device, rows, 1, dtype);
+        let mut eps = Matrix::uninit(device, rows, 1, dtype);
         let readout_derivatives = plan.readout.forward(
             rows,
             &densenet(&first, &traces, s),
@@ -155,139 +260,20 @@ impl AllegroModel {
             precision,
         );
         let (atomic_energies, zbl_total, grad_eps) =
-            self.edge_energies_to_atoms(params, &tracked, &front, eps, &env_scale);
+            self.edge_energies_to_atoms(params, tracked, &front, eps, &env_scale);
         timer.stage("readout and energies");
-
-        // Backward: the scalar latents' gradients accumulate in one [E, S(L+1)] buffer.
-        let depth = plan.layers.len();
-        let mut grad_lat = Matrix::uninit(&device, rows, s * (depth + 1), dtype);
-        let grad_eps = Matrix::of_tensor(&grad_eps);
-        plan.readout.backward(
-            rows,
-            &[grad_eps.all()],
-            readout_derivatives,
-            &mut [grad_lat.out_all()],
-            precision,
-        );
-        drop(grad_eps);
-        timer.stage("readout backward");
-        let mut grad_y = Matrix::<B>::zeros(&device, rows, y.cols, dtype);
-        let mut grad_env_weights: Option<Matrix<B>> = None;
-        let mut grad_features: Option<B::Storage> = None;
-        let mut grad_embed = Matrix::<B>::uninit(&device, rows, ur, dtype);
-        for (k, layer) in plan.layers.iter().enumerate().rev() {
-            let trace = traces.pop().expect("a trace per layer");
-            let u = layer.contraction.channels;
-            let env = trace.env;
-            // ∂[h^{k+2} | w_{k+1}] → ∂h¹…h^{k+1} (added) and ∂s_k. The gradient of the
-            // output is read from `grad_lat` before the input gradient is added to it.
-            let next = grad_env_weights.take();
-            let grad_mid = {
-                let mut grad_out: Vec<Block<'_, B>> = vec![grad_lat.block(s * (k + 1), s)];
-                if let Some(g) = &next {
-                    grad_out.push(g.all());
-                }
-                layer
-                    .mlp
-                    .backward_hidden(rows, &grad_out, trace.derivatives, precision)
-                    .unwrap_or_else(|| linear::gather(rows, &grad_out, dtype, &device))
-            };
-            drop(next);
-            let mut grad_scalars = Matrix::uninit(&device, rows, u, dtype);
-            layer.mlp.backward_input(
-                rows,
-                &[grad_mid.all()],
-                &mut [grad_lat.out(0, s * (k + 1), true), grad_scalars.out_all()],
-                precision,
-            );
-            drop(grad_mid);
-            timer.stage(&format!("layer {k} latent MLP backward"));
-            // (env + TP)ᵀ: ∂x_k (or ∂t for the first layer), ∂w_k, ∂Y.
-            let previous = traces.last();
-            let (x, env_weights) = match previous {
-                None => (
-                    ContractInput::Weighted(embed.0, embed.1),
-                    first.block(s, ur),
-                ),
-                Some(t) => (ContractInput::Plain(&t.features), t.latent.block(s, ur)),
-            };
-            let operands = SegmentOperands {
-                x,
-                y: &y.storage,
-                env_weights,
-                theta: layer.theta.storage(),
-                scale: env_scale.storage(),
-            };
-            let mut grad_w = Matrix::uninit(&device, rows, ur, dtype);
-            let grads = SegmentGradients {
-                x_weights: previous.is_none().then(|| {
-                    (
-                        &mut grad_embed.storage,
-                        allegro_core::backend::ColumnBlock::whole(ur),
-                    )
-                }),
-                env_weights: (
-                    &mut grad_w.storage,
-                    allegro_core::backend::ColumnBlock::whole(ur),
-                ),
-                y: &mut grad_y.storage,
-            };
-            grad_features = B::segment_contract_backward(
-                &layer.contraction,
-                operands,
-                &env,
-                grad_features.as_ref(),
-                &grad_scalars.storage,
-                segments,
-                grads,
-            );
-            grad_env_weights = Some(grad_w);
-            timer.stage(&format!("layer {k} env+TP backward"));
-        }
-        // ∂h = [∂h¹ | ∂w¹ | ∂t] @ W_frontᵀ; ∂e = MLP_sᵀ(∂h).
-        let grad_w1 = grad_env_weights.expect("at least one layer");
-        let mut grad_h = Matrix::uninit(&device, rows, s, dtype);
-        plan.front.backward(
-            rows,
-            &[grad_lat.block(0, s), grad_w1.all(), grad_embed.all()],
-            Vec::new(),
-            &mut [grad_h.out_all()],
-            precision,
-        );
-        drop((grad_lat, grad_w1, grad_embed, first, traces));
-        let mut grad_radial = Matrix::uninit(&device, rows, radial.cols, dtype);
-        plan.scalar_mlp.backward(
-            rows,
-            &[grad_h.all()],
+        Forward {
+            front,
+            y,
+            radial,
+            env_scale,
+            first,
             scalar_derivatives,
-            &mut [grad_radial.out_all()],
-            precision,
-        );
-
-        timer.stage("embedding MLPs backward");
-        // The front on the tape: ∂E/∂v = vjp of (e, Y) with (∂e, ∂Y), plus ZBL's.
-        let grad_radial = grad_radial.into_tensor();
-        let grad_y = grad_y.into_tensor();
-        let mut outs: Vec<&Tensor<B>> = vec![&front.radial, &front.y];
-        let mut seeds: Vec<&Tensor<B>> = vec![&grad_radial, &grad_y];
-        let one = Tensor::ones(&[], DType::F64, &device);
-        if let Some(z) = &zbl_total {
-            outs.push(z);
-            seeds.push(&one);
-        }
-        let g = grad(&outs, Some(&seeds), &[&v], false).remove(0);
-        timer.stage("front backward (tape)");
-        let v = v.detach();
-        let (forces, strain_derivative) = forces_and_strain_derivative(&tracked, &v, &g);
-        let atom_virial = per_atom_virial.then(|| atom_virial(&tracked, &v, &g));
-        timer.stage("forces and virial");
-        let total_energy = atomic_energies.index_add(0, &tracked.batch, tracked.n_frames);
-        Outputs {
+            traces,
+            readout_derivatives,
             atomic_energies,
-            total_energy,
-            forces,
-            strain_derivative,
-            atom_virial,
+            zbl_total,
+            grad_eps,
         }
     }
 
@@ -344,4 +330,142 @@ fn densenet<'a, B: Backend>(
     let mut blocks = vec![first.block(0, s)];
     blocks.extend(traces.iter().map(|t| t.latent.block(0, s)));
     blocks
+}
+
+/// The readout's and the layers' backward passes, last layer first: the scalar latents'
+/// gradients accumulate in one `[E, S(L+1)]` buffer; each layer's latent MLP is
+/// transposed, then (env + TP)ᵀ gives ∂x_k (or ∂t for the first layer), ∂w_k and ∂Y.
+fn backward_layers<B: Backend>(
+    cx: &Pass<'_, B>,
+    fw: &mut Forward<B>,
+    timer: &mut StageTimer<'_, B>,
+) -> LatentGradients<B> {
+    let (plan, rows, s, ur, dtype, precision) =
+        (cx.plan, cx.rows, cx.s, cx.ur, cx.dtype, cx.precision);
+    let device = &cx.device;
+    let depth = plan.layers.len();
+    let mut grad_lat = Matrix::uninit(device, rows, s * (depth + 1), dtype);
+    let grad_eps = Matrix::of_tensor(&fw.grad_eps);
+    plan.readout.backward(
+        rows,
+        &[grad_eps.all()],
+        std::mem::take(&mut fw.readout_derivatives),
+        &mut [grad_lat.out_all()],
+        precision,
+    );
+    drop(grad_eps);
+    timer.stage("readout backward");
+    let (first, y) = (&fw.first, &fw.y);
+    let embed = first.block(s + ur, ur);
+    let mut grad_y = Matrix::<B>::zeros(device, rows, y.cols, dtype);
+    let mut grad_env_weights: Option<Matrix<B>> = None;
+    let mut grad_features: Option<B::Storage> = None;
+    let mut grad_embed = Matrix::<B>::uninit(device, rows, ur, dtype);
+    for (k, layer) in plan.layers.iter().enumerate().rev() {
+        let trace = fw.traces.pop().expect("a trace per layer");
+        let u = layer.contraction.channels;
+        // ∂[h^{k+2} | w_{k+1}] → ∂h¹…h^{k+1} (added) and ∂s_k. The gradient of the
+        // output is read from `grad_lat` before the input gradient is added to it.
+        let next = grad_env_weights.take();
+        let grad_mid = {
+            let mut grad_out: Vec<Block<'_, B>> = vec![grad_lat.block(s * (k + 1), s)];
+            if let Some(g) = &next {
+                grad_out.push(g.all());
+            }
+            layer
+                .mlp
+                .backward_hidden(rows, &grad_out, trace.derivatives, precision)
+                .unwrap_or_else(|| linear::gather(rows, &grad_out, dtype, device))
+        };
+        drop(next);
+        let mut grad_scalars = Matrix::uninit(device, rows, u, dtype);
+        layer.mlp.backward_input(
+            rows,
+            &[grad_mid.all()],
+            &mut [grad_lat.out(0, s * (k + 1), true), grad_scalars.out_all()],
+            precision,
+        );
+        drop(grad_mid);
+        timer.stage(&format!("layer {k} latent MLP backward"));
+        // (env + TP)ᵀ: ∂x_k (or ∂t for the first layer), ∂w_k, ∂Y.
+        let previous = fw.traces.last();
+        let (x, env_weights) = match previous {
+            None => (
+                ContractInput::Weighted(embed.0, embed.1),
+                first.block(s, ur),
+            ),
+            Some(t) => (ContractInput::Plain(&t.features), t.latent.block(s, ur)),
+        };
+        let operands = SegmentOperands {
+            x,
+            y: &y.storage,
+            env_weights,
+            theta: layer.theta.storage(),
+            scale: fw.env_scale.storage(),
+        };
+        let mut grad_w = Matrix::uninit(device, rows, ur, dtype);
+        let grads = SegmentGradients {
+            x_weights: previous.is_none().then(|| {
+                (
+                    &mut grad_embed.storage,
+                    allegro_core::backend::ColumnBlock::whole(ur),
+                )
+            }),
+            env_weights: (
+                &mut grad_w.storage,
+                allegro_core::backend::ColumnBlock::whole(ur),
+            ),
+            y: &mut grad_y.storage,
+        };
+        grad_features = B::segment_contract_backward(
+            &layer.contraction,
+            operands,
+            &trace.env,
+            grad_features.as_ref(),
+            &grad_scalars.storage,
+            cx.segments,
+            grads,
+        );
+        grad_env_weights = Some(grad_w);
+        timer.stage(&format!("layer {k} env+TP backward"));
+    }
+    LatentGradients {
+        lat: grad_lat,
+        y: grad_y,
+        w1: grad_env_weights.expect("at least one layer"),
+        embed: grad_embed,
+    }
+}
+
+/// `∂h = [∂h¹ | ∂w¹ | ∂t] @ W_frontᵀ`, then `∂e = MLP_sᵀ(∂h)`: the radial basis's
+/// gradient, `[E, radial_cols]`. The latents (`first`) and their gradients are freed
+/// before `∂e` is allocated.
+fn embedding_backward<B: Backend>(
+    cx: &Pass<'_, B>,
+    first: Matrix<B>,
+    scalar_derivatives: Vec<B::Storage>,
+    radial_cols: usize,
+    grad_lat: Matrix<B>,
+    grad_w1: Matrix<B>,
+    grad_embed: Matrix<B>,
+) -> Matrix<B> {
+    let (plan, rows, s, dtype, precision) = (cx.plan, cx.rows, cx.s, cx.dtype, cx.precision);
+    let mut grad_h = Matrix::uninit(&cx.device, rows, s, dtype);
+    plan.front.backward(
+        rows,
+        &[grad_lat.block(0, s), grad_w1.all(), grad_embed.all()],
+        Vec::new(),
+        &mut [grad_h.out_all()],
+        precision,
+    );
+    drop((grad_lat, grad_w1, grad_embed, first));
+    let mut grad_radial = Matrix::uninit(&cx.device, rows, radial_cols, dtype);
+    plan.scalar_mlp.backward(
+        rows,
+        &[grad_h.all()],
+        scalar_derivatives,
+        &mut [grad_radial.out_all()],
+        precision,
+    );
+    grad_radial
 }
