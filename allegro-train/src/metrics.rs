@@ -201,17 +201,6 @@ impl<B: Backend> Loss<B> for MaxAbs {
     }
 }
 
-/// A built-in metric by its short name (`mse`, `rmse`, `mae`, `maxabserr`).
-pub fn builtin<B: Backend>(name: &str) -> Option<Box<dyn Loss<B>>> {
-    match name {
-        "mse" => Some(Box::new(Mse)),
-        "rmse" => Some(Box::new(Rmse)),
-        "mae" => Some(Box::new(Mae)),
-        "maxabserr" | "max_ae" | "maxabs" => Some(Box::new(MaxAbs)),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -274,18 +274,6 @@ impl<B: Backend, M: TrainableModel, O: Optimizer<B>> Trainer<B, M, O> {
         }
     }
 
-    /// Trains on every batch in order; returns the loss metrics pooled over them.
-    pub fn train_epoch<G: Borrow<AtomicGraph>>(
-        &mut self,
-        batches: impl IntoIterator<Item = G>,
-    ) -> Result<EpochMetrics> {
-        self.loss.reset();
-        for b in batches {
-            self.train_step(b.borrow())?;
-        }
-        Ok(self.loss.compute())
-    }
-
     /// Validation metrics over `batches` with the evaluation (EMA) weights, pooled.
     pub fn validate<G: Borrow<AtomicGraph>>(
         &mut self,
