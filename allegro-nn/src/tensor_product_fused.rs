@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use allegro_core::SplitMix64;
-use allegro_core::backend::{ContractEntry, ContractionSpec};
+use allegro_core::backend::ContractionSpec;
 use allegro_core::e3::tensor_product::StridedContraction;
 use allegro_core::{Backend, DType, Tensor};
 
@@ -30,27 +30,7 @@ impl FusedTensorProduct {
         channels: usize,
         path_channel_coupling: bool,
     ) -> Self {
-        let entries = contraction
-            .couplings
-            .iter()
-            .enumerate()
-            .flat_map(|(p, cs)| {
-                cs.iter().map(move |c| ContractEntry {
-                    slots: [c.i1 as u32, c.i2 as u32, c.out as u32],
-                    path: p as u32,
-                    coeff: c.value,
-                })
-            })
-            .collect();
-        let spec = ContractionSpec {
-            entries,
-            dims: [
-                contraction.dim1(),
-                contraction.dim2(),
-                contraction.dim_out(),
-            ],
-            num_paths: contraction.num_paths(),
-        };
+        let spec = contraction.contraction_spec();
         FusedTensorProduct {
             composed: ComposedTensorProduct::new(
                 prefix,

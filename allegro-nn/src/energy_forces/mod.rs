@@ -30,6 +30,7 @@ mod plan;
 pub mod profile;
 
 pub use plan::EnergyForcesPlan;
+use plan::PreparedLayer;
 
 use allegro_core::backend::MatmulPrecision;
 use allegro_core::backend::{ContractInput, SegmentGradients, SegmentOperands, Segments};
@@ -202,25 +203,11 @@ impl AllegroModel {
             .forward(rows, &[h.all()], &mut [first.out_all()], precision);
         drop(h);
         timer.stage("embedding MLPs");
-        let embed = first.block(s + ur, ur);
 
         // The layers.
         let mut traces: Vec<LayerTrace<B>> = Vec::with_capacity(plan.layers.len());
         for (k, layer) in plan.layers.iter().enumerate() {
-            let (x, env_weights) = match traces.last() {
-                None => (
-                    ContractInput::Weighted(embed.0, embed.1),
-                    first.block(s, ur),
-                ),
-                Some(t) => (ContractInput::Plain(&t.features), t.latent.block(s, ur)),
-            };
-            let operands = SegmentOperands {
-                x,
-                y: &y.storage,
-                env_weights,
-                theta: layer.theta.storage(),
-                scale: env_scale.storage(),
-            };
+            let operands = layer_operands(cx, layer, traces.last(), &first, &y, &env_scale);
             let out = B::segment_contract_forward(&layer.contraction, operands, cx.segments);
             timer.stage(&format!("layer {k} env+TP"));
             let u = layer.contraction.channels;
@@ -332,6 +319,37 @@ fn densenet<'a, B: Backend>(
     blocks
 }
 
+/// The operands of a layer's env + TP, forward and backward alike: the first layer reads
+/// the tensor embedding `x_0 = Y ⊙ t` and `w¹` from `first`, a later one the previous
+/// layer's features and the `w` block of its latent.
+fn layer_operands<'a, B: Backend>(
+    cx: &Pass<'_, B>,
+    layer: &'a PreparedLayer<B>,
+    previous: Option<&'a LayerTrace<B>>,
+    first: &'a Matrix<B>,
+    y: &'a Matrix<B>,
+    env_scale: &'a Tensor<B>,
+) -> SegmentOperands<'a, B::Storage> {
+    let (s, ur) = (cx.s, cx.ur);
+    let (x, env_weights) = match previous {
+        None => {
+            let embed = first.block(s + ur, ur);
+            (
+                ContractInput::Weighted(embed.0, embed.1),
+                first.block(s, ur),
+            )
+        }
+        Some(t) => (ContractInput::Plain(&t.features), t.latent.block(s, ur)),
+    };
+    SegmentOperands {
+        x,
+        y: &y.storage,
+        env_weights,
+        theta: layer.theta.storage(),
+        scale: env_scale.storage(),
+    }
+}
+
 /// The readout's and the layers' backward passes, last layer first: the scalar latents'
 /// gradients accumulate in one `[E, S(L+1)]` buffer; each layer's latent MLP is
 /// transposed, then (env + TP)ᵀ gives ∂x_k (or ∂t for the first layer), ∂w_k and ∂Y.
@@ -356,7 +374,6 @@ fn backward_layers<B: Backend>(
     drop(grad_eps);
     timer.stage("readout backward");
     let (first, y) = (&fw.first, &fw.y);
-    let embed = first.block(s + ur, ur);
     let mut grad_y = Matrix::<B>::zeros(device, rows, y.cols, dtype);
     let mut grad_env_weights: Option<Matrix<B>> = None;
     let mut grad_features: Option<B::Storage> = None;
@@ -389,20 +406,7 @@ fn backward_layers<B: Backend>(
         timer.stage(&format!("layer {k} latent MLP backward"));
         // (env + TP)ᵀ: ∂x_k (or ∂t for the first layer), ∂w_k, ∂Y.
         let previous = fw.traces.last();
-        let (x, env_weights) = match previous {
-            None => (
-                ContractInput::Weighted(embed.0, embed.1),
-                first.block(s, ur),
-            ),
-            Some(t) => (ContractInput::Plain(&t.features), t.latent.block(s, ur)),
-        };
-        let operands = SegmentOperands {
-            x,
-            y: &y.storage,
-            env_weights,
-            theta: layer.theta.storage(),
-            scale: fw.env_scale.storage(),
-        };
+        let operands = layer_operands(cx, layer, previous, first, y, &fw.env_scale);
         let mut grad_w = Matrix::uninit(device, rows, ur, dtype);
         let grads = SegmentGradients {
             x_weights: previous.is_none().then(|| {

@@ -133,6 +133,28 @@ impl StridedContraction {
         self.paths.len()
     }
 
+    /// The couplings as the backends' sparse contraction (slots `[in1, in2, out]`, one
+    /// entry per nonzero coefficient, its path the weight's column).
+    pub fn contraction_spec(&self) -> crate::backend::ContractionSpec {
+        let entries = self
+            .couplings
+            .iter()
+            .enumerate()
+            .flat_map(|(p, cs)| {
+                cs.iter().map(move |c| crate::backend::ContractEntry {
+                    slots: [c.i1 as u32, c.i2 as u32, c.out as u32],
+                    path: p as u32,
+                    coeff: c.value,
+                })
+            })
+            .collect();
+        crate::backend::ContractionSpec {
+            entries,
+            dims: [self.dim1(), self.dim2(), self.dim_out()],
+            num_paths: self.num_paths(),
+        }
+    }
+
     /// Dimension of input 1 (per channel).
     pub fn dim1(&self) -> usize {
         self.irreps_in1.dim()

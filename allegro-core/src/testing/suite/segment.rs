@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use super::inference::{assert_close, download, tolerance};
 use crate::backend::{
-    Backend, ColumnBlock, ContractEntry, ContractInput, ContractionSpec, SegmentContraction,
-    SegmentForward, SegmentGradients, SegmentOperands, Segments,
+    Backend, ColumnBlock, ContractInput, ContractionSpec, SegmentContraction, SegmentForward,
+    SegmentGradients, SegmentOperands, Segments,
 };
 use crate::dtype::DType;
 use crate::e3::AllegroTensorTrack;
@@ -18,30 +18,16 @@ use crate::tensor::{Indices, Tensor};
 /// The contraction of layer `k` of an l_max-2, parity, 2-layer tensor track.
 pub(crate) fn allegro_spec(k: usize) -> (Arc<ContractionSpec>, Vec<u32>, usize) {
     let track = AllegroTensorTrack::new(2, true, 2).expect("track");
-    let c = track.contraction(k).expect("contraction");
-    let entries = c
-        .couplings
-        .iter()
-        .enumerate()
-        .flat_map(|(p, cs)| {
-            cs.iter().map(move |e| ContractEntry {
-                slots: [e.i1 as u32, e.i2 as u32, e.out as u32],
-                path: p as u32,
-                coeff: e.value,
-            })
-        })
-        .collect();
+    let spec = track
+        .contraction(k)
+        .expect("contraction")
+        .contraction_spec();
     let irrep: Vec<u32> = track
         .sh
         .entry_of_component()
         .into_iter()
         .map(|r| r as u32)
         .collect();
-    let spec = ContractionSpec {
-        entries,
-        dims: [c.dim1(), c.dim2(), c.dim_out()],
-        num_paths: c.num_paths(),
-    };
     (Arc::new(spec), irrep, track.sh.len())
 }
 
