@@ -344,6 +344,15 @@ fn is_transcendental(op: UnaryOp) -> bool {
 /// transcendentals).
 fn unary_on_host<R: GpuRuntime>(op: UnaryOp, x: &GpuStorage<R>) -> GpuStorage<R> {
     use crate::backend::StorageOps;
+    // A fallback to the host is said, once per process.
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        eprintln!(
+            "allegro: {} has no exact float64 transcendentals; float64 maps such as {op:?} \
+             run on the host (said once)",
+            R::NAME
+        )
+    });
     use crate::backend::cpu::Cpu;
     let host = Cpu::from_host(&crate::backend::cpu::CpuDevice, Gpu::<R>::to_host(x));
     Gpu::<R>::from_host(&x.device, Cpu::to_host(&Cpu::unary(op, &host)))
