@@ -12,7 +12,10 @@
 //! - `binary, untracked`: `x = x + y`;
 //! - `unary, tracked`: `x = x · c` recorded for autodiff, every intermediate kept alive by
 //!   the graph (what the forward pass of a training step does);
-//! - `fill`: `Tensor::zeros`, an allocation and a fill.
+//! - `fill`: `Tensor::zeros`, an allocation and a fill;
+//! - `… on the device thread`: the unary and tracked cases run by cubecl's device
+//!   thread itself ([`GpuDevice::on_device_thread`]), where a launch is a call, not a
+//!   message to that thread.
 //!
 //! `cargo run --release --features cuda --example gpu_launch_cost [N]`
 
@@ -83,6 +86,28 @@ fn main() {
             x = x.mul_scalar(1.0001);
         }
         vec![x]
+    });
+    case("unary, device thread", &|| {
+        device
+            .on_device_thread(|| {
+                let mut x = x0.clone();
+                for _ in 0..n {
+                    x = x.mul_scalar(1.0001);
+                }
+                vec![x]
+            })
+            .unwrap()
+    });
+    case("tracked, device thread", &|| {
+        device
+            .on_device_thread(|| {
+                let mut x = x0.tracked();
+                for _ in 0..n {
+                    x = x.mul_scalar(1.0001);
+                }
+                vec![x]
+            })
+            .unwrap()
     });
     case("fill", &|| {
         (0..n)

@@ -19,6 +19,8 @@
 #             by tools/ref_epoch_timer.py (REF_EPOCHS, default 5; needs REF=1)
 #   session6  steps, training (this tree and baselines), train_profile, bench, train_ref
 #   launch    examples/gpu_launch_cost: host time per launch, with and without live buffers
+#   host      launch, then 2 epochs with the stage profile and the host's sampled profile
+#             (pack with HOST=1), from the main thread and on cubecl's device thread
 set -u
 cd "$(dirname "$0")/.."
 D=.devbin/w3
@@ -141,6 +143,17 @@ stage_train_ref() { # nequip-train as the seed runs it (compile_mode: compile), 
 }
 stage_launch() {
   echo "== host time per launch"; timeout 60 /tmp/b/gpu_launch_cost 2000 2>&1 | quiet | tee $OUT/launch.log
+}
+stage_host() { # where the host's time goes in a training step, and the device thread
+  stage_launch
+  sed -e "s#^max_epochs: .*#max_epochs: 2#" examples/configs/seed-xtb.yaml > /tmp/seed-host.yaml
+  for dt in 0 1; do
+    echo "== training, 2 epochs, ALLEGRO_DEVICE_THREAD=$dt (stage profile, host profile)"
+    sed -i "s#^output_dir: .*#output_dir: /tmp/runs-host-$dt#" /tmp/seed-host.yaml
+    ALLEGRO_DEVICE_THREAD=$dt ALLEGRO_PROFILE=1 ALLEGRO_HOST_PROFILE=$OUT/host-$dt.txt timeout 90 \
+      /tmp/b/train /tmp/seed-host.yaml --device cuda 2>/dev/null | tee $OUT/train-host-$dt.log | grep -vE "^ *$" | tail -n 32
+    head -n 45 $OUT/host-$dt.txt 2>/dev/null
+  done
 }
 stage_session6() { # this session's second lease: tests, training (ours, baselines), reference
   [ "${KEEP_NOVEMBER:-0}" = 1 ] || rm -f /tmp/b/train-3f081cf

@@ -10,9 +10,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 grep -qx "/.devbin/" .git/info/exclude 2>/dev/null || echo "/.devbin/" >> .git/info/exclude
+# HOST=1: `train` built with `host-profile` (ALLEGRO_HOST_PROFILE) and its symbols kept.
 F=cuda,vulkan
-cargo build --release --features $F --example bench_gpu --example train \
+cargo build --release --features $F --example bench_gpu \
   --example gpu_transfer --example gpu_gemm --example gpu_launch_cost
+if [ "${HOST:-0}" = 1 ]; then cargo build --release --features $F,host-profile --example train
+else cargo build --release --features $F --example train; fi
 exe() { cargo test --release --features $F -p "$1" --test "$2" --no-run --message-format=json 2>/dev/null |
   python3 -c 'import json, sys
 for line in sys.stdin:
@@ -28,7 +31,8 @@ cp .devbin/bisect/* /tmp/w3bin/ 2>/dev/null || true
 # LEAN=1: only what the training and inference stages run (the tree, testdata/ included,
 # and the carried folder must stay under the device's 64 MiB together).
 if [ "${LEAN:-0}" = 1 ]; then rm -f /tmp/w3bin/gpu_gemm /tmp/w3bin/gpu_transfer /tmp/w3bin/gpu_model; fi
-strip /tmp/w3bin/*
+# The host profile names functions from the symbol table: keep it in `train`.
+for b in /tmp/w3bin/*; do if [ "${HOST:-0}" = 1 ] && [ "${b##*/}" = train ]; then strip -g $b; else strip $b; fi; done
 XZ_OPT=-9e tar cJf $D/bins.tar.xz -C /tmp/w3bin .
 # The fixtures and water boxes travel in the tree (testdata/, which the device script
 # points ALLEGRO_SHARED_DIR at); the reference's wheels and scripts only with REF=1.

@@ -14,6 +14,8 @@
 //! the name the nequip how-to uses.
 
 mod device;
+#[cfg(feature = "host-profile")]
+mod host_profile;
 mod nequip_run;
 mod short_run;
 
@@ -99,8 +101,20 @@ pub fn train_command(args: Vec<String>) -> Result<(), String> {
     // A training program owns its process: keep the CPU backend's freed buffers in the
     // heap ([`crate::core::backend::cpu::keep_freed_buffers`]).
     crate::core::backend::cpu::keep_freed_buffers();
+    #[cfg(feature = "host-profile")]
+    let profile = host_profile::HostProfile::from_env()?;
+    let result = run_config(&args);
+    #[cfg(feature = "host-profile")]
+    if let Some(profile) = profile {
+        profile.finish()?;
+    }
+    result
+}
+
+/// Runs the config in the language it is written in.
+fn run_config(args: &TrainArgs) -> Result<(), String> {
     match config_kind(&args.config)? {
-        ConfigKind::Nequip => nequip_run::run(&args),
+        ConfigKind::Nequip => nequip_run::run(args),
         ConfigKind::Short if !args.overrides.is_empty() || args.mpi => Err(format!(
             "{}: overrides and --mpi are for nequip configs (a top-level `training_module`); \
              edit the short YAML instead",

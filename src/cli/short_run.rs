@@ -35,24 +35,45 @@ fn run_short(path: &Path, device: Option<String>) -> Result<(), Error> {
         "cpu" if index.is_none() => train_test_md::<Cpu>(&p, CpuDevice),
         #[cfg(feature = "cuda")]
         "cuda" => {
-            use crate::core::backend::gpu::{CudaRuntime, Gpu, GpuDevice};
-            train_test_md::<Gpu<CudaRuntime>>(&p, GpuDevice::try_index(gpu)?)
+            use crate::core::backend::gpu::{CudaRuntime, GpuDevice};
+            on_gpu::<CudaRuntime>(&p, GpuDevice::try_index(gpu)?)
         }
         #[cfg(feature = "hip")]
         "hip" => {
-            use crate::core::backend::gpu::{Gpu, GpuDevice, HipRuntime};
-            train_test_md::<Gpu<HipRuntime>>(&p, GpuDevice::try_index(gpu)?)
+            use crate::core::backend::gpu::{GpuDevice, HipRuntime};
+            on_gpu::<HipRuntime>(&p, GpuDevice::try_index(gpu)?)
         }
         #[cfg(feature = "vulkan")]
         "vulkan" => {
-            use crate::core::backend::gpu::{Gpu, GpuDevice, WgpuRuntime};
-            train_test_md::<Gpu<WgpuRuntime>>(&p, GpuDevice::try_index(gpu)?)
+            use crate::core::backend::gpu::{GpuDevice, WgpuRuntime};
+            on_gpu::<WgpuRuntime>(&p, GpuDevice::try_index(gpu)?)
         }
         _ => Err(format!(
             "device: `{device}` is not in this binary (cpu, or cuda/hip/vulkan \
              built with that feature, optionally with a number: cuda:1)"
         )
         .into()),
+    }
+}
+
+/// Trains on a GPU; with `ALLEGRO_DEVICE_THREAD=1` the whole run goes on cubecl's
+/// device thread, where a launch is a call instead of a message to that thread
+/// ([`GpuDevice::on_device_thread`](crate::core::backend::gpu::GpuDevice::on_device_thread)).
+#[cfg(any(feature = "cuda", feature = "hip", feature = "vulkan"))]
+fn on_gpu<R: crate::core::backend::gpu::GpuRuntime>(
+    p: &PreparedRun,
+    device: crate::core::backend::gpu::GpuDevice<R>,
+) -> Result<(), Error> {
+    use crate::core::backend::gpu::Gpu;
+    if std::env::var("ALLEGRO_DEVICE_THREAD").is_ok_and(|v| v == "1") {
+        let thread = device.clone();
+        thread
+            .on_device_thread(move || {
+                train_test_md::<Gpu<R>>(p, device).map_err(|e| e.to_string())
+            })?
+            .map_err(Error::from)
+    } else {
+        train_test_md::<Gpu<R>>(p, device)
     }
 }
 

@@ -95,6 +95,22 @@ impl<R: GpuRuntime> GpuDevice<R> {
             .map_err(|e| Error::Backend(format!("{} synchronize failed: {e:?}", R::NAME)))
     }
 
+    /// Runs `task` on the runtime's device thread and returns what it returns.
+    ///
+    /// cubecl serves each device from one thread: a launch or allocation from any other
+    /// thread is a closure sent over a channel, and when the device thread is busy the
+    /// sender spins. On the device thread itself each call runs in place. A training
+    /// step of hundreds of small launches is bound by that host work (issue 16), so a
+    /// program may run its whole loop here (`ALLEGRO_DEVICE_THREAD=1` for `train`).
+    pub fn on_device_thread<T: Send + 'static>(
+        &self,
+        task: impl FnOnce() -> T + Send,
+    ) -> Result<T> {
+        self.client
+            .exclusive(task)
+            .map_err(|e| Error::Backend(format!("{}: the device thread is gone: {e:?}", R::NAME)))
+    }
+
     /// Bytes, transfers, waits and kernel launches since this device was opened (shared
     /// by its clones).
     pub fn device_counts(&self) -> DeviceCounts {
