@@ -1,121 +1,32 @@
 //! Parts written outside the crates, trained end to end: a radial embedding of Gaussian
-//! basis functions and a loss term that mixes squared and absolute force errors, in an
-//! Allegro model trained on the xTB organics; the model is saved, reloaded with the same
-//! part and checked to predict what it predicted before saving.
+//! basis functions and a gated tensor product (`custom_parts/parts.rs`), and a loss term
+//! that mixes squared and absolute force errors, in an Allegro model trained on the xTB
+//! organics. The model file it saves names both parts: a program that has not
+//! registered them is refused by name, one that has (`parts::register`) loads it and
+//! predicts what the trained model predicted.
 //!
 //! `cargo run --release --example custom_parts [-- EPOCHS]` (default 10 epochs; CI runs
 //! it through `tests/custom_parts.rs`).
 
+#[path = "custom_parts/parts.rs"]
+pub mod parts;
+
 use allegro::core::backend::UnaryOp;
 use allegro::core::backend::cpu::{Cpu, CpuDevice};
-use allegro::core::radial::polynomial_cutoff;
-use allegro::core::{Backend, DType, Tensor};
+use allegro::core::{Backend, Tensor};
 use allegro::data::extxyz::ReadOptions;
-use allegro::data::{GraphSource, InMemoryDataset, NeighborOptions, TypeMapper};
+use allegro::data::{AtomicGraph, GraphSource, InMemoryDataset, NeighborOptions, TypeMapper};
 use allegro::nn::model_file::ModelFile;
-use allegro::nn::{
-    AllegroConfig, AllegroModel, CustomRadialEmbedding, ModelInputs, Parameters, Predictor,
-    RadialChemicalEmbedding, SplitMix64,
-};
+use allegro::nn::model_parts::ModelParts;
+use allegro::nn::registry::{self, PartKind};
+use allegro::nn::{AllegroConfig, AllegroModel, Prediction, Predictor};
 use allegro::train::{
     AdamW, AdamWConfig, ErrorStats, Field, FitConfig, Loss, Metric, MetricEntry, MetricsManager,
     Mse, Rmse, Trainer,
 };
+use parts::{GatedProduct, GaussianEmbedding};
 
 type Error = Box<dyn std::error::Error>;
-
-/// `e_z = (g(x_z)·u_6(x_z)) W ⊙ center[t_i] ⊙ neighbor[t_j]`: `K` Gaussians on
-/// `x = r/r_c ∈ [0, 1]` under the polynomial envelope, mixed to `dim` features and
-/// modulated by one learned vector per center and per neighbor type.
-#[derive(Clone, Debug, PartialEq)]
-pub struct GaussianEmbedding {
-    /// Types in the model.
-    pub num_types: usize,
-    /// Gaussians `K`.
-    pub num_gaussians: usize,
-    /// Feature width `D`.
-    pub dim: usize,
-}
-
-impl GaussianEmbedding {
-    const W: &'static str = "radial_chemical_embed.gaussian.mix";
-    const CENTER: &'static str = "radial_chemical_embed.gaussian.center_types";
-    const NEIGHBOR: &'static str = "radial_chemical_embed.gaussian.neighbor_types";
-
-    fn normal(rng: &mut SplitMix64, n: usize, scale: f64) -> Vec<f64> {
-        (0..n).map(|_| scale * rng.normal()).collect()
-    }
-}
-
-impl RadialChemicalEmbedding for GaussianEmbedding {
-    fn output_dim(&self) -> usize {
-        self.dim
-    }
-
-    fn init<B: Backend>(
-        &self,
-        params: &mut Parameters<B>,
-        rng: &mut SplitMix64,
-        dtype: DType,
-        device: &B::Device,
-    ) {
-        let (k, d, t) = (self.num_gaussians, self.dim, self.num_types);
-        let w = Self::normal(rng, k * d, 1.0 / (k as f64).sqrt());
-        params.insert(
-            Self::W,
-            Tensor::from_f64(&w, &[k, d], dtype, device).unwrap(),
-            true,
-        );
-        for name in [Self::CENTER, Self::NEIGHBOR] {
-            let v: Vec<f64> = Self::normal(rng, t * d, 0.1)
-                .iter()
-                .map(|x| 1.0 + x)
-                .collect();
-            params.insert(
-                name,
-                Tensor::from_f64(&v, &[t, d], dtype, device).unwrap(),
-                true,
-            );
-        }
-    }
-
-    fn forward<B: Backend>(
-        &self,
-        params: &Parameters<B>,
-        x: &Tensor<B>,
-        inputs: &ModelInputs<B>,
-    ) -> Tensor<B> {
-        let k = self.num_gaussians;
-        let centers: Vec<f64> = (0..k).map(|i| i as f64 / (k - 1) as f64).collect();
-        let mu = Tensor::from_f64(&centers, &[1, k], x.dtype(), &x.device()).unwrap();
-        let width = 1.0 / (k - 1) as f64;
-        // g_k(x) = exp(−(x − μ_k)² / (2 w²)), [E, K].
-        let g = x
-            .sub(&mu)
-            .unary(UnaryOp::Square)
-            .mul_scalar(-0.5 / (width * width))
-            .unary(UnaryOp::Exp);
-        let radial = g
-            .mul(&polynomial_cutoff(x, 6.0))
-            .matmul(params.get(Self::W));
-        let center = params
-            .get(Self::CENTER)
-            .index_select(0, &inputs.center_types);
-        let neighbor = params
-            .get(Self::NEIGHBOR)
-            .index_select(0, &inputs.neighbor_types);
-        radial.mul(&center).mul(&neighbor)
-    }
-}
-
-impl CustomRadialEmbedding for GaussianEmbedding {
-    fn name(&self) -> String {
-        "custom_parts.GaussianEmbedding".into()
-    }
-    fn settings(&self) -> serde_json::Value {
-        serde_json::json!({"num_gaussians": self.num_gaussians, "dim": self.dim})
-    }
-}
 
 /// `a·mean(e²) + (1 − a)·mean(|e|)`: squared errors for large residuals, absolute ones
 /// keep pulling on the small ones.
@@ -146,15 +57,38 @@ pub struct Report {
     pub untrained_val_forces_rmse: f64,
     /// Validation force RMSE after each epoch (eV/Å).
     pub val_forces_rmse: Vec<f64>,
-    /// Largest |ΔE| / |E| and |ΔF| between the trained and the reloaded model.
+    /// Largest |ΔE| / |E| between the trained model and the file, loaded with the
+    /// parts registered.
     pub reload_energy_rel: f64,
     /// Largest force component difference after reloading (eV/Å).
     pub reload_force_abs: f64,
-    /// What loading the file without the part says.
+    /// What loading the file says while the parts are not registered.
     pub without_part: String,
+    /// Largest force difference between the gated product and Allegro's at
+    /// initialisation (gates 1, same weights): 0 up to rounding (eV/Å).
+    pub gated_vs_allegro_at_init: f64,
+    /// The same after training, when the gates have moved: far from 0 (eV/Å).
+    pub gated_vs_allegro_trained: f64,
     /// Largest force difference between the no-tape path and the tape (the oracle)
-    /// with the custom part (eV/Å).
+    /// with the custom embedding (eV/Å).
     pub tape_vs_no_tape: f64,
+}
+
+/// Largest |ΔE|/|E| and |ΔF| between two predictors over `graphs`.
+fn largest_differences(
+    a: &Predictor<Cpu>,
+    b: &Predictor<Cpu>,
+    graphs: &[AtomicGraph],
+) -> Result<(f64, f64), Error> {
+    let (mut de, mut df) = (0.0f64, 0.0f64);
+    for g in graphs {
+        let (pa, pb): (Prediction, Prediction) = (a.predict(g)?, b.predict(g)?);
+        de = de.max((pa.total_energy[0] - pb.total_energy[0]).abs() / pa.total_energy[0].abs());
+        for (fa, fb) in pa.forces.iter().zip(&pb.forces) {
+            (0..3).for_each(|d| df = df.max((fa[d] - fb[d]).abs()));
+        }
+    }
+    Ok((de, df))
 }
 
 /// Trains `epochs` epochs on 240 small xTB molecules (C, H, N, O), saves the model to
@@ -191,12 +125,32 @@ pub fn run(epochs: u64, dir: &std::path::Path) -> Result<Report, Error> {
         })
         .to_string(),
     )?;
-    let part = GaussianEmbedding {
+    let embedding = GaussianEmbedding {
         num_types: 4,
         num_gaussians: 10,
         dim: 16,
     };
-    let model = AllegroModel::with_radial_embedding(&config, part.clone())?;
+    let model = AllegroModel::with_parts(
+        &config,
+        ModelParts::new()
+            .with_radial_embedding(embedding.clone())
+            .with_tensor_product(GatedProduct),
+    )?;
+    let val_graphs = val
+        .iter()
+        .map(|&i| data.graph(i))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    // At initialisation the gates are 1: the same model as Allegro's product with the
+    // same weights. And the no-tape path runs the custom embedding as the tape does.
+    let params = model.init_parameters::<Cpu>(&CpuDevice);
+    let allegro_product = AllegroModel::with_radial_embedding(&config, embedding.clone())?;
+    let gated = Predictor::new(model.clone(), &params, CpuDevice);
+    let plain = Predictor::new(allegro_product, &params, CpuDevice);
+    let (_, gated_vs_allegro_at_init) = largest_differences(&gated, &plain, &val_graphs)?;
+    let (_, tape_vs_no_tape) =
+        largest_differences(&plain, &plain.clone().with_tape(true), &val_graphs)?;
+
     let names = &model.config().type_names;
     let loss = MetricsManager::new(
         vec![
@@ -209,7 +163,6 @@ pub fn run(epochs: u64, dir: &std::path::Path) -> Result<Report, Error> {
         vec![MetricEntry::new(Field::Forces, Rmse).coeff(1.0)],
         names,
     )?;
-    let params = model.init_parameters::<Cpu>(&CpuDevice);
     let opt = AdamW::new(AdamWConfig {
         lr: 0.005,
         ..Default::default()
@@ -238,36 +191,28 @@ pub fn run(epochs: u64, dir: &std::path::Path) -> Result<Report, Error> {
 
     let path = dir.join("custom.allegro");
     ModelFile::from_model(&model, trainer.eval_params(), Default::default())?.save(&path)?;
+    registry::unregister(PartKind::RadialEmbedding, "custom_parts.GaussianEmbedding");
+    registry::unregister(PartKind::TensorProduct, "custom_parts.GatedProduct");
     let without_part = match ModelFile::load(&path)?.into_predictor::<Cpu>(CpuDevice) {
-        Ok(_) => return Err("a custom model loaded without its part".into()),
+        Ok(_) => return Err("a custom model loaded without its parts".into()),
         Err(e) => e.to_string(),
     };
-    let reloaded = ModelFile::load(&path)?.into_predictor_with::<Cpu, _>(CpuDevice, part)?;
+    parts::register();
+    let reloaded = ModelFile::load(&path)?.into_predictor::<Cpu>(CpuDevice)?;
     let trained = Predictor::new(model, trainer.eval_params(), CpuDevice);
-    let tape = trained.clone().with_tape(true);
-    let (mut de, mut df, mut dt) = (0.0f64, 0.0f64, 0.0f64);
-    for &i in &val {
-        let g = data.graph(i)?;
-        let (a, b, t) = (
-            trained.predict(&g)?,
-            reloaded.predict(&g)?,
-            tape.predict(&g)?,
-        );
-        for (fa, ft) in a.forces.iter().zip(&t.forces) {
-            (0..3).for_each(|d| dt = dt.max((fa[d] - ft[d]).abs()));
-        }
-        de = de.max((a.total_energy[0] - b.total_energy[0]).abs() / a.total_energy[0].abs());
-        for (fa, fb) in a.forces.iter().zip(&b.forces) {
-            (0..3).for_each(|d| df = df.max((fa[d] - fb[d]).abs()));
-        }
-    }
+    let (de, df) = largest_differences(&trained, &reloaded, &val_graphs)?;
+    let allegro_product = AllegroModel::with_radial_embedding(&config, embedding)?;
+    let plain = Predictor::new(allegro_product, trainer.eval_params(), CpuDevice);
+    let (_, gated_vs_allegro_trained) = largest_differences(&trained, &plain, &val_graphs)?;
     Ok(Report {
         untrained_val_forces_rmse: untrained,
         val_forces_rmse,
         reload_energy_rel: de,
         reload_force_abs: df,
         without_part,
-        tape_vs_no_tape: dt,
+        gated_vs_allegro_at_init,
+        gated_vs_allegro_trained,
+        tape_vs_no_tape,
     })
 }
 
@@ -291,11 +236,19 @@ fn main() {
                 println!("epoch {e}: validation force RMSE {v:.4} eV/Å");
             }
             println!(
-                "model saved and reloaded with its part: energy {:.1e} relative, forces {:.1e} eV/Å apart",
+                "model saved, reloaded with its parts registered: energy {:.1e} relative, forces {:.1e} eV/Å apart",
                 r.reload_energy_rel, r.reload_force_abs
             );
             println!(
-                "no-tape path vs tape with the part: forces {:.1e} eV/Å apart",
+                "gated product vs Allegro's at initialisation: forces {:.1e} eV/Å apart",
+                r.gated_vs_allegro_at_init
+            );
+            println!(
+                "after training (gates moved): forces {:.1e} eV/Å apart",
+                r.gated_vs_allegro_trained
+            );
+            println!(
+                "no-tape path vs tape with the custom embedding: forces {:.1e} eV/Å apart",
                 r.tape_vs_no_tape
             );
             println!("loading it without the part: {}", r.without_part);

@@ -98,6 +98,18 @@ pub enum RadialChemicalEmbedConfig {
     },
 }
 
+/// A part written outside these crates, as a config records it: its name and settings
+/// (the layer's tensor product, `tensor_product`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomPartConfig {
+    /// The part's name.
+    pub name: String,
+    /// The part's settings.
+    #[serde(default)]
+    pub settings: serde_json::Value,
+}
+
 /// An optional pair potential added to the per-atom energies.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "_target_", deny_unknown_fields)]
@@ -250,6 +262,10 @@ pub struct AllegroConfig {
     /// Optional pair potential.
     #[serde(default)]
     pub pair_potential: Option<PairPotentialConfig>,
+    /// A custom tensor product in place of Allegro's contraction in every layer
+    /// ([`crate::tensor_product_custom::CustomTensorProduct`]); absent: Allegro's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tensor_product: Option<CustomPartConfig>,
 }
 
 impl AllegroConfig {

@@ -25,6 +25,10 @@ pub enum Error {
     /// Input structures the model cannot evaluate.
     #[error("input: {0}")]
     Input(String),
+    /// A path that has no way to evaluate a part of the model (the no-tape path and a
+    /// custom tensor product); the message names the part.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
     /// The backend failed during a call (a GPU runtime's failed allocation).
     #[error("device: {0}")]
     Device(String),

@@ -144,8 +144,9 @@ fn check_buffers(model: &AllegroModel, state_dict: &StateDict) -> Result<()> {
     let close = |a: f64, b: f64| (a - b).abs() <= tol * b.abs().max(1.0);
     for (k, layer) in model.layers().iter().enumerate() {
         let key = format!("{STATE_DICT_PREFIX}allegro.tps.{k}.w3j");
-        if let Some(t) = state_dict.get(&key) {
-            let ours = layer.tensor_product().w3j_buffer();
+        // A custom product has no `w3j` of Allegro's to compare with.
+        if let (Some(t), Some(tp)) = (state_dict.get(&key), layer.tensor_product()) {
+            let ours = tp.w3j_buffer();
             if t.shape != ours.shape {
                 return Err(Error::Weights(format!(
                     "`{key}` has shape {:?}, the coupling coefficients of this config have {:?}: l_max, parity or layers do not match the weights",

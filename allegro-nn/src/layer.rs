@@ -7,7 +7,8 @@ use crate::embedding::WeightedChannels;
 use crate::inputs::ModelInputs;
 use crate::mlp::ScalarMlp;
 use crate::parameters::Parameters;
-use crate::tensor_product::{ComposedTensorProduct, TensorProduct};
+use crate::tensor_product::ComposedTensorProduct;
+use crate::tensor_product_custom::LayerProduct;
 use crate::tensor_product_fused::FusedTensorProduct;
 
 /// The state carried from layer to layer along each edge.
@@ -29,7 +30,7 @@ pub struct AllegroLayer {
     scalar_dim: usize,
     /// Components of the previous features this layer reads (None: all of them).
     input_components: Option<Vec<u32>>,
-    tp: FusedTensorProduct,
+    tp: LayerProduct,
     latent: ScalarMlp,
     /// Evaluate the composed oracle instead of the fused op (tests, debugging).
     use_composed: bool,
@@ -42,7 +43,7 @@ impl AllegroLayer {
         last: bool,
         scalar_dim: usize,
         input_components: Option<Vec<u32>>,
-        tp: FusedTensorProduct,
+        tp: LayerProduct,
         latent: ScalarMlp,
     ) -> Self {
         AllegroLayer {
@@ -55,9 +56,16 @@ impl AllegroLayer {
         }
     }
 
-    /// The tensor product (composed form: weights, buffers).
-    pub fn tensor_product(&self) -> &ComposedTensorProduct {
-        self.tp.composed()
+    /// Allegro's tensor product in composed form (weights, buffers); `None` when the
+    /// layer has a custom product.
+    pub fn tensor_product(&self) -> Option<&ComposedTensorProduct> {
+        self.fused_tensor_product()
+            .map(FusedTensorProduct::composed)
+    }
+
+    /// The layer's product: Allegro's or a custom part.
+    pub fn product(&self) -> &LayerProduct {
+        &self.tp
     }
 
     /// Switches between the fused contraction (default) and the composed oracle.
@@ -65,9 +73,18 @@ impl AllegroLayer {
         self.use_composed = composed;
     }
 
-    /// The fused tensor product.
-    pub fn fused_tensor_product(&self) -> &FusedTensorProduct {
-        &self.tp
+    /// Allegro's fused tensor product; `None` when the layer has a custom product.
+    pub fn fused_tensor_product(&self) -> Option<&FusedTensorProduct> {
+        match &self.tp {
+            LayerProduct::Allegro(tp) => Some(tp),
+            LayerProduct::Custom { .. } => None,
+        }
+    }
+
+    /// Whether the composed oracle evaluates Allegro's product
+    /// ([`AllegroLayer::set_use_composed`]).
+    pub fn uses_composed(&self) -> bool {
+        self.use_composed
     }
 
     /// Components of the previous layer's features this layer reads (`None`: all).
@@ -118,11 +135,7 @@ impl AllegroLayer {
             Some(c) => state.tensors.index_select(2, &Indices::new(c, &y.device())),
             None => state.tensors,
         };
-        let tensors = if self.use_composed {
-            self.tp.composed().forward(params, &x, &env_edges)
-        } else {
-            self.tp.forward(params, &x, &env_edges)
-        };
+        let tensors = self.tp.forward(params, &x, &env_edges, self.use_composed);
         let (e, u) = (tensors.dim(0), tensors.dim(1));
         let invariants = tensors.narrow(2, 0, 1).reshape(&[e, u]);
         let mut parts: Vec<&Tensor<B>> = state.scalars.iter().collect();

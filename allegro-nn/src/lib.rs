@@ -32,9 +32,13 @@
 //! ([`AllegroModel::outputs`]: differentiable with `create_graph`, for training, and the
 //! oracle) and the no-tape inference path ([`energy_forces`], [`EnergyForcesPlan`]) on
 //! fused kernels, which [`Predictor`] takes unless [`Predictor::with_tape`] says otherwise.
-//! A radial embedding of your own plugs in through [`CustomRadialEmbedding`] and
-//! [`AllegroModel::with_radial_embedding`]; [`testing`] has nequip's physics battery
-//! (rotation, translation, locality, finite differences) for any model.
+//! Parts of your own — a radial embedding ([`CustomRadialEmbedding`]), a tensor product
+//! ([`tensor_product_custom::CustomTensorProduct`]) — plug in through
+//! [`AllegroModel::with_parts`]; model files record their names, and a program that
+//! [`registry`]-registers them loads such files anywhere (the C ABI, the Python
+//! package), while one that has not is refused by the part's name. [`testing`] has
+//! nequip's physics battery (rotation, translation, locality, finite differences) for
+//! any model.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -63,6 +67,7 @@
 //! # Ok(()) }
 //! ```
 
+pub(crate) mod backend_erasure;
 pub mod config;
 pub mod device;
 pub mod edge_inputs;
@@ -77,12 +82,15 @@ pub mod layer;
 pub mod mlp;
 pub mod model;
 pub mod model_file;
+pub mod model_parts;
 pub mod nonlinearity;
 pub mod pair;
 pub mod parameters;
 pub mod predictor;
+pub mod registry;
 pub mod scale_shift;
 pub mod tensor_product;
+pub mod tensor_product_custom;
 pub mod tensor_product_fused;
 pub mod testing;
 pub mod trainable;
@@ -99,6 +107,7 @@ pub use error::{Error, Result};
 pub use forces::Outputs;
 pub use inputs::ModelInputs;
 pub use model::AllegroModel;
+pub use model_parts::ModelParts;
 pub use model_file::ModelFile;
 pub use parameters::Parameters;
 pub use predictor::{AtomOutputs, Prediction, Predictor};

@@ -5,17 +5,19 @@ use allegro_core::{Backend, DType, SplitMix64, Tensor};
 
 use crate::config::{AllegroConfig, PairPotentialConfig, RadialChemicalEmbedConfig};
 use crate::embedding::{
-    BesselEmbedding, CustomEmbed, CustomRadialEmbedding, RadialChemicalEmbed,
-    RadialChemicalEmbedding, SplineEmbedding, TensorEmbedding, WeightedChannels,
+    BesselEmbedding, CustomRadialEmbedding, RadialChemicalEmbed, RadialChemicalEmbedding,
+    SplineEmbedding, TensorEmbedding, WeightedChannels,
 };
 use crate::error::{Result, config_error};
 use crate::inputs::ModelInputs;
 use crate::layer::{AllegroLayer, EdgeState};
 use crate::mlp::ScalarMlp;
+use crate::model_parts::ModelParts;
 use crate::nonlinearity::Nonlinearity;
 use crate::pair::{PairPotential, Zbl};
 use crate::parameters::Parameters;
 use crate::scale_shift::{SCALES, SHIFTS, ScaleShift};
+use crate::tensor_product_custom::{LayerProduct, TensorProductSite};
 use crate::tensor_product_fused::FusedTensorProduct;
 
 /// An Allegro model's architecture and constants (no weights: those are a
@@ -63,33 +65,35 @@ fn nonlinearity(key: &str, v: &Option<String>) -> Result<Option<Nonlinearity>> {
 }
 
 impl AllegroModel {
-    /// Builds the architecture, checking the config.
+    /// Builds the architecture, checking the config. A config that names parts of
+    /// one's own finds them in the [`registry`](crate::registry).
     pub fn new(config: &AllegroConfig) -> Result<Self> {
-        Self::build(config, None)
+        Self::build(config, &ModelParts::new())
     }
 
     /// Builds the architecture with a user-defined radial-chemical embedding in place of
-    /// the config's; the model's config then records the part's name and settings
-    /// (checkpoints and model files carry them, and
-    /// [`ModelFile::into_model_with`](crate::model_file::ModelFile::into_model_with)
-    /// rebuilds the model only with an equal part). Everything downstream — the trainer,
-    /// the predictor, model files — works with it unchanged.
+    /// the config's (see [`AllegroModel::with_parts`]).
     pub fn with_radial_embedding<E: CustomRadialEmbedding>(
         config: &AllegroConfig,
         embedding: E,
     ) -> Result<Self> {
-        let custom = CustomEmbed::new(embedding);
-        let mut config = config.clone();
-        config.radial_chemical_embed = RadialChemicalEmbedConfig::Custom {
-            name: custom.name().to_string(),
-            settings: custom.settings().clone(),
-        };
-        Self::build(&config, Some(custom))
+        Self::with_parts(config, ModelParts::new().with_radial_embedding(embedding))
     }
 
-    /// The architecture of `config`, its radial embedding `custom` when the config
-    /// names a custom one.
-    pub(crate) fn build(config: &AllegroConfig, custom: Option<CustomEmbed>) -> Result<Self> {
+    /// Builds the architecture with parts of one's own in place of the config's; the
+    /// model's config then records each part's name and settings (checkpoints and model
+    /// files carry them, and a saved model is rebuilt only with equal parts: passed
+    /// again, or registered by name in the [`registry`](crate::registry)). Everything
+    /// downstream — the trainer, the predictor, model files — works with them unchanged;
+    /// the no-tape inference path has no kernels for a custom tensor product, so a
+    /// [`Predictor`](crate::Predictor) evaluates such a model on the tape.
+    pub fn with_parts(config: &AllegroConfig, parts: ModelParts) -> Result<Self> {
+        Self::build(&parts.recorded_in(config), &parts)
+    }
+
+    /// The architecture of `config`; the parts it names come from `parts`, else the
+    /// registry.
+    pub(crate) fn build(config: &AllegroConfig, parts: &ModelParts) -> Result<Self> {
         config.validate()?;
         let c = config;
         let dtype = c.dtype()?;
@@ -98,7 +102,7 @@ impl AllegroModel {
         let track = AllegroTensorTrack::new(c.l_max, c.parity, layers_n)?;
         let sh = SphericalHarmonics::new(c.l_max, ShNormalization::Component, true);
         let weighted = WeightedChannels::new(&track.sh, u);
-        let radial = radial_embed(c, custom)?;
+        let radial = radial_embed(c, parts)?;
         let fwd = c.forward_normalize;
         let scalar_mlp = ScalarMlp::new(
             "scalar_embed_mlp.mlp_module",
@@ -123,12 +127,23 @@ impl AllegroModel {
         for k in 0..layers_n {
             let last = k + 1 == layers_n;
             let contraction = track.contraction(k)?;
-            let tp = FusedTensorProduct::new(
-                &format!("allegro.tps.{k}"),
-                &contraction,
-                u,
-                c.tp_path_channel_coupling,
-            );
+            let tp = match &c.tensor_product {
+                None => LayerProduct::Allegro(FusedTensorProduct::new(
+                    &format!("allegro.tps.{k}"),
+                    &contraction,
+                    u,
+                    c.tp_path_channel_coupling,
+                )),
+                Some(wanted) => LayerProduct::Custom {
+                    part: parts.tensor_product(wanted)?,
+                    site: Box::new(TensorProductSite::new(
+                        k,
+                        contraction,
+                        u,
+                        c.tp_path_channel_coupling,
+                    )),
+                },
+            };
             let out = if last { s } else { s + weighted.weight_numel() };
             let latent = ScalarMlp::new(
                 &format!("allegro.latents.{k}"),
@@ -191,6 +206,25 @@ impl AllegroModel {
     pub fn set_dtype(&mut self, dtype: DType) {
         self.dtype = dtype;
         self.config.model_dtype = dtype.name().to_string();
+    }
+
+    /// Why the no-tape inference path cannot evaluate this model (`None`: it can): a
+    /// layer with a custom tensor product, or the composed oracle asked for
+    /// ([`AllegroModel::set_use_composed_tensor_product`]).
+    pub fn no_tape_refusal(&self) -> Option<String> {
+        for (k, layer) in self.layers.iter().enumerate() {
+            if let LayerProduct::Custom { part, .. } = layer.product() {
+                return Some(format!(
+                    "the custom tensor product `{}` (layer {k}): the no-tape path has kernels \
+                     for Allegro's contraction only",
+                    part.name()
+                ));
+            }
+            if layer.uses_composed() {
+                return Some("the composed tensor product was asked for".into());
+            }
+        }
+        None
     }
 
     /// Evaluates tensor products with the composed oracle (`true`) or the fused op.
@@ -365,9 +399,9 @@ pub(crate) struct EdgeFront<B: Backend> {
     pub radial: Tensor<B>,
 }
 
-/// The radial-chemical embedding `c` names; `custom` is the part a config's custom
-/// embedding must be (refused by name when absent or different).
-fn radial_embed(c: &AllegroConfig, custom: Option<CustomEmbed>) -> Result<RadialChemicalEmbed> {
+/// The radial-chemical embedding `c` names; a custom one comes from `parts`
+/// ([`ModelParts::radial_embedding`]).
+fn radial_embed(c: &AllegroConfig, parts: &ModelParts) -> Result<RadialChemicalEmbed> {
     let (t, d) = (c.type_names.len(), c.embed_dim());
     Ok(match &c.radial_chemical_embed {
         RadialChemicalEmbedConfig::Bessel {
@@ -385,22 +419,9 @@ fn radial_embed(c: &AllegroConfig, custom: Option<CustomEmbed>) -> Result<Radial
             num_splines,
             spline_span,
         } => RadialChemicalEmbed::Spline(SplineEmbedding::new(t, *num_splines, *spline_span, d)),
-        RadialChemicalEmbedConfig::Custom { name, settings } => match custom {
-            Some(part) if part.name() == name && part.settings() == settings => {
-                RadialChemicalEmbed::Custom(part)
-            }
-            _ => {
-                return Err(config_error(
-                    "radial_chemical_embed",
-                    format!(
-                        "the custom embedding `{name}` (settings {settings}) is not part of \
-                         this program: build the model with \
-                         AllegroModel::with_radial_embedding (or a model file with \
-                         ModelFile::into_model_with) and that part"
-                    ),
-                ));
-            }
-        },
+        RadialChemicalEmbedConfig::Custom { name, settings } => {
+            RadialChemicalEmbed::Custom(parts.radial_embedding(name, settings)?)
+        }
     })
 }
 

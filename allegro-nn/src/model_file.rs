@@ -32,9 +32,10 @@ use allegro_core::{Backend, DType, HostData, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{AllegroConfig, RadialChemicalEmbedConfig};
-use crate::embedding::{CustomEmbed, CustomRadialEmbedding};
+use crate::embedding::CustomRadialEmbedding;
 use crate::error::{Error, Result};
 use crate::model::AllegroModel;
+use crate::model_parts::ModelParts;
 use crate::parameters::Parameters;
 use crate::predictor::Predictor;
 
@@ -428,25 +429,31 @@ impl ModelFile {
             metadata: body.metadata,
             source: source.to_string(),
         };
-        // A model with a user-defined embedding is checked when the program hands the
-        // part over (`into_model_with`); every other model is checked now.
-        if !matches!(
-            file.config.radial_chemical_embed,
-            RadialChemicalEmbedConfig::Custom { .. }
-        ) {
-            file.check_model::<Cpu>(&CpuDevice, None)?;
+        // A model with parts of one's own is checked when it is built (`into_model*`:
+        // the parts are passed or registered by then); every other model is checked now.
+        if !file.names_custom_parts() {
+            file.check_model::<Cpu>(&CpuDevice, &ModelParts::new())?;
         }
         Ok(file)
+    }
+
+    /// Whether the config names a part written outside these crates (a custom radial
+    /// embedding or tensor product), which the program must pass or register.
+    pub fn names_custom_parts(&self) -> bool {
+        matches!(
+            self.config.radial_chemical_embed,
+            RadialChemicalEmbedConfig::Custom { .. }
+        ) || self.config.tensor_product.is_some()
     }
 
     /// The model the config builds, after checking that the other fields agree with it.
     fn check_model<B: Backend>(
         &self,
         device: &B::Device,
-        custom: Option<CustomEmbed>,
+        parts: &ModelParts,
     ) -> Result<(AllegroModel, Parameters<B>)> {
         let src = self.source.as_str();
-        let model = AllegroModel::build(&self.config, custom)
+        let model = AllegroModel::build(&self.config, parts)
             .map_err(|e| file_error(src, format!("invalid config: {e}")))?;
         if self.type_names != self.config.type_names {
             return Err(file_error(
@@ -509,12 +516,13 @@ impl ModelFile {
     }
 
     /// The model and its weights on `device`, each tensor in its stored dtype with its
-    /// stored bits and trainable flag.
+    /// stored bits and trainable flag. Parts of one's own that the config names come
+    /// from the [`registry`](crate::registry) (an error names an unregistered one).
     pub fn into_model<B: Backend>(
         self,
         device: &B::Device,
     ) -> Result<(AllegroModel, Parameters<B>)> {
-        self.into_model_checked(device, None)
+        self.into_model_with_parts(device, &ModelParts::new())
     }
 
     /// [`ModelFile::into_model`] for a model saved with a user-defined radial embedding
@@ -525,15 +533,18 @@ impl ModelFile {
         device: &B::Device,
         part: E,
     ) -> Result<(AllegroModel, Parameters<B>)> {
-        self.into_model_checked(device, Some(CustomEmbed::new(part)))
+        self.into_model_with_parts(device, &ModelParts::new().with_radial_embedding(part))
     }
 
-    fn into_model_checked<B: Backend>(
+    /// [`ModelFile::into_model`] with parts of one's own ([`AllegroModel::with_parts`]):
+    /// each part the file names is the one passed, if its name and settings agree, else
+    /// a registered one.
+    pub fn into_model_with_parts<B: Backend>(
         self,
         device: &B::Device,
-        custom: Option<CustomEmbed>,
+        parts: &ModelParts,
     ) -> Result<(AllegroModel, Parameters<B>)> {
-        let (model, _) = self.check_model::<B>(device, custom)?;
+        let (model, _) = self.check_model::<B>(device, parts)?;
         let mut params = Parameters::new();
         for t in self.tensors {
             let tensor = Tensor::from_host(t.values.into(), &t.shape, device)?;
@@ -556,6 +567,17 @@ impl ModelFile {
         part: E,
     ) -> Result<Predictor<B>> {
         let (model, params) = self.into_model_with::<B, E>(&device, part)?;
+        Ok(Predictor::new(model, &params, device))
+    }
+
+    /// [`ModelFile::into_predictor`] with parts of one's own (see
+    /// [`ModelFile::into_model_with_parts`]).
+    pub fn into_predictor_with_parts<B: Backend>(
+        self,
+        device: B::Device,
+        parts: &ModelParts,
+    ) -> Result<Predictor<B>> {
+        let (model, params) = self.into_model_with_parts::<B>(&device, parts)?;
         Ok(Predictor::new(model, &params, device))
     }
 

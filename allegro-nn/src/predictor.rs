@@ -32,6 +32,35 @@ pub struct Prediction {
     pub stress: Vec<Option<[[f64; 3]; 3]>>,
 }
 
+/// The no-tape plan of `model`, or `None` (the tape) when the model has a part the
+/// no-tape path has no kernels for; that is said once per process and part on stderr,
+/// since the tape is several times slower.
+fn no_tape_plan<B: Backend>(
+    model: &AllegroModel,
+    params: &Parameters<B>,
+    precision: MatmulPrecision,
+) -> Option<Arc<EnergyForcesPlan<B>>> {
+    match EnergyForcesPlan::new(model, params, precision) {
+        Ok(plan) => Some(Arc::new(plan)),
+        Err(e) => {
+            static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+            let message = e.to_string();
+            let mut said = SAID.lock().unwrap_or_else(|p| p.into_inner());
+            // The composed oracle is asked for by name; only a part is worth a word.
+            if model
+                .layers()
+                .iter()
+                .any(|l| l.fused_tensor_product().is_none())
+                && !said.contains(&message)
+            {
+                eprintln!("allegro: {message}; evaluating on the tape");
+                said.push(message);
+            }
+            None
+        }
+    }
+}
+
 /// A model with its weights on a device: the inference entry point.
 ///
 /// Evaluates by the no-tape path ([`AllegroModel::energy_forces`], with weights prepared
@@ -50,11 +79,7 @@ impl<B: Backend> Predictor<B> {
     /// kept in float64).
     pub fn new(model: AllegroModel, params: &Parameters<B>, device: B::Device) -> Self {
         let params = params.cast(model.dtype(), AllegroModel::is_float64_parameter);
-        let plan = Some(Arc::new(EnergyForcesPlan::new(
-            &model,
-            &params,
-            MatmulPrecision::Exact,
-        )));
+        let plan = no_tape_plan(&model, &params, MatmulPrecision::Exact);
         Predictor {
             model,
             params,
@@ -70,11 +95,7 @@ impl<B: Backend> Predictor<B> {
         self.plan = match (tape, self.plan.take()) {
             (true, _) => None,
             (false, Some(plan)) => Some(plan),
-            (false, None) => Some(Arc::new(EnergyForcesPlan::new(
-                &self.model,
-                &self.params,
-                MatmulPrecision::Exact,
-            ))),
+            (false, None) => no_tape_plan(&self.model, &self.params, MatmulPrecision::Exact),
         };
         self
     }
@@ -83,11 +104,7 @@ impl<B: Backend> Predictor<B> {
     /// `allow_tf32`; about 1e-3 relative error in each product), or keeps them exact.
     pub fn with_matmul_precision(mut self, precision: MatmulPrecision) -> Self {
         if self.plan.is_some() {
-            self.plan = Some(Arc::new(EnergyForcesPlan::new(
-                &self.model,
-                &self.params,
-                precision,
-            )));
+            self.plan = no_tape_plan(&self.model, &self.params, precision);
         }
         self
     }
@@ -121,6 +138,13 @@ impl<B: Backend> Predictor<B> {
             None => p.with_tape(true),
             Some(plan) => p.with_matmul_precision(plan.precision()),
         }
+    }
+
+    /// Whether it evaluates on the tape: asked for ([`Predictor::with_tape`]), or the
+    /// model has a part the no-tape path has no kernels for
+    /// ([`AllegroModel::no_tape_refusal`]).
+    pub fn uses_tape(&self) -> bool {
+        self.plan.is_none()
     }
 
     /// The model.

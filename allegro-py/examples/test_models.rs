@@ -13,11 +13,15 @@
 //!   Python reads back the very same doubles.
 //! - `OUT_DIR/water-f64.allegro`: the same architecture for H and O (the overhead
 //!   benchmark on the 192-atom water box).
+//! - `OUT_DIR/custom-parts.allegro`: the water architecture with the parts of
+//!   `examples/custom_parts/` (a custom radial embedding and tensor product), which the
+//!   Python package, having no such part registered, must refuse by name.
 
 use std::path::Path;
 
 use allegro_core::backend::cpu::{Cpu, CpuDevice};
 use allegro_data::extxyz::{ReadOptions, read_extxyz};
+use allegro_nn::model_parts::ModelParts;
 use allegro_nn::{AllegroConfig, AllegroModel, EnergyModel, ModelFile};
 use serde_json::{Value, json};
 
@@ -60,6 +64,26 @@ fn write_model(config: &AllegroConfig, path: &Path) -> Result<(), Error> {
     Ok(())
 }
 
+#[allow(dead_code)]
+#[path = "../../examples/custom_parts/parts.rs"]
+mod parts;
+
+/// Writes the model of `config` with the custom parts in place of its own.
+fn write_custom_parts_model(config: &AllegroConfig, path: &Path) -> Result<(), Error> {
+    let embedding = parts::GaussianEmbedding {
+        num_types: config.type_names.len(),
+        num_gaussians: 6,
+        dim: 8,
+    };
+    let parts = ModelParts::new()
+        .with_radial_embedding(embedding)
+        .with_tensor_product(parts::GatedProduct);
+    let model = AllegroModel::with_parts(config, parts)?;
+    let params = model.init_parameters::<Cpu>(&CpuDevice);
+    ModelFile::from_model(&model, &params, Default::default())?.save(path)?;
+    Ok(())
+}
+
 /// The predictions of the model at `model` on the first frames of `data`, as JSON.
 fn reference(model: &Path, data: &Path) -> Result<Value, Error> {
     let predictor = ModelFile::load(model)?.into_predictor::<Cpu>(CpuDevice)?;
@@ -89,10 +113,9 @@ fn run(out: &Path, data: &Path) -> Result<(), Error> {
         out.join("cuagau-f64-reference.json"),
         serde_json::to_string(&reference)?,
     )?;
-    write_model(
-        &config(&["H", "O"], &[-13.6, -432.0], false)?,
-        &out.join("water-f64.allegro"),
-    )?;
+    let water = config(&["H", "O"], &[-13.6, -432.0], false)?;
+    write_model(&water, &out.join("water-f64.allegro"))?;
+    write_custom_parts_model(&water, &out.join("custom-parts.allegro"))?;
     Ok(())
 }
 

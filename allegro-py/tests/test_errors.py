@@ -49,6 +49,18 @@ def test_corrupt_file(tmp_path, model_path, corrupt, what):
     assert isinstance(e.value, AllegroError)
 
 
+def test_unregistered_custom_part(test_data):
+    """A model that names parts written outside the crates (examples/custom_parts/) loads
+    only in a program that registered them; the Python package has not, so it refuses
+    the file by the part's name."""
+    path = test_data / "custom-parts.allegro"
+    with pytest.raises(AllegroError) as e:
+        AllegroCalculator(path)
+    message = str(e.value)
+    assert "custom_parts.GaussianEmbedding" in message, message
+    assert "register" in message, message
+
+
 def test_unknown_species(calc):
     atoms = Atoms("Cu2Fe", positions=[[0, 0, 0], [2.5, 0, 0], [0, 2.5, 0]])
     atoms.calc = calc

@@ -1,10 +1,7 @@
 //! User-defined radial-chemical embeddings, held by the model beside the built-in ones.
 //!
-//! [`RadialChemicalEmbedding`]'s methods are generic over the backend, so a user's part
-//! cannot be stored as a trait object directly. [`CustomEmbed::new`] therefore
-//! instantiates the part's methods for every backend this build has (the CPU, and CUDA,
-//! HIP and Vulkan with their features) behind one object-safe interface; a call with a
-//! backend's parameters finds its instance by type. The model, the trainer, the
+//! [`CustomEmbed::new`] holds a user's part for every backend of this build
+//! ([`crate::backend_erasure`]). The model, the trainer, the
 //! predictor (its no-tape path runs the embedding on the tape), checkpoints and model
 //! files then treat the part like a built-in one; the config records its name and
 //! settings so a saved model is rebuilt only with the same part.
@@ -13,11 +10,11 @@ use std::any::Any;
 use std::sync::Arc;
 
 use allegro_core::SplitMix64;
-use allegro_core::backend::cpu::Cpu;
 use allegro_core::{Backend, DType, Tensor};
 use serde_json::Value;
 
 use super::RadialChemicalEmbedding;
+use crate::backend_erasure::on_each_backend;
 use crate::inputs::ModelInputs;
 use crate::parameters::Parameters;
 
@@ -58,17 +55,11 @@ fn init_on<B: Backend, T: RadialChemicalEmbedding>(
     rng: &mut SplitMix64,
     dtype: DType,
     device: &dyn Any,
-) -> bool {
-    match (
-        params.downcast_mut::<Parameters<B>>(),
-        device.downcast_ref::<B::Device>(),
-    ) {
-        (Some(p), Some(d)) => {
-            part.init::<B>(p, rng, dtype, d);
-            true
-        }
-        _ => false,
-    }
+) -> Option<()> {
+    let p = params.downcast_mut::<Parameters<B>>()?;
+    let d = device.downcast_ref::<B::Device>()?;
+    part.init::<B>(p, rng, dtype, d);
+    Some(())
 }
 
 fn forward_on<B: Backend, T: RadialChemicalEmbedding>(
@@ -85,32 +76,6 @@ fn forward_on<B: Backend, T: RadialChemicalEmbedding>(
     Some(Box::new(part.forward::<B>(p, x, i)))
 }
 
-/// Tries `$call::<B>` for every backend of this build, first match wins.
-macro_rules! on_each_backend {
-    ($call:ident($($arg:expr),*)) => {{
-        let found = $call::<Cpu, T>($($arg),*);
-        #[cfg(feature = "cuda")]
-        let found = found.or_else(|| {
-            $call::<allegro_core::backend::gpu::Gpu<allegro_core::backend::gpu::CudaRuntime>, T>(
-                $($arg),*
-            )
-        });
-        #[cfg(feature = "hip")]
-        let found = found.or_else(|| {
-            $call::<allegro_core::backend::gpu::Gpu<allegro_core::backend::gpu::HipRuntime>, T>(
-                $($arg),*
-            )
-        });
-        #[cfg(feature = "vulkan")]
-        let found = found.or_else(|| {
-            $call::<allegro_core::backend::gpu::Gpu<allegro_core::backend::gpu::WgpuRuntime>, T>(
-                $($arg),*
-            )
-        });
-        found
-    }};
-}
-
 impl<T: CustomRadialEmbedding> ErasedEmbedding for T {
     fn output_dim(&self) -> usize {
         RadialChemicalEmbedding::output_dim(self)
@@ -123,27 +88,11 @@ impl<T: CustomRadialEmbedding> ErasedEmbedding for T {
         dtype: DType,
         device: &dyn Any,
     ) -> bool {
-        let found = init_on::<Cpu, T>(self, params, rng, dtype, device);
-        #[cfg(feature = "cuda")]
-        let found = found || {
-            use allegro_core::backend::gpu::{CudaRuntime, Gpu};
-            init_on::<Gpu<CudaRuntime>, T>(self, params, rng, dtype, device)
-        };
-        #[cfg(feature = "hip")]
-        let found = found || {
-            use allegro_core::backend::gpu::{Gpu, HipRuntime};
-            init_on::<Gpu<HipRuntime>, T>(self, params, rng, dtype, device)
-        };
-        #[cfg(feature = "vulkan")]
-        let found = found || {
-            use allegro_core::backend::gpu::{Gpu, WgpuRuntime};
-            init_on::<Gpu<WgpuRuntime>, T>(self, params, rng, dtype, device)
-        };
-        found
+        on_each_backend!(init_on::<T>(self, &mut *params, rng, dtype, device)).is_some()
     }
 
     fn forward_any(&self, params: &dyn Any, x: &dyn Any, inputs: &dyn Any) -> Option<Box<dyn Any>> {
-        on_each_backend!(forward_on(self, params, x, inputs))
+        on_each_backend!(forward_on::<T>(self, params, x, inputs))
     }
 }
 

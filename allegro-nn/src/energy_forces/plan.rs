@@ -6,6 +6,7 @@ use allegro_core::backend::{ContractEntry, ContractionSpec, MatmulPrecision, Seg
 use allegro_core::{Backend, DType, Tensor};
 
 use super::linear::PreparedMlp;
+use crate::error::{Error, Result};
 use crate::model::AllegroModel;
 use crate::parameters::Parameters;
 
@@ -62,8 +63,17 @@ fn remap_first_slot(spec: &ContractionSpec, select: Option<&[u32]>, dim: usize) 
 }
 
 impl<B: Backend> EnergyForcesPlan<B> {
-    /// Prepares `params` (any dtype; cast to the model's) for `model`.
-    pub fn new(model: &AllegroModel, params: &Parameters<B>, precision: MatmulPrecision) -> Self {
+    /// Prepares `params` (any dtype; cast to the model's) for `model`; an error naming
+    /// the part when the model has one the no-tape path has no kernels for
+    /// ([`AllegroModel::no_tape_refusal`]).
+    pub fn new(
+        model: &AllegroModel,
+        params: &Parameters<B>,
+        precision: MatmulPrecision,
+    ) -> Result<Self> {
+        if let Some(reason) = model.no_tape_refusal() {
+            return Err(Error::Unsupported(reason));
+        }
         let dtype = model.dtype();
         let weighted = model.weighted_channels();
         let mut prev_dim = weighted.irrep_of_component().len();
@@ -71,7 +81,9 @@ impl<B: Backend> EnergyForcesPlan<B> {
             .layers()
             .iter()
             .map(|layer| {
-                let tp = layer.fused_tensor_product();
+                let tp = layer
+                    .fused_tensor_product()
+                    .expect("no_tape_refusal: every layer has Allegro's product");
                 let spec = remap_first_slot(tp.spec(), layer.input_components(), prev_dim);
                 prev_dim = spec.dims[2];
                 let (name, _) = tp.composed().weight_shape();
@@ -94,7 +106,7 @@ impl<B: Backend> EnergyForcesPlan<B> {
                 }
             })
             .collect();
-        EnergyForcesPlan {
+        Ok(EnergyForcesPlan {
             dtype,
             precision,
             scalar_mlp: PreparedMlp::new(model.scalar_mlp(), params, dtype),
@@ -105,7 +117,7 @@ impl<B: Backend> EnergyForcesPlan<B> {
             ),
             layers,
             readout: PreparedMlp::new(model.readout(), params, dtype),
-        }
+        })
     }
 
     /// How its products round.
