@@ -102,5 +102,5 @@ pub use metrics::{ErrorStats, Loss, Mae, MaxAbs, Metric, Mse, Rmse};
 pub use metrics_csv::metrics_csv;
 pub use optim::{AdamW, AdamWConfig, AdamWState, Optimizer};
 pub use schedule::{LrScheduler, PlateauConfig, ReduceLROnPlateau, ThresholdMode};
-pub use shard_loss::{PooledForm, ShardSums};
+pub use shard_loss::{ErrorMap, PooledForm, PooledMetric, ShardSums};
 pub use trainer::{FitConfig, FitSummary, NonFinitePolicy, Progress, Trainer, epoch_order};

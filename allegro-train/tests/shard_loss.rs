@@ -1,16 +1,56 @@
 //! A batch split into shards (data-parallel ranks) differentiates exactly: the shards'
 //! surrogate gradients, with weights from the pooled sums, add up to the gradient of
-//! the whole batch's loss, for MSE, RMSE and MAE terms, per-type means (with and without
-//! per-type coefficients) and shards that lack a type.
+//! the whole batch's loss, for MSE, RMSE and MAE terms, a loss of one's own over two
+//! pooled sums, per-type means (with and without per-type coefficients) and shards that
+//! lack a type.
 
 mod common;
 
 use allegro_core::backend::cpu::{Cpu, CpuDevice};
+use allegro_core::{Backend, Tensor};
 use allegro_data::AtomicGraph;
 use allegro_nn::predictor::inputs_from_graph;
 use allegro_nn::{AllegroModel, Parameters};
 use allegro_train::grads::gradients;
-use allegro_train::{Field, Mae, MaxAbs, MetricEntry, MetricsManager, Mse, Rmse};
+use allegro_train::{
+    ErrorMap, ErrorStats, Field, Loss, Mae, MaxAbs, Metric, MetricEntry, MetricsManager, Mse,
+    PooledForm, PooledMetric, Rmse,
+};
+
+/// `a·mean(e²) + (1 − a)·mean(|e|)`: a loss of one's own that reads two pooled sums.
+#[derive(Clone, Copy, Debug)]
+struct SquaredAbsMix(f64);
+
+impl Metric for SquaredAbsMix {
+    fn name(&self) -> &str {
+        "sqabsmix"
+    }
+    fn compute(&self, s: &ErrorStats) -> f64 {
+        (self.0 * s.sum_sq + (1.0 - self.0) * s.sum_abs) / s.count as f64
+    }
+}
+
+impl PooledMetric for SquaredAbsMix {
+    fn maps(&self) -> Vec<ErrorMap> {
+        vec![ErrorMap::Square, ErrorMap::Abs]
+    }
+    fn value(&self, sums: &[f64], n: f64) -> f64 {
+        (self.0 * sums[0] + (1.0 - self.0) * sums[1]) / n
+    }
+    fn gradient(&self, _sums: &[f64], n: f64) -> Vec<f64> {
+        vec![self.0 / n, (1.0 - self.0) / n]
+    }
+}
+
+impl<B: Backend> Loss<B> for SquaredAbsMix {
+    fn loss(&self, e: &Tensor<B>) -> Tensor<B> {
+        let sq = e.square().mean_all().mul_scalar(self.0);
+        sq.add(&e.abs().mean_all().mul_scalar(1.0 - self.0))
+    }
+    fn pooled_form(&self) -> Option<PooledForm> {
+        Some(PooledForm::custom(*self))
+    }
+}
 use common::{dataset, tiny_model};
 
 fn manager(names: &[String]) -> MetricsManager<Cpu> {
@@ -22,6 +62,9 @@ fn manager(names: &[String]) -> MetricsManager<Cpu> {
             .coeff(0.5)
             .per_type_coeffs(vec![1.0, 2.0, 3.0, 4.0]),
         MetricEntry::new(Field::TotalEnergy, Rmse).coeff(0.25),
+        MetricEntry::new(Field::Forces, SquaredAbsMix(0.3))
+            .coeff(0.7)
+            .per_type(),
         // Report only: no pooled form needed.
         MetricEntry::new(Field::Forces, MaxAbs),
     ];
