@@ -90,6 +90,10 @@ fn trainer(model: &AllegroModel, params: Parameters<Cpu>) -> Result<Trainer<Cpu>
     Ok(Trainer::new(model.clone(), params, opt, loss, metrics, CpuDevice)?.with_ema(0.9)?)
 }
 
+/// What a rank of [`fit_data_parallel`] ends with: its validation force RMSE per epoch
+/// and its weights.
+type RankResult = (Vec<f64>, Parameters<Cpu>);
+
 /// `fit` data-parallel over two ranks (threads of this process, a `ThreadGroup`; MPI or
 /// NCCL ranks run the same code): each rank's validation force RMSE per epoch, and
 /// whether the ranks end with the same weights.
@@ -101,7 +105,7 @@ fn fit_data_parallel(
     fit: &FitConfig,
 ) -> Result<(Vec<f64>, bool), Error> {
     let group = ThreadGroup::new(2);
-    let ranks: Vec<Result<(Vec<f64>, Parameters<Cpu>), String>> = std::thread::scope(|s| {
+    let ranks: Vec<Result<RankResult, String>> = std::thread::scope(|s| {
         let handles: Vec<_> = group
             .iter()
             .map(|comm| {

@@ -29,7 +29,10 @@ fn user_defined_parts_train_save_and_reload() {
     // each rank takes a batch per step) and leaves the ranks with the same weights.
     let dp_last = *r.data_parallel_val_forces_rmse.last().unwrap();
     assert_eq!(r.data_parallel_val_forces_rmse.len(), 8);
-    assert!(dp_last < 0.7 * first, "data-parallel: untrained {first} → {dp_last}");
+    assert!(
+        dp_last < 0.7 * first,
+        "data-parallel: untrained {first} → {dp_last}"
+    );
     assert!(r.data_parallel_ranks_agree);
     // Differences, so compared with 0 in absolute terms.
     assert_abs_diff_eq!(r.reload_energy_rel, 0.0, epsilon = 1e-12);
