@@ -1,15 +1,12 @@
 //! Prints the dataset statistics that set a model's normalisation constants.
 //!
-//! `cargo run --release --example data_stats -- [FILE.xyz] [--cutoff R] [--shards DIR]`
-//! (default: examples/data/xtb-organics.xyz at 5 Å). With `--shards DIR` the file is first
-//! converted to a memory-mapped shard dataset in DIR (with a progress bar) and the
-//! statistics are streamed from the shards, as one would for data larger than memory.
+//! `cargo run --release --example data_stats -- [FILE.xyz] [--cutoff R]`
+//! (default: examples/data/xtb-organics.xyz at 5 Å). Data larger than memory streams its
+//! statistics the same way from nequip's LMDB files (`allegro-nequip`'s `LmdbGraphs`
+//! through [`source_statistics`](allegro::data::source_statistics)).
 
 use allegro::data::extxyz::ReadOptions;
-use allegro::data::{
-    GraphSource, InMemoryDataset, NeighborOptions, ShardDataset, Statistics, StatsAccumulator,
-    TypeMapper, convert_extxyz_to_shards,
-};
+use allegro::data::{InMemoryDataset, NeighborOptions, Statistics, TypeMapper};
 
 fn main() {
     if let Err(e) = run() {
@@ -21,12 +18,10 @@ fn main() {
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut file = String::from("examples/data/xtb-organics.xyz");
     let mut cutoff = 5.0;
-    let mut shards = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--cutoff" => cutoff = args.next().ok_or("--cutoff needs a value")?.parse()?,
-            "--shards" => shards = Some(args.next().ok_or("--shards needs a directory")?),
             _ => file = a,
         }
     }
@@ -34,19 +29,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let options = NeighborOptions::new(cutoff);
     let data = InMemoryDataset::from_extxyz(&file, &read)?;
     let mapper = TypeMapper::from_structures(&data.structures)?;
-    let s = match shards {
-        None => data.to_graphs(&mapper, &options)?.statistics(None)?,
-        Some(dir) => {
-            let meta = convert_extxyz_to_shards(&file, &dir, &read, &mapper, &options, 1024, true)?;
-            println!("wrote {} shards to {dir}", meta.shards.len());
-            let ds = ShardDataset::open(&dir)?;
-            let mut acc = StatsAccumulator::new(mapper.n_types());
-            for i in 0..ds.len() {
-                acc.add(&ds.graph(i)?)?;
-            }
-            acc.finish()
-        }
-    };
+    let s = data.to_graphs(&mapper, &options)?.statistics(None)?;
     print_stats(&file, cutoff, &mapper, &s);
     Ok(())
 }

@@ -11,8 +11,8 @@ use crate::neighbor::NeighborOptions;
 use crate::structure::Structure;
 use crate::type_mapper::TypeMapper;
 
-/// Anything that hands out graphs by index: [`GraphDataset`] (in memory) and
-/// [`ShardDataset`](crate::ShardDataset) (memory-mapped from disk).
+/// Anything that hands out graphs by index: [`GraphDataset`] (in memory), or a reader of
+/// files larger than memory (`allegro-nequip`'s LMDB source).
 pub trait GraphSource: Sync {
     /// Number of frames.
     fn len(&self) -> usize;

@@ -126,14 +126,6 @@ pub enum Error {
         /// What is wrong, in words.
         message: String,
     },
-    /// An on-disk shard dataset is malformed or does not match what was asked.
-    #[error("{path}: {message}")]
-    Shard {
-        /// The shard or metadata file.
-        path: PathBuf,
-        /// What is wrong, in words.
-        message: String,
-    },
     /// An LMDB dataset cannot be opened or read.
     #[error("{path}: {message}")]
     Lmdb {

@@ -13,9 +13,8 @@
 //!   is their oracle.
 //! - [`AtomicGraph`]: what the model consumes: atoms, edges, cell shifts and
 //!   [`BatchLabels`], for one frame or a disjoint batch of frames ([`AtomicGraph::batch`]).
-//! - [`GraphSource`]: graphs by index, from [`GraphDataset`] (in memory) or
-//!   [`ShardDataset`] (memory-mapped shards); the crate `allegro-nequip` adds nequip's
-//!   LMDB files, read on demand.
+//! - [`GraphSource`]: graphs by index, from [`GraphDataset`] (in memory); the crate
+//!   `allegro-nequip` adds nequip's LMDB files, read on demand (data larger than memory).
 //!
 //! ## How the pieces fit
 //!
@@ -27,8 +26,7 @@
 //! gives the same order on every machine and version), [`stats`] gives a model's
 //! normalisation constants (average neighbor count, force RMS, per-type energy shifts),
 //! and batches come from [`GraphSource::batch`] or, built ahead by loader threads, from
-//! [`for_each_batch`]. For data larger than memory, [`shard`] converts extxyz to
-//! memory-mapped shards.
+//! [`for_each_batch`].
 //!
 //! Edge convention (see `docs/model.md` §1): edge z goes from the center
 //! `i = edge_center[z]` to the neighbor `j = edge_neighbor[z]`, with vector
@@ -60,10 +58,8 @@ pub mod extxyz;
 pub mod graph;
 pub mod masses;
 pub mod neighbor;
-mod page_release;
 pub mod prefetch;
 pub mod rng;
-pub mod shard;
 pub mod species;
 pub mod split;
 pub mod stats;
@@ -80,7 +76,6 @@ pub use neighbor::{
 };
 pub use prefetch::for_each_batch;
 pub use rng::SplitMix64;
-pub use shard::{ShardDataset, ShardMeta, ShardWriter, convert_extxyz_to_shards};
 pub use species::{CHEMICAL_SYMBOLS, Species, atomic_number, chemical_symbol};
 pub use split::{Split, SplitSizes, shuffled_indices, split};
 pub use stats::{Statistics, StatsAccumulator, compute_statistics, source_statistics};

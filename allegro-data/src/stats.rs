@@ -83,8 +83,8 @@ pub fn source_statistics<S: GraphSource + ?Sized>(
     Ok(acc.finish())
 }
 
-/// Streaming form of [`compute_statistics`]: add graphs one at a time (e.g. from a
-/// [`ShardDataset`](crate::ShardDataset) larger than memory), then [`finish`](Self::finish).
+/// Streaming form of [`compute_statistics`]: add graphs one at a time (e.g. from an LMDB
+/// source larger than memory), then [`finish`](Self::finish).
 /// Memory is O(T²): the least-squares fit keeps only `XᵀX`, `Xᵀy` and `yᵀy`.
 #[derive(Clone, Debug)]
 pub struct StatsAccumulator {

@@ -25,13 +25,12 @@ use crate::early_stopping::EarlyStopping;
 use crate::ema::EmaState;
 use crate::error::{Error, Result, io_error};
 use crate::manager::MetricValues;
-use crate::optim::AdamWState;
-use crate::schedule::ReduceLROnPlateau;
 
 /// First bytes of a checkpoint file.
 pub const CHECKPOINT_MAGIC: &[u8; 8] = b"ALGRCKPT";
-/// Format version written. Version 1 (AdamW and plateau states stored as such, before
-/// optimizers and schedulers were pluggable) is still read.
+/// Format version written and read. Version 1 (AdamW and plateau states stored as such,
+/// before optimizers and schedulers were pluggable; a 0.1 pre-release) is no longer read:
+/// its files are refused with the version named.
 pub const CHECKPOINT_VERSION: u32 = 2;
 const HEADER_LEN: usize = 8 + 4 + 8 + 8;
 
@@ -117,53 +116,6 @@ impl Checkpoint {
     }
 }
 
-/// A version-1 checkpoint: the same fields, with the AdamW and plateau states stored as
-/// such.
-#[derive(Deserialize)]
-#[cfg_attr(test, derive(Serialize))]
-struct CheckpointV1 {
-    model_config: Option<String>,
-    params: Vec<ParamRecord>,
-    optimizer: AdamWState,
-    scheduler: Option<ReduceLROnPlateau>,
-    ema: Option<EmaState>,
-    early_stopping: Option<EarlyStopping>,
-    rng: Vec<u64>,
-    epoch: u64,
-    global_step: u64,
-    history: Vec<EpochRecord>,
-    best_metric: Option<f64>,
-}
-
-impl CheckpointV1 {
-    /// The same state in the current layout.
-    fn upgrade(self) -> Result<Checkpoint> {
-        let scheduler = match &self.scheduler {
-            Some(s) => Some(StateRecord {
-                kind: crate::schedule::plateau::KIND.into(),
-                bytes: encode_state("the LR scheduler", s)?,
-            }),
-            None => None,
-        };
-        Ok(Checkpoint {
-            model_config: self.model_config,
-            params: self.params,
-            optimizer: StateRecord {
-                kind: crate::optim::adamw::KIND.into(),
-                bytes: encode_state("the optimizer", &self.optimizer)?,
-            },
-            scheduler,
-            ema: self.ema,
-            early_stopping: self.early_stopping,
-            rng: self.rng,
-            epoch: self.epoch,
-            global_step: self.global_step,
-            history: self.history,
-            best_metric: self.best_metric,
-        })
-    }
-}
-
 /// Host records of every tensor of `params`.
 pub fn params_to_records<B: Backend>(params: &Parameters<B>) -> Vec<ParamRecord> {
     params
@@ -239,9 +191,11 @@ impl Checkpoint {
             return Err(err("not an allegro-rs checkpoint (bad magic header)".into()));
         }
         let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-        if version != CHECKPOINT_VERSION && version != 1 {
+        if version != CHECKPOINT_VERSION {
             return Err(err(format!(
-                "format version {version}, this build reads versions 1 to {CHECKPOINT_VERSION}"
+                "format version {version}, this build reads version {CHECKPOINT_VERSION} \
+                 (version 1 came from pre-release builds: train again, or load its weights \
+                 with that build and save a model file)"
             )));
         }
         let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
@@ -257,13 +211,7 @@ impl Checkpoint {
             return Err(err("checksum mismatch (file corrupted)".into()));
         }
         let decode_err = |e: postcard::Error| err(format!("cannot decode: {e}"));
-        let (ckpt, rest) = if version == 1 {
-            let (old, rest) =
-                postcard::take_from_bytes::<CheckpointV1>(payload).map_err(decode_err)?;
-            (old.upgrade()?, rest)
-        } else {
-            postcard::take_from_bytes::<Checkpoint>(payload).map_err(decode_err)?
-        };
+        let (ckpt, rest) = postcard::take_from_bytes::<Checkpoint>(payload).map_err(decode_err)?;
         if !rest.is_empty() {
             return Err(err(format!(
                 "{} trailing bytes after the payload",
@@ -346,7 +294,8 @@ pub(crate) fn write_atomic_with(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::optim::{AdamWConfig, MomentRecord};
+    use crate::optim::{AdamWConfig, AdamWState, MomentRecord};
+    use crate::schedule::ReduceLROnPlateau;
     use allegro_core::backend::cpu::{Cpu, CpuDevice};
 
     fn adamw_state() -> AdamWState {
@@ -433,37 +382,18 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 
-    /// A version-1 file (AdamW and plateau states stored as such) reads as the same state.
+    /// A version-1 file (a pre-release layout) is refused, naming the versions.
     #[test]
-    fn version_one_files_still_read() {
-        let c = sample(2);
-        let plateau = ReduceLROnPlateau::new(Default::default()).unwrap();
-        let old = CheckpointV1 {
-            model_config: c.model_config.clone(),
-            params: c.params.clone(),
-            optimizer: adamw_state(),
-            scheduler: Some(plateau.clone()),
-            ema: c.ema.clone(),
-            early_stopping: None,
-            rng: c.rng.clone(),
-            epoch: c.epoch,
-            global_step: c.global_step,
-            history: c.history.clone(),
-            best_metric: c.best_metric,
-        };
-        let payload = postcard::to_stdvec(&old).unwrap();
-        let mut bytes = CHECKPOINT_MAGIC.to_vec();
-        bytes.extend_from_slice(&1u32.to_le_bytes());
-        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(&fnv1a(&payload).to_le_bytes());
-        bytes.extend_from_slice(&payload);
-        let back = Checkpoint::from_bytes(&bytes, "v1").unwrap();
-        assert_eq!(back, c);
-        let adamw: AdamWState = decode_state("optimizer", &back.optimizer.bytes).unwrap();
-        assert_eq!(adamw, adamw_state());
-        let sched: ReduceLROnPlateau =
-            decode_state("scheduler", &back.scheduler.unwrap().bytes).unwrap();
-        assert_eq!(sched, plateau);
+    fn version_one_files_are_refused_by_version() {
+        let mut bytes = sample(2).to_bytes().unwrap();
+        bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+        let e = Checkpoint::from_bytes(&bytes, "old.ckpt")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("old.ckpt") && e.contains("format version 1"),
+            "{e}"
+        );
     }
 
     #[test]
