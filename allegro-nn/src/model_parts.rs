@@ -1,6 +1,6 @@
 //! The parts of one's own a model is built with, and how a config's part names find
 //! them: the part passed to [`AllegroModel::with_parts`](crate::AllegroModel::with_parts)
-//! when its name and settings are the config's, else the [`registry`](crate::registry),
+//! when its name and settings are the config's, else the [`registry`],
 //! else an error that names the part.
 
 use serde_json::Value;
