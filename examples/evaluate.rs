@@ -5,6 +5,9 @@
 //!
 //! `cargo run --release --features cuda --example evaluate -- MODEL DATA --device cuda [--tf32]`
 //!
+//! `--parity FILE.svg` also draws the predictions against the labels (force components
+//! and energies per atom, each panel with its RMSE).
+//!
 //! Prints one JSON line as its last output: frames, force RMSE/MAE, per-atom energy
 //! RMSE/MAE and, when the labels have stress, stress RMSE. `--device cuda` (a build with
 //! `--features cuda`) evaluates on the GPU; `--tf32` lets its products round operands to
@@ -17,6 +20,7 @@ use allegro::data::extxyz::ReadOptions;
 use allegro::nequip::read_structures;
 use allegro::nn::model_file::ModelFile;
 use allegro::nn::{EnergyModel, Predictor};
+use allegro::train::run::{ParityPanel, parity_svg};
 
 type Error = Box<dyn std::error::Error>;
 
@@ -25,13 +29,17 @@ struct Errors {
     sum_sq: f64,
     sum_abs: f64,
     n: usize,
+    /// `(label, prediction)` pairs, for the parity plot.
+    pairs: Vec<(f64, f64)>,
 }
 
 impl Errors {
-    fn add(&mut self, d: f64) {
+    fn add(&mut self, label: f64, prediction: f64) {
+        let d = prediction - label;
         self.sum_sq += d * d;
         self.sum_abs += d.abs();
         self.n += 1;
+        self.pairs.push((label, prediction));
     }
     fn rmse(&self) -> Option<f64> {
         (self.n > 0).then(|| (self.sum_sq / self.n as f64).sqrt())
@@ -46,10 +54,16 @@ fn json(v: Option<f64>) -> String {
 }
 
 #[cfg_attr(not(feature = "cuda"), allow(unused_variables))]
-fn run(model_path: &str, data_path: &str, device: &str, tf32: bool) -> Result<String, Error> {
+fn run(
+    model_path: &str,
+    data_path: &str,
+    device: &str,
+    tf32: bool,
+    parity: Option<&str>,
+) -> Result<String, Error> {
     let file = ModelFile::load(model_path)?;
     match device {
-        "cpu" => metrics(file.into_predictor::<Cpu>(CpuDevice)?, data_path),
+        "cpu" => metrics(file.into_predictor::<Cpu>(CpuDevice)?, data_path, parity),
         #[cfg(feature = "cuda")]
         "cuda" => {
             use allegro::core::backend::MatmulPrecision;
@@ -61,7 +75,11 @@ fn run(model_path: &str, data_path: &str, device: &str, tf32: bool) -> Result<St
                 MatmulPrecision::Exact
             };
             let predictor = file.into_predictor::<Gpu<CudaRuntime>>(dev)?;
-            metrics(predictor.with_matmul_precision(precision), data_path)
+            metrics(
+                predictor.with_matmul_precision(precision),
+                data_path,
+                parity,
+            )
         }
         other => Err(format!(
             "--device {other}: this build has cpu{} (cuda needs --features cuda)",
@@ -75,7 +93,11 @@ fn run(model_path: &str, data_path: &str, device: &str, tf32: bool) -> Result<St
     }
 }
 
-fn metrics<B: Backend>(predictor: Predictor<B>, data_path: &str) -> Result<String, Error> {
+fn metrics<B: Backend>(
+    predictor: Predictor<B>,
+    data_path: &str,
+    parity: Option<&str>,
+) -> Result<String, Error> {
     // extxyz, or nequip's LMDB (`*.lmdb`, or a directory holding data.mdb).
     let frames = read_structures(data_path, &ReadOptions::default())?;
     let (mut forces, mut energy, mut stress) =
@@ -84,16 +106,17 @@ fn metrics<B: Backend>(predictor: Predictor<B>, data_path: &str) -> Result<Strin
         let p = predictor.predict_structure(s)?;
         if let Some(f) = &s.labels.forces {
             for (a, b) in f.iter().zip(&p.forces) {
-                (0..3).for_each(|d| forces.add(b[d] - a[d]));
+                (0..3).for_each(|d| forces.add(a[d], b[d]));
             }
         }
         if let Some(e) = s.labels.energy {
-            energy.add((p.total_energy[0] - e) / s.n_atoms() as f64);
+            let n = s.n_atoms() as f64;
+            energy.add(e / n, p.total_energy[0] / n);
         }
         if let (Some(label), Some(Some(pred))) = (&s.labels.stress, p.stress.first()) {
             for a in 0..3 {
                 for b in 0..3 {
-                    stress.add(pred[a][b] - label[a][b]);
+                    stress.add(label[a][b], pred[a][b]);
                 }
             }
         }
@@ -109,6 +132,18 @@ fn metrics<B: Backend>(predictor: Predictor<B>, data_path: &str) -> Result<Strin
     if stress.n > 0 {
         line += &format!(", \"stress_rmse\": {}", json(stress.rmse()));
     }
+    if let Some(path) = parity {
+        let panel = |quantity: &str, e: Errors| ParityPanel {
+            quantity: quantity.into(),
+            pairs: e.pairs,
+        };
+        let panels = [
+            panel("force component (eV/Å)", forces),
+            panel("energy per atom (eV)", energy),
+            panel("stress component (eV/Å³)", stress),
+        ];
+        std::fs::write(path, parity_svg(&panels)?).map_err(|e| format!("{path}: {e}"))?;
+    }
     Ok(line + "}")
 }
 
@@ -116,6 +151,15 @@ fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let tf32 = args.iter().any(|a| a == "--tf32");
     args.retain(|a| a != "--tf32");
+    let mut parity = None;
+    if let Some(k) = args.iter().position(|a| a == "--parity") {
+        if k + 1 >= args.len() {
+            eprintln!("--parity needs a file (FILE.svg)");
+            std::process::exit(2);
+        }
+        parity = Some(args.remove(k + 1));
+        args.remove(k);
+    }
     let mut device = "cpu".to_string();
     if let Some(k) = args.iter().position(|a| a == "--device") {
         if k + 1 >= args.len() {
@@ -126,13 +170,16 @@ fn main() {
         args.remove(k);
     }
     if args.len() != 2 {
-        eprintln!("usage: evaluate MODEL.allegro DATA.xyz|DATA.lmdb [--device cpu|cuda] [--tf32]");
+        eprintln!(
+            "usage: evaluate MODEL.allegro DATA.xyz|DATA.lmdb [--device cpu|cuda] [--tf32] \
+             [--parity FILE.svg]"
+        );
         std::process::exit(2);
     }
     if tf32 && device == "cpu" {
         eprintln!("note: --tf32 has no effect on the CPU");
     }
-    match run(&args[0], &args[1], &device, tf32) {
+    match run(&args[0], &args[1], &device, tf32, parity.as_deref()) {
         Ok(line) => println!("{line}"),
         Err(e) => {
             eprintln!("error: {e}");

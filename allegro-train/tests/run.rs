@@ -53,10 +53,12 @@ fn a_small_run_writes_its_outputs_and_a_model_file_that_predicts_the_same() {
         "model.allegro",
     ]
     .iter()
-    .chain(&["test_metrics.txt", "test_predictions.xyz"])
+    .chain(&["test_metrics.txt", "test_predictions.xyz", "parity.svg"])
     {
         assert!(prepared.out_dir.join(f).is_file(), "{f} missing");
     }
+    let parity = std::fs::read_to_string(prepared.out_dir.join("parity.svg")).unwrap();
+    assert!(parity.contains("force component") && parity.contains("RMSE"));
     assert_eq!(out.test.frames, prepared.parts.test.len());
     assert!(out.test.forces_rmse.unwrap().is_finite());
     assert!(out.describe().starts_with("trained 2 epochs"));

@@ -18,11 +18,11 @@
 //! nequip's own configs run through the crate `allegro-nequip`.
 
 mod config;
-mod curve;
+mod plots;
 mod prepare;
 mod train;
 
 pub use config::{DataConfig, LossConfig, MdConfig, RunConfig, SplitConfig};
-pub use curve::learning_curve_svg;
+pub use plots::{ParityPanel, learning_curve_svg, parity_svg};
 pub use prepare::PreparedRun;
 pub use train::{RunOutcome, TestReport, train_and_test};

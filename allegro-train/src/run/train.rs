@@ -9,7 +9,7 @@ use allegro_data::{Column, ColumnData, GraphSource, InfoValue};
 use allegro_nn::model_file::ModelFile;
 use allegro_nn::{AllegroModel, Predictor};
 
-use super::curve::learning_curve_svg;
+use super::plots::{ParityPanel, learning_curve_svg, parity_svg};
 use super::prepare::PreparedRun;
 use crate::checkpoint::EpochRecord;
 use crate::clip::GradClip;
@@ -93,7 +93,8 @@ impl<B: Backend> RunOutcome<B> {
 
 /// Trains `prepared`'s model on `device` (resuming from `last.ckpt` in the run folder if
 /// there is one), then writes `metrics.csv`, `best.ckpt`, `last.ckpt`,
-/// `learning_curve.svg`, `model.allegro`, `test_metrics.txt` and `test_predictions.xyz`
+/// `learning_curve.svg`, `model.allegro`, `test_metrics.txt`, `test_predictions.xyz` and
+/// `parity.svg`
 /// there. `progress` sees every batch and epoch.
 pub fn train_and_test<B: Backend>(
     prepared: &PreparedRun,
@@ -167,7 +168,8 @@ pub fn train_and_test<B: Backend>(
         })
         .collect();
     let svg = out_dir.join("learning_curve.svg");
-    std::fs::write(&svg, learning_curve_svg(&curve)).map_err(|e| io_error(&svg, e))?;
+    let curve = learning_curve_svg(&curve).map_err(|m| io_error(&svg, std::io::Error::other(m)))?;
+    std::fs::write(&svg, curve).map_err(|e| io_error(&svg, e))?;
 
     // The model file holds the EMA weights (what validation saw).
     let mut meta = BTreeMap::new();
@@ -196,6 +198,8 @@ pub fn train_and_test<B: Backend>(
 fn test_split<B: Backend>(prepared: &PreparedRun, predictor: &Predictor<B>) -> Result<TestReport> {
     let mut written = Vec::new();
     let (mut se_f, mut n_f, mut se_e, mut n_e) = (0.0, 0usize, 0.0, 0usize);
+    // (label, prediction) pairs for parity.svg.
+    let (mut forces, mut energies) = (Vec::new(), Vec::new());
     for &i in &prepared.parts.test {
         let p = predictor.predict(&prepared.data.graph(i)?)?;
         let mut s = prepared.frames.structures[i].clone();
@@ -203,11 +207,14 @@ fn test_split<B: Backend>(prepared: &PreparedRun, predictor: &Predictor<B>) -> R
             for (a, b) in f.iter().zip(&p.forces) {
                 se_f += (0..3).map(|d| (a[d] - b[d]).powi(2)).sum::<f64>();
                 n_f += 3;
+                forces.extend((0..3).map(|d| (a[d], b[d])));
             }
         }
         if let Some(e) = s.labels.energy {
-            se_e += ((e - p.total_energy[0]) / s.n_atoms() as f64).powi(2);
+            let n = s.n_atoms() as f64;
+            se_e += ((e - p.total_energy[0]) / n).powi(2);
             n_e += 1;
+            energies.push((e / n, p.total_energy[0] / n));
         }
         let energy = InfoValue::Real(p.total_energy[0]);
         s.labels.info.insert("allegro_energy".into(), energy);
@@ -220,6 +227,21 @@ fn test_split<B: Backend>(prepared: &PreparedRun, predictor: &Predictor<B>) -> R
     }
     let path = prepared.out_dir.join("test_predictions.xyz");
     write_extxyz(&path, &written, &WriteOptions::default())?;
+    let panels = [
+        ParityPanel {
+            quantity: "force component (eV/Å)".into(),
+            pairs: forces,
+        },
+        ParityPanel {
+            quantity: "energy per atom (eV)".into(),
+            pairs: energies,
+        },
+    ];
+    // No labelled test frame: nothing to draw.
+    if let Ok(svg) = parity_svg(&panels) {
+        let path = prepared.out_dir.join("parity.svg");
+        std::fs::write(&path, svg).map_err(|e| io_error(&path, e))?;
+    }
     let rmse = |se: f64, n: usize| (n > 0).then(|| (se / n as f64).sqrt());
     Ok(TestReport {
         frames: prepared.parts.test.len(),
