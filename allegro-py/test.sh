@@ -28,6 +28,9 @@ cargo run --release --quiet -p allegro-py "${F[@]}" --example test_models -- \
 rm -rf "$T/wheels"
 "$V/bin/maturin" build --release --quiet -m allegro-py/Cargo.toml "${F[@]}" \
   --interpreter "$V/bin/python" --out "$T/wheels"
+# The extension module of one's own that registers the example's parts (test_parts.py).
+"$V/bin/maturin" build --release --quiet -m allegro-py/parts-demo/Cargo.toml "${F[@]}" \
+  --interpreter "$V/bin/python" --out "$T/wheels"
 "$V/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall \
-  --no-deps "$T"/wheels/allegro_rs-*.whl
+  --no-deps "$T"/wheels/allegro_rs-*.whl "$T"/wheels/allegro_rs_parts_demo-*.whl
 ALLEGRO_PY_TEST_DATA="$T/allegro-py-tests" "$V/bin/python" -m pytest -q allegro-py/tests

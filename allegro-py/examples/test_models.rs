@@ -15,14 +15,17 @@
 //!   benchmark on the 192-atom water box).
 //! - `OUT_DIR/custom-parts.allegro`: the water architecture with the parts of
 //!   `examples/custom_parts/` (a custom radial embedding and tensor product), which the
-//!   Python package, having no such part registered, must refuse by name.
+//!   Python package, having no such part registered, must refuse by name, and the
+//!   extension module `allegro-py/parts-demo` (which registers them) must load;
+//!   `OUT_DIR/custom-parts-reference.json`: its energy and forces on a water dimer.
 
 use std::path::Path;
 
 use allegro_core::backend::cpu::{Cpu, CpuDevice};
 use allegro_data::extxyz::{ReadOptions, read_extxyz};
+use allegro_data::{Species, Structure};
 use allegro_nn::model_parts::ModelParts;
-use allegro_nn::{AllegroConfig, AllegroModel, EnergyModel, ModelFile};
+use allegro_nn::{AllegroConfig, AllegroModel, EnergyModel, ModelFile, Predictor};
 use serde_json::{Value, json};
 
 type Error = Box<dyn std::error::Error>;
@@ -68,7 +71,8 @@ fn write_model(config: &AllegroConfig, path: &Path) -> Result<(), Error> {
 #[path = "../../examples/custom_parts/parts.rs"]
 mod parts;
 
-/// Writes the model of `config` with the custom parts in place of its own.
+/// Writes the model of `config` with the custom parts in place of its own, and its
+/// predictions on a water dimer (the parts passed directly, no registry) beside it.
 fn write_custom_parts_model(config: &AllegroConfig, path: &Path) -> Result<(), Error> {
     let embedding = parts::GaussianEmbedding {
         num_types: config.type_names.len(),
@@ -81,6 +85,30 @@ fn write_custom_parts_model(config: &AllegroConfig, path: &Path) -> Result<(), E
     let model = AllegroModel::with_parts(config, parts)?;
     let params = model.init_parameters::<Cpu>(&CpuDevice);
     ModelFile::from_model(&model, &params, Default::default())?.save(path)?;
+    let numbers = [8i64, 1, 1, 8, 1, 1];
+    let positions = [
+        [0.0, 0.0, 0.0],
+        [0.96, 0.0, 0.0],
+        [-0.24, 0.93, 0.0],
+        [2.9, 0.1, 0.2],
+        [3.6, 0.7, 0.1],
+        [3.1, -0.8, 0.4],
+    ];
+    let species = numbers
+        .iter()
+        .map(|&z| Species::new(if z == 8 { "O" } else { "H" }))
+        .collect::<Option<Vec<_>>>()
+        .ok_or("a chemical symbol")?;
+    let water = Structure::new(species, positions.to_vec(), None, [false; 3]);
+    let p = Predictor::new(model, &params, CpuDevice).predict_structure(&water)?;
+    let reference = json!({
+        "numbers": numbers, "positions": positions,
+        "energy": p.total_energy[0], "forces": p.forces,
+    });
+    std::fs::write(
+        path.with_file_name("custom-parts-reference.json"),
+        serde_json::to_string(&reference)?,
+    )?;
     Ok(())
 }
 

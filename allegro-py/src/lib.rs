@@ -23,30 +23,40 @@ mod model;
 
 use pyo3::prelude::*;
 
+/// Fills the extension module `m` with what `allegro._allegro` holds: `Model`, the
+/// exceptions, `__version__` and `backends` (the device kinds this build can run on:
+/// `"cpu"`, and `"cuda"`, `"hip"`, `"vulkan"` per cargo feature).
+///
+/// A program with parts of its own (a custom radial embedding or tensor product,
+/// `allegro_nn::registry`) builds its own extension module from this crate: its module
+/// init registers the parts, then calls this. Models that name those parts then load
+/// in that module, and only there (`allegro-py/parts-demo` is such a module, tested by
+/// `tests/test_parts.py`).
+pub fn init_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add_class::<model::Model>()?;
+    m.add("AllegroError", py.get_type::<error::AllegroError>())?;
+    m.add("DeviceError", py.get_type::<error::DeviceError>())?;
+    m.add("ModelFileError", py.get_type::<error::ModelFileError>())?;
+    m.add(
+        "UnknownSpeciesError",
+        py.get_type::<error::UnknownSpeciesError>(),
+    )?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    let backends: Vec<&str> = [
+        ("cpu", true),
+        ("cuda", cfg!(feature = "cuda")),
+        ("hip", cfg!(feature = "hip")),
+        ("vulkan", cfg!(feature = "vulkan")),
+    ]
+    .into_iter()
+    .filter_map(|(name, built)| built.then_some(name))
+    .collect();
+    m.add("backends", backends)
+}
+
 /// The extension module `allegro._allegro` (re-exported by the `allegro` package).
 #[pymodule]
-mod _allegro {
-    #[pymodule_export]
-    use super::error::{AllegroError, DeviceError, ModelFileError, UnknownSpeciesError};
-    #[pymodule_export]
-    use super::model::Model;
-
-    use pyo3::prelude::*;
-
-    /// Adds `__version__` (the crate's version) and `backends`, the device kinds this
-    /// build can run on (`"cpu"`, and `"cuda"`, `"hip"`, `"vulkan"` per cargo feature).
-    #[pymodule_init]
-    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
-        m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-        let backends: Vec<&str> = [
-            ("cpu", true),
-            ("cuda", cfg!(feature = "cuda")),
-            ("hip", cfg!(feature = "hip")),
-            ("vulkan", cfg!(feature = "vulkan")),
-        ]
-        .into_iter()
-        .filter_map(|(name, built)| built.then_some(name))
-        .collect();
-        m.add("backends", backends)
-    }
+fn _allegro(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    init_module(m)
 }
