@@ -23,6 +23,13 @@ pub(super) fn run(args: &TrainArgs) -> Result<(), String> {
         eprintln!("warning: `{}`: {}", w.key, w.message);
     }
     super::device::prepare_training(device);
+    // The device-thread experiment runs short configs only (a nequip run's communicator
+    // and progress stay on this thread): say so rather than ignore the setting.
+    if std::env::var("ALLEGRO_DEVICE_THREAD").is_ok_and(|v| v == "1") {
+        eprintln!(
+            "note: ALLEGRO_DEVICE_THREAD applies to short configs; this nequip run ignores it"
+        );
+    }
     let comm = communicator(args.mpi, &config, device)?;
     if args.mpi {
         eprintln!(

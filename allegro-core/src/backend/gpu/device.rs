@@ -101,7 +101,7 @@ impl<R: GpuRuntime> GpuDevice<R> {
     /// thread is a closure sent over a channel, and when the device thread is busy the
     /// sender spins. On the device thread itself each call runs in place. A training
     /// step of hundreds of small launches is bound by that host work (issue 16), so a
-    /// program may run its whole loop here (`ALLEGRO_DEVICE_THREAD=1` for `train`).
+    /// program may run its whole loop here (`ALLEGRO_DEVICE_THREAD=1` for `train` with a short config).
     pub fn on_device_thread<T: Send + 'static>(
         &self,
         task: impl FnOnce() -> T + Send,
