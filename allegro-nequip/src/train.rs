@@ -154,6 +154,7 @@ pub fn run_nequip_ranks<B: Backend>(
             .as_ref()
             .map_or(0, |l| l.num_workers),
         non_finite: allegro_train::NonFinitePolicy::Stop,
+        ..FitConfig::default()
     };
     let train_indices: Vec<usize> = (0..train.len()).collect();
     let val_indices: Vec<usize> = (0..val.len()).collect();

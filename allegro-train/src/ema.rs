@@ -74,6 +74,13 @@ impl<B: Backend> Ema<B> {
 
     /// Moves the average towards `params` (trainable entries; the others are copied).
     pub fn update(&mut self, params: &Parameters<B>) -> Result<()> {
+        self.update_gated(params, None)
+    }
+
+    /// [`update`](Self::update) taken on the device only where the one-element `gate`
+    /// is non-zero (else the average stays as it is); the host reads nothing. The count
+    /// of updates advances either way.
+    pub fn update_gated(&mut self, params: &Parameters<B>, gate: Option<&Tensor<B>>) -> Result<()> {
         let d = self.next_decay();
         let next = match &self.weights {
             None => params.detached(),
@@ -97,8 +104,14 @@ impl<B: Backend> Ema<B> {
                             {
                                 // One pass (one kernel on a GPU): avg + (θ − avg)(1 − d).
                                 let avg = &e.tensor;
+                                let gate = gate.map(|g| g.cast(avg.dtype()));
                                 Tensor::from_storage(
-                                    B::lerp(avg.storage(), theta.storage(), 1.0 - d),
+                                    B::lerp(
+                                        avg.storage(),
+                                        theta.storage(),
+                                        1.0 - d,
+                                        gate.as_ref().map(|g| g.storage()),
+                                    ),
                                     avg.shape(),
                                 )
                             }

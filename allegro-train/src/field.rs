@@ -125,7 +125,7 @@ pub fn fields_values<B: Backend>(
 }
 
 /// [`field_values`] without `pred_host` (left empty for [`fields_values`] to fill).
-fn unread_field_values<B: Backend>(
+pub(crate) fn unread_field_values<B: Backend>(
     field: Field,
     outputs: &Outputs<B>,
     graph: &AtomicGraph,

@@ -31,6 +31,12 @@ pub struct FitConfig {
     pub loader_threads: usize,
     /// What a batch whose loss or gradient norm is NaN or infinite does to the run.
     pub non_finite: NonFinitePolicy,
+    /// Steps (and validation batches) whose numbers are read back from the device at
+    /// once (Lightning's `log_every_n_steps`, default 50): a step itself never waits for
+    /// the device; [`Progress::Batch`] comes for these steps together, and a
+    /// non-finite step is found and named at the next read. With
+    /// [`NonFinitePolicy::SkipBatch`] and on several ranks every step is read at once.
+    pub settle_every: usize,
 }
 
 /// What [`Trainer::fit`](crate::Trainer::fit) does with a batch whose loss or gradient
@@ -60,6 +66,7 @@ impl Default for FitConfig {
             out_dir: None,
             loader_threads: 0,
             non_finite: NonFinitePolicy::Stop,
+            settle_every: 50,
         }
     }
 }

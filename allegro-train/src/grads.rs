@@ -10,14 +10,23 @@ pub type Gradients<B> = Vec<(String, Tensor<B>)>;
 /// square, one sum: a few launches whatever the number of tensors) and read back once
 /// (one wait on a GPU): NaN or infinite when any gradient is.
 pub fn sum_of_squares<B: Backend>(grads: &Gradients<B>) -> f64 {
-    if grads.is_empty() {
-        return 0.0;
+    match sum_of_squares_tensor(grads) {
+        Some(s) => s.item(),
+        None => 0.0,
     }
-    no_grad(|| {
+}
+
+/// [`sum_of_squares`] left on the device: a one-element tensor of the gradients' dtype
+/// (`None` without gradients).
+pub fn sum_of_squares_tensor<B: Backend>(grads: &Gradients<B>) -> Option<Tensor<B>> {
+    if grads.is_empty() {
+        return None;
+    }
+    Some(no_grad(|| {
         let flat: Vec<Tensor<B>> = grads.iter().map(|(_, g)| g.reshape(&[g.numel()])).collect();
         let parts: Vec<&Tensor<B>> = flat.iter().collect();
-        Tensor::concat(&parts, 0).square().sum_all().item()
-    })
+        Tensor::concat(&parts, 0).square().sum_all().reshape(&[1])
+    }))
 }
 
 /// `∂loss/∂θ` for every trainable entry of `tracked` (a [`Parameters::tracked`] copy the

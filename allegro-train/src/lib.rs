@@ -75,10 +75,12 @@ pub mod metrics;
 mod metrics_csv;
 pub mod optim;
 mod part_state;
+mod pending;
 mod pooled_form;
 pub mod run;
 pub mod schedule;
 pub mod shard_loss;
+mod step_check;
 pub mod trainer;
 
 pub use checkpoint::{

@@ -22,7 +22,7 @@ use allegro_nn::Outputs;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, config_error};
-use crate::field::{Field, FieldValues, fields_values};
+use crate::field::{Field, FieldValues, fields_values, unread_field_values};
 use crate::metrics::{ErrorStats, Loss};
 
 /// One named metric of a [`MetricsManager`].
@@ -159,15 +159,32 @@ pub(crate) fn fields_of<B: Backend>(
     outputs: &Outputs<B>,
     graph: &AtomicGraph,
 ) -> Result<HashMap<Field, FieldValues<B>>> {
+    // One read back for all fields' predictions.
+    let values = fields_values(&wanted_fields(entries), outputs, graph)?;
+    Ok(wanted_fields(entries).into_iter().zip(values).collect())
+}
+
+/// [`fields_of`] with the predictions left on the device (`pred_host` empty).
+pub(crate) fn unread_fields_of<B: Backend>(
+    entries: &[MetricEntry<B>],
+    outputs: &Outputs<B>,
+    graph: &AtomicGraph,
+) -> Result<HashMap<Field, FieldValues<B>>> {
+    wanted_fields(entries)
+        .into_iter()
+        .map(|f| Ok((f, unread_field_values(f, outputs, graph)?)))
+        .collect()
+}
+
+/// The fields `entries` compare, each once, in entry order.
+fn wanted_fields<B: Backend>(entries: &[MetricEntry<B>]) -> Vec<Field> {
     let mut wanted: Vec<Field> = Vec::new();
     for e in entries {
         if !wanted.contains(&e.field) {
             wanted.push(e.field);
         }
     }
-    // One read back for all fields' predictions.
-    let values = fields_values(&wanted, outputs, graph)?;
-    Ok(wanted.into_iter().zip(values).collect())
+    wanted
 }
 
 /// The labelled entries of `fv` that entry `e` compares, in groups with at least one
@@ -432,17 +449,83 @@ impl<B: Backend> MetricsManager<B> {
         graph: &AtomicGraph,
         with_loss: bool,
     ) -> Result<BatchMetrics<B>> {
-        let fields = fields_of(&self.entries, outputs, graph)?;
+        let (loss, mut prepared) = self.prepare(outputs, graph, with_loss)?;
+        crate::pending::read_predictions(std::slice::from_mut(&mut prepared), &[])?;
+        let values = self.account(&prepared);
+        Ok(BatchMetrics { loss, values })
+    }
+
+    /// The device half of a batch: the loss tensor when `with_loss` (built from the
+    /// labels and the predictions without reading anything back) and the predictions
+    /// and label groups that [`account`](Self::account) turns into metric values once
+    /// the predictions are on the host ([`crate::pending::read_predictions`]).
+    pub(crate) fn prepare(
+        &self,
+        outputs: &Outputs<B>,
+        graph: &AtomicGraph,
+        with_loss: bool,
+    ) -> Result<(Option<Tensor<B>>, PreparedBatch<B>)> {
+        let fields = unread_fields_of(&self.entries, outputs, graph)?;
         let n_types = self.type_names.len();
-        let mut values = Vec::new();
         let mut loss: Option<Tensor<B>> = None;
-        let mut weighted = 0.0;
-        for (e, stats) in self.entries.iter().zip(self.stats.iter_mut()) {
+        let mut groups = Vec::with_capacity(self.entries.len());
+        for e in &self.entries {
             let fv = &fields[&e.field];
-            let groups = label_groups(e, fv, n_types)?;
+            let entry_groups = label_groups(e, fv, n_types)?;
+            if with_loss
+                && let Some(c) = e.coeff
+                && !entry_groups.is_empty()
+            {
+                let mut tensor_parts: Vec<(Tensor<B>, usize)> = Vec::new();
+                for (t, idx) in &entry_groups {
+                    tensor_parts.push((e.metric.loss(&error_tensor(fv, idx)?), *t));
+                }
+                let term = match &e.per_type_coeffs {
+                    None => {
+                        let k = tensor_parts.len() as f64;
+                        let mut it = tensor_parts.iter();
+                        let first = it.next().expect("non-empty").0.clone();
+                        it.fold(first, |a, (b, _)| a.add(b)).mul_scalar(c / k)
+                    }
+                    Some(pc) => {
+                        let total: f64 = tensor_parts.iter().map(|(_, t)| pc[*t]).sum();
+                        let mut it = tensor_parts.iter();
+                        let (first, t0) = it.next().expect("non-empty");
+                        it.fold(first.mul_scalar(pc[*t0]), |a, (b, t)| {
+                            a.add(&b.mul_scalar(pc[*t]))
+                        })
+                        .mul_scalar(c / total)
+                    }
+                };
+                loss = Some(match loss {
+                    None => term,
+                    Some(l) => l.add(&term),
+                });
+            }
+            groups.push(entry_groups);
+        }
+        if with_loss && loss.is_none() {
+            return Err(Error::Labels(
+                "no loss term has a label in this batch".to_string(),
+            ));
+        }
+        Ok((loss, PreparedBatch { fields, groups }))
+    }
+
+    /// The host half of a batch: its errors (the predictions of `prepared` read back)
+    /// added to the epoch's statistics, and its metric values.
+    pub(crate) fn account(&mut self, prepared: &PreparedBatch<B>) -> MetricValues {
+        let mut values = Vec::new();
+        let mut weighted = 0.0;
+        for ((e, stats), groups) in self
+            .entries
+            .iter()
+            .zip(self.stats.iter_mut())
+            .zip(&prepared.groups)
+        {
+            let fv = &prepared.fields[&e.field];
             let mut host_parts = Vec::new();
-            let mut tensor_parts: Vec<(Tensor<B>, usize)> = Vec::new();
-            for (t, idx) in &groups {
+            for (t, idx) in groups {
                 let errors = host_errors(fv, idx);
                 stats[*t].extend(&errors);
                 let v = e.metric.evaluate(&errors);
@@ -450,9 +533,6 @@ impl<B: Backend> MetricsManager<B> {
                     values.push((format!("{}_{}", e.name, self.type_names[*t]), v));
                 }
                 host_parts.push((v, *t));
-                if with_loss && e.coeff.is_some() {
-                    tensor_parts.push((e.metric.loss(&error_tensor(fv, idx)?), *t));
-                }
             }
             let v = type_mean(&host_parts, e.per_type_coeffs.as_deref());
             values.push((e.name.clone(), v));
@@ -460,42 +540,22 @@ impl<B: Backend> MetricsManager<B> {
                 && !host_parts.is_empty()
             {
                 weighted += c * v;
-                if with_loss {
-                    let term = match &e.per_type_coeffs {
-                        None => {
-                            let k = tensor_parts.len() as f64;
-                            let mut it = tensor_parts.iter();
-                            let first = it.next().expect("non-empty").0.clone();
-                            it.fold(first, |a, (b, _)| a.add(b)).mul_scalar(c / k)
-                        }
-                        Some(pc) => {
-                            let total: f64 = tensor_parts.iter().map(|(_, t)| pc[*t]).sum();
-                            let mut it = tensor_parts.iter();
-                            let (first, t0) = it.next().expect("non-empty");
-                            it.fold(first.mul_scalar(pc[*t0]), |a, (b, t)| {
-                                a.add(&b.mul_scalar(pc[*t]))
-                            })
-                            .mul_scalar(c / total)
-                        }
-                    };
-                    loss = Some(match loss {
-                        None => term,
-                        Some(l) => l.add(&term),
-                    });
-                }
             }
         }
         if self.has_weighted_sum() {
             values.push(("weighted_sum".into(), weighted));
         }
-        if with_loss && loss.is_none() {
-            return Err(Error::Labels(
-                "no loss term has a label in this batch".to_string(),
-            ));
-        }
-        Ok(BatchMetrics {
-            loss,
-            values: MetricValues { values },
-        })
+        MetricValues { values }
     }
+}
+
+/// A batch's predictions and label groups between [`MetricsManager::prepare`] and
+/// [`MetricsManager::account`]: what the host needs of the device to compute the
+/// batch's metrics, kept so that many batches are read back at once.
+#[derive(Debug)]
+pub(crate) struct PreparedBatch<B: Backend> {
+    /// Predictions (on the device; `pred_host` empty until read) and labels per field.
+    pub(crate) fields: HashMap<Field, FieldValues<B>>,
+    /// The labelled `(type, indices)` groups of each entry, in entry order.
+    pub(crate) groups: Vec<Vec<(usize, Vec<usize>)>>,
 }

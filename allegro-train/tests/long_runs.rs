@@ -212,3 +212,77 @@ fn damaged_last_checkpoint_names_best_as_the_fallback() {
     assert_eq!(r.epoch, best.epoch);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The batches 0–2 of `TRAIN` in order, three frames each.
+fn batches(data: &GraphDataset) -> Vec<allegro_data::AtomicGraph> {
+    use allegro_data::GraphSource;
+    TRAIN.chunks(3).map(|c| data.batch(c).unwrap()).collect()
+}
+
+/// Every parameter of `a` and `b` within `tol` (relative to the largest entry).
+fn same_params(a: &Trainer<Cpu>, b: &Trainer<Cpu>, tol: f64, what: &str) {
+    for ((name, x), (_, y)) in a.params.iter().zip(b.params.iter()) {
+        let (x, y) = (x.tensor.to_vec_f64(), y.tensor.to_vec_f64());
+        let scale = x.iter().fold(1e-300f64, |m, v| m.max(v.abs()));
+        let d = x
+            .iter()
+            .zip(&y)
+            .fold(0.0f64, |m, (p, q)| m.max((p - q).abs()));
+        assert!(d <= tol * scale, "{what}: `{name}` differs by {d:e}");
+    }
+}
+
+/// Enqueued steps read back at once give the synchronous steps' metrics and weights;
+/// at a non-finite step, `settle` names it, and that step and the later ones were not
+/// taken: the weights are those after the steps before it.
+#[test]
+fn enqueued_steps_match_synchronous_ones_and_stop_at_the_first_non_finite() {
+    let data = dataset(10);
+    let model = tiny_model(&data);
+    let mut sync = trainer(&model).with_ema(0.99).unwrap();
+    let mut queued = trainer(&model).with_ema(0.99).unwrap();
+    let mut sync_values = Vec::new();
+    for b in batches(&data) {
+        sync_values.push(sync.train_step(&b).unwrap());
+        queued.enqueue_step(&b).unwrap();
+    }
+    assert_eq!(queued.pending_steps(), 3);
+    let queued_values = queued.settle().unwrap();
+    assert_eq!(queued.pending_steps(), 0);
+    for (s, q) in sync_values.iter().zip(&queued_values) {
+        let (s, q) = (s.weighted_sum().unwrap(), q.weighted_sum().unwrap());
+        assert!((s - q).abs() <= 1e-12 * s.abs(), "loss {q} vs {s}");
+    }
+    same_params(&sync, &queued, 1e-12, "after three steps");
+    assert_eq!(queued.global_step, 3);
+
+    // Batch 1 holds the bad frame: batch 0 is taken, batches 1 and 2 are not.
+    let bad = batches(&with_bad_frame(&data));
+    let mut first = trainer(&model).with_ema(0.99).unwrap();
+    first.train_step(&bad[0]).unwrap();
+    let mut stopped = trainer(&model).with_ema(0.99).unwrap();
+    for b in &bad {
+        stopped.enqueue_step(b).unwrap();
+    }
+    let err = stopped.settle().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::NonFinite {
+                what: "loss",
+                step: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(stopped.global_step, 1);
+    same_params(&first, &stopped, 0.0, "after the non-finite step");
+    let (e1, e2) = (first.eval_params(), stopped.eval_params());
+    for ((name, x), (_, y)) in e1.iter().zip(e2.iter()) {
+        assert_eq!(x.tensor.to_vec_f64(), y.tensor.to_vec_f64(), "EMA `{name}`");
+    }
+    // Enqueueing goes on from there.
+    stopped.enqueue_step(&bad[0]).unwrap();
+    assert_eq!(stopped.settle().unwrap().len(), 1);
+}

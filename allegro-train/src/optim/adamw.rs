@@ -157,6 +157,33 @@ impl<B: Backend> AdamW<B> {
     /// One update of every parameter named in `grads` (all must be trainable entries of
     /// `params` with the gradient's shape).
     pub fn step(&mut self, params: &mut Parameters<B>, grads: &Gradients<B>) -> Result<()> {
+        self.step_with_gate(params, grads, None)
+    }
+
+    /// [`step`](Self::step) taken on the device only where the one-element `gate` is
+    /// non-zero (else parameters and moments stay as they are), the host reading
+    /// nothing; the step count advances either way. Returns `false`, having done
+    /// nothing, where it cannot gate (amsgrad's running maximum is kept with tensor
+    /// ops): the caller then checks on the host and calls [`step`](Self::step).
+    pub fn step_gated(
+        &mut self,
+        params: &mut Parameters<B>,
+        grads: &Gradients<B>,
+        gate: &Tensor<B>,
+    ) -> Result<bool> {
+        if self.config.amsgrad {
+            return Ok(false);
+        }
+        self.step_with_gate(params, grads, Some(gate))?;
+        Ok(true)
+    }
+
+    fn step_with_gate(
+        &mut self,
+        params: &mut Parameters<B>,
+        grads: &Gradients<B>,
+        gate: Option<&Tensor<B>>,
+    ) -> Result<()> {
         for (name, g) in grads {
             match params.entry(name) {
                 Some(p)
@@ -208,12 +235,14 @@ impl<B: Backend> AdamW<B> {
                         step_size,
                     };
                     let shape = theta.shape().to_vec();
+                    let gate = gate.map(|x| x.cast(theta.dtype()));
                     let u = B::adamw_step(
                         theta.storage(),
                         g.storage(),
                         m.exp_avg.storage(),
                         m.exp_avg_sq.storage(),
                         &scalars,
+                        gate.as_ref().map(|x| x.storage()),
                     );
                     m.exp_avg = Tensor::from_storage(u.exp_avg, &shape);
                     m.exp_avg_sq = Tensor::from_storage(u.exp_avg_sq, &shape);
@@ -335,6 +364,14 @@ impl<B: Backend> Optimizer<B> for AdamW<B> {
     }
     fn step(&mut self, params: &mut Parameters<B>, grads: &Gradients<B>) -> Result<()> {
         AdamW::step(self, params, grads)
+    }
+    fn step_gated(
+        &mut self,
+        params: &mut Parameters<B>,
+        grads: &Gradients<B>,
+        gate: &Tensor<B>,
+    ) -> Result<bool> {
+        AdamW::step_gated(self, params, grads, gate)
     }
     fn save_state(&self) -> Result<Vec<u8>> {
         encode_state("the AdamW state", &self.state())

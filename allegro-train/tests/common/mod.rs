@@ -32,10 +32,15 @@ pub fn dataset(n: usize) -> GraphDataset {
 }
 
 pub fn tiny_model(data: &GraphDataset) -> AllegroModel {
+    tiny_model_of_dtype(data, "float64")
+}
+
+/// [`tiny_model`] with weights of `model_dtype` (`float32` or `float64`).
+pub fn tiny_model_of_dtype(data: &GraphDataset, model_dtype: &str) -> AllegroModel {
     let stats = data.statistics(None).unwrap();
     let config = serde_json::json!({
         "seed": 7,
-        "model_dtype": "float64",
+        "model_dtype": model_dtype,
         "type_names": data.type_names,
         "r_max": 4.0,
         "radial_chemical_embed": {

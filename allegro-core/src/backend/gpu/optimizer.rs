@@ -2,7 +2,8 @@
 //! the new θ, m and v in one pass; the EMA's `lerp` reads and writes once. The
 //! expressions and their order are those of the tensor-op reference
 //! ([`crate::backend::ops::optimizer::adamw_step_reference`]), so the results agree to
-//! the rounding of fused multiply-adds.
+//! the rounding of fused multiply-adds. A gated update (`gate`, a comptime choice, so
+//! the ungated kernel reads nothing more) writes the inputs back where the gate is 0.
 
 use cubecl::prelude::*;
 
@@ -28,18 +29,30 @@ fn adamw_kernel<F: Float + CubeElement>(
     inv_bias2_sqrt: F,
     eps: F,
     step_size: F,
+    gate: &Array<F>,
+    #[comptime] gated: bool,
 ) {
     let i = ABSOLUTE_POS;
     if i < n as usize {
-        let g = grad[i];
-        // Without weight decay `decay` is 1: the product is exact, as if skipped.
-        let t = theta[i] * decay;
-        let m = exp_avg[i] + (g - exp_avg[i]) * one_minus_beta1;
-        let v = exp_avg_sq[i] * beta2 + (g * g) * one_minus_beta2;
-        let denom = F::sqrt(v) * inv_bias2_sqrt + eps;
-        theta_out[i] = t - (m / denom) * step_size;
-        exp_avg_out[i] = m;
-        exp_avg_sq_out[i] = v;
+        let mut take = true;
+        if comptime![gated] {
+            take = gate[0] != F::new(0.0);
+        }
+        if take {
+            let g = grad[i];
+            // Without weight decay `decay` is 1: the product is exact, as if skipped.
+            let t = theta[i] * decay;
+            let m = exp_avg[i] + (g - exp_avg[i]) * one_minus_beta1;
+            let v = exp_avg_sq[i] * beta2 + (g * g) * one_minus_beta2;
+            let denom = F::sqrt(v) * inv_bias2_sqrt + eps;
+            theta_out[i] = t - (m / denom) * step_size;
+            exp_avg_out[i] = m;
+            exp_avg_sq_out[i] = v;
+        } else {
+            theta_out[i] = theta[i];
+            exp_avg_out[i] = exp_avg[i];
+            exp_avg_sq_out[i] = exp_avg_sq[i];
+        }
     }
 }
 
@@ -50,10 +63,20 @@ fn lerp_kernel<F: Float + CubeElement>(
     out: &mut Array<F>,
     n: u32,
     weight: F,
+    gate: &Array<F>,
+    #[comptime] gated: bool,
 ) {
     let i = ABSOLUTE_POS;
     if i < n as usize {
-        out[i] = avg[i] + (theta[i] - avg[i]) * weight;
+        let mut take = true;
+        if comptime![gated] {
+            take = gate[0] != F::new(0.0);
+        }
+        if take {
+            out[i] = avg[i] + (theta[i] - avg[i]) * weight;
+        } else {
+            out[i] = avg[i];
+        }
     }
 }
 
@@ -64,6 +87,7 @@ impl<R: GpuRuntime> OptimizerOps for Gpu<R> {
         exp_avg: &GpuStorage<R>,
         exp_avg_sq: &GpuStorage<R>,
         s: &AdamWScalars,
+        gate: Option<&GpuStorage<R>>,
     ) -> AdamWUpdate<GpuStorage<R>> {
         let n = theta.len;
         let out = AdamWUpdate {
@@ -89,12 +113,20 @@ impl<R: GpuRuntime> OptimizerOps for Gpu<R> {
                 s.inv_bias2_sqrt as F,
                 s.eps as F,
                 s.step_size as F,
+                // Ungated, the kernel never reads it: any buffer of the dtype will do.
+                gate.unwrap_or(theta).arg(),
+                gate.is_some(),
             )
         });
         out
     }
 
-    fn lerp(avg: &GpuStorage<R>, theta: &GpuStorage<R>, weight: f64) -> GpuStorage<R> {
+    fn lerp(
+        avg: &GpuStorage<R>,
+        theta: &GpuStorage<R>,
+        weight: f64,
+        gate: Option<&GpuStorage<R>>,
+    ) -> GpuStorage<R> {
         let n = avg.len;
         let out = avg.uninit_like(n);
         if n == 0 {
@@ -105,7 +137,7 @@ impl<R: GpuRuntime> OptimizerOps for Gpu<R> {
         with_float!(avg.dtype, F => unsafe {
             lerp_kernel::launch_unchecked::<F, R>(
                 avg.client(), count, dim, avg.arg(), theta.arg(), out.arg(), u32_of(n),
-                weight as F,
+                weight as F, gate.unwrap_or(avg).arg(), gate.is_some(),
             )
         });
         out

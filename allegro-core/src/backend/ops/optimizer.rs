@@ -8,6 +8,7 @@
 //! each that evaluates the same expressions in the same order.
 
 use super::elementwise::{BinaryOp, ElementwiseOps, UnaryOp};
+use super::shape::ShapeOps;
 use super::storage::StorageOps;
 
 /// The scalars of one AdamW step (torch's `AdamW` with `amsgrad=False`), computed on the
@@ -47,34 +48,64 @@ pub struct AdamWUpdate<S> {
 }
 
 /// Fused optimizer updates. All buffers of a call have one length and dtype.
-pub trait OptimizerOps: ElementwiseOps + StorageOps {
+///
+/// Each update may be gated: `gate` is a one-element buffer on the device whose value
+/// decides whether the update is taken (non-zero) or the outputs equal the inputs (0).
+/// A trainer computes it on the device from the step's loss and gradients, so that a
+/// step with a NaN or infinite gradient is not taken without the host reading anything.
+pub trait OptimizerOps: ElementwiseOps + StorageOps + ShapeOps {
     /// One AdamW step of a parameter `theta` with gradient `grad` and moments
-    /// `exp_avg`, `exp_avg_sq` ([`AdamWScalars`]).
+    /// `exp_avg`, `exp_avg_sq` ([`AdamWScalars`]), taken where `gate` allows it.
     fn adamw_step(
         theta: &Self::Storage,
         grad: &Self::Storage,
         exp_avg: &Self::Storage,
         exp_avg_sq: &Self::Storage,
         s: &AdamWScalars,
+        gate: Option<&Self::Storage>,
     ) -> AdamWUpdate<Self::Storage> {
-        adamw_step_reference::<Self>(theta, grad, exp_avg, exp_avg_sq, s)
+        adamw_step_reference::<Self>(theta, grad, exp_avg, exp_avg_sq, s, gate)
     }
 
-    /// `avg + (theta − avg)·weight` (torch's `lerp`, the EMA's update).
-    fn lerp(avg: &Self::Storage, theta: &Self::Storage, weight: f64) -> Self::Storage {
-        lerp_reference::<Self>(avg, theta, weight)
+    /// `avg + (theta − avg)·weight` (torch's `lerp`, the EMA's update), taken where
+    /// `gate` allows it (else `avg`).
+    fn lerp(
+        avg: &Self::Storage,
+        theta: &Self::Storage,
+        weight: f64,
+        gate: Option<&Self::Storage>,
+    ) -> Self::Storage {
+        lerp_reference::<Self>(avg, theta, weight, gate)
+    }
+}
+
+/// `new` where the one-element `gate` is non-zero, else `old` (the reference's gating:
+/// one broadcast and one select).
+fn gated<B: ElementwiseOps + StorageOps + ShapeOps>(
+    gate: Option<&B::Storage>,
+    new: B::Storage,
+    old: &B::Storage,
+) -> B::Storage {
+    match gate {
+        None => new,
+        Some(g) => {
+            let n = B::storage_len(old);
+            B::select(&B::broadcast_to(g, &[1], &[n]), &new, old)
+        }
     }
 }
 
 /// [`OptimizerOps::adamw_step`] by elementwise ops, one launch each (the reference every
 /// fused version is compared with).
-pub fn adamw_step_reference<B: ElementwiseOps + StorageOps>(
+pub fn adamw_step_reference<B: ElementwiseOps + StorageOps + ShapeOps>(
     theta: &B::Storage,
     grad: &B::Storage,
     exp_avg: &B::Storage,
     exp_avg_sq: &B::Storage,
     s: &AdamWScalars,
+    gate: Option<&B::Storage>,
 ) -> AdamWUpdate<B::Storage> {
+    let (theta0, exp_avg0, exp_avg_sq0) = (theta, exp_avg, exp_avg_sq);
     let unary = |op, x: &B::Storage| B::unary(op, x);
     let binary = |op, a: &B::Storage, b: &B::Storage| binary_same::<B>(op, a, b);
     let theta = match s.decay {
@@ -107,23 +138,24 @@ pub fn adamw_step_reference<B: ElementwiseOps + StorageOps>(
         &binary(BinaryOp::Div, &exp_avg, &denom),
     );
     AdamWUpdate {
-        theta: binary(BinaryOp::Sub, &theta, &step),
-        exp_avg,
-        exp_avg_sq,
+        theta: gated::<B>(gate, binary(BinaryOp::Sub, &theta, &step), theta0),
+        exp_avg: gated::<B>(gate, exp_avg, exp_avg0),
+        exp_avg_sq: gated::<B>(gate, exp_avg_sq, exp_avg_sq0),
     }
 }
 
 /// [`OptimizerOps::lerp`] by elementwise ops (the reference).
-pub fn lerp_reference<B: ElementwiseOps + StorageOps>(
+pub fn lerp_reference<B: ElementwiseOps + StorageOps + ShapeOps>(
     avg: &B::Storage,
     theta: &B::Storage,
     weight: f64,
+    gate: Option<&B::Storage>,
 ) -> B::Storage {
     let d = B::unary(
         UnaryOp::MulScalar(weight),
         &binary_same::<B>(BinaryOp::Sub, theta, avg),
     );
-    binary_same::<B>(BinaryOp::Add, avg, &d)
+    gated::<B>(gate, binary_same::<B>(BinaryOp::Add, avg, &d), avg)
 }
 
 /// A binary op of two buffers of one length (no broadcasting).

@@ -67,10 +67,38 @@ pub fn adamw_step<B: Backend>(device: &B::Device) {
                     adamw_loop(&r[0], &r[1], &r[2], &r[3], &s)
                 }
             };
-            let fused = B::adamw_step(t.storage(), g.storage(), m.storage(), v.storage(), &s);
-            let plain =
-                adamw_step_reference::<B>(t.storage(), g.storage(), m.storage(), v.storage(), &s);
-            for (way, u) in [("fused", fused), ("reference", plain)] {
+            let [go, hold] = [1.0, 0.0].map(|x| gate::<B>(x, dtype, device));
+            let fused = B::adamw_step(t.storage(), g.storage(), m.storage(), v.storage(), &s, None);
+            let plain = adamw_step_reference::<B>(
+                t.storage(),
+                g.storage(),
+                m.storage(),
+                v.storage(),
+                &s,
+                None,
+            );
+            let fused_go = B::adamw_step(
+                t.storage(),
+                g.storage(),
+                m.storage(),
+                v.storage(),
+                &s,
+                Some(go.storage()),
+            );
+            let plain_go = adamw_step_reference::<B>(
+                t.storage(),
+                g.storage(),
+                m.storage(),
+                v.storage(),
+                &s,
+                Some(go.storage()),
+            );
+            for (way, u) in [
+                ("fused", fused),
+                ("reference", plain),
+                ("fused, gate 1", fused_go),
+                ("reference, gate 1", plain_go),
+            ] {
                 let got = [u.theta, u.exp_avg, u.exp_avg_sq]
                     .map(|x| Tensor::<B>::from_storage(x, &[n]).to_vec_f64());
                 for (k, what) in ["theta", "exp_avg", "exp_avg_sq"].iter().enumerate() {
@@ -79,8 +107,39 @@ pub fn adamw_step<B: Backend>(device: &B::Device) {
                     }
                 }
             }
+            // Gate 0: the step is not taken, whatever the gradient holds (NaN here).
+            let nan = g.mul_scalar(f64::NAN);
+            let inputs = [&t, &m, &v].map(|x| x.to_vec_f64());
+            let fused = B::adamw_step(
+                t.storage(),
+                nan.storage(),
+                m.storage(),
+                v.storage(),
+                &s,
+                Some(hold.storage()),
+            );
+            let plain = adamw_step_reference::<B>(
+                t.storage(),
+                nan.storage(),
+                m.storage(),
+                v.storage(),
+                &s,
+                Some(hold.storage()),
+            );
+            for (way, u) in [("fused", fused), ("reference", plain)] {
+                let got = [u.theta, u.exp_avg, u.exp_avg_sq]
+                    .map(|x| Tensor::<B>::from_storage(x, &[n]).to_vec_f64());
+                assert_eq!(got, inputs, "adamw_step {way}, gate 0 (n {n}, {dtype:?})");
+            }
         }
     }
+}
+
+/// A one-element gate of `dtype` holding `value`.
+fn gate<B: Backend>(value: f64, dtype: DType, device: &B::Device) -> Tensor<B> {
+    Tensor::<B>::from_f64(&[value], &[1], DType::F64, device)
+        .expect("one value")
+        .cast(dtype)
 }
 
 /// `lerp` of the backend and of the reference against the loop.
@@ -93,13 +152,36 @@ pub fn lerp<B: Backend>(device: &B::Device) {
             let [a, t] = [&a, &t].map(|x| x.cast(dtype));
             let (av, tv) = (a.to_vec_f64(), t.to_vec_f64());
             let want: Vec<f64> = av.iter().zip(&tv).map(|(a, t)| a + (t - a) * w).collect();
-            let fused = B::lerp(a.storage(), t.storage(), w);
-            let plain = lerp_reference::<B>(a.storage(), t.storage(), w);
-            for (way, out) in [("fused", fused), ("reference", plain)] {
+            let [go, hold] = [1.0, 0.0].map(|x| gate::<B>(x, dtype, device));
+            let (go, hold) = (Some(go.storage()), Some(hold.storage()));
+            for (way, out) in [
+                ("fused", B::lerp(a.storage(), t.storage(), w, None)),
+                (
+                    "reference",
+                    lerp_reference::<B>(a.storage(), t.storage(), w, None),
+                ),
+                ("fused, gate 1", B::lerp(a.storage(), t.storage(), w, go)),
+                (
+                    "reference, gate 1",
+                    lerp_reference::<B>(a.storage(), t.storage(), w, go),
+                ),
+            ] {
                 let got = Tensor::<B>::from_storage(out, &[n]).to_vec_f64();
                 if let Err(e) = all_close(&got, &want, tol(dtype).0, tol(dtype).1) {
                     panic!("lerp {way} (n {n}, {dtype:?}, weight {w}): {e}");
                 }
+            }
+            // Gate 0: the average stays, even against weights that are NaN.
+            let nan = t.mul_scalar(f64::NAN);
+            for (way, out) in [
+                ("fused", B::lerp(a.storage(), nan.storage(), w, hold)),
+                (
+                    "reference",
+                    lerp_reference::<B>(a.storage(), nan.storage(), w, hold),
+                ),
+            ] {
+                let got = Tensor::<B>::from_storage(out, &[n]).to_vec_f64();
+                assert_eq!(got, av, "lerp {way}, gate 0 (n {n}, {dtype:?})");
             }
         }
     }
