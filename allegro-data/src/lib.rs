@@ -71,8 +71,8 @@ pub use error::{Error, Origin, Result};
 pub use graph::{AtomicGraph, BatchLabels};
 pub use masses::atomic_mass;
 pub use neighbor::{
-    CutoffTable, FrameView, NeighborList, NeighborOptions, brute_force, neighbor_list,
-    neighbor_lists,
+    CellBins, CutoffTable, FrameView, NeighborList, NeighborOptions, brute_force, cell_bins,
+    neighbor_list, neighbor_lists,
 };
 pub use prefetch::for_each_batch;
 pub use rng::SplitMix64;

@@ -5,7 +5,7 @@
 //! kind (an error code, a Python exception).
 
 use allegro_core::backend::cpu::{Cpu, CpuDevice};
-use allegro_data::AtomicGraph;
+use allegro_data::{AtomicGraph, Structure};
 
 use crate::energy_model::EnergyModel;
 use crate::error::{Error, Result};
@@ -201,6 +201,20 @@ impl EnergyModel for DevicePredictor {
     }
     fn predict(&self, graph: &AtomicGraph) -> Result<Prediction> {
         with_predictor!(self, |p| p.predict(graph))
+    }
+    /// On a GPU the neighbor list is found on the device
+    /// ([`Predictor::predict_structure_on_device`]): the same edges, in the same order,
+    /// as the CPU list the CPU predictor builds.
+    fn predict_structure(&self, structure: &Structure) -> Result<Prediction> {
+        match self {
+            DevicePredictor::Cpu(p) => p.predict_structure(structure),
+            #[cfg(feature = "cuda")]
+            DevicePredictor::Cuda(p) => p.predict_structure_on_device(structure),
+            #[cfg(feature = "hip")]
+            DevicePredictor::Hip(p) => p.predict_structure_on_device(structure),
+            #[cfg(feature = "vulkan")]
+            DevicePredictor::Vulkan(p) => p.predict_structure_on_device(structure),
+        }
     }
 }
 

@@ -204,7 +204,7 @@ impl<B: Backend> ModelInputs<B> {
 }
 
 /// Per-atom checks: lengths, types, structures, finite positions.
-fn check_atoms(
+pub(crate) fn check_atoms(
     num_types: usize,
     list: &NeighborListInputs<'_>,
     n: usize,

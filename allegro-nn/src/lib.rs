@@ -76,6 +76,8 @@ pub mod energy_forces;
 pub mod energy_model;
 pub mod error;
 pub mod forces;
+#[cfg(feature = "gpu")]
+pub mod gpu_neighbors;
 pub mod import;
 pub mod inputs;
 pub mod layer;

@@ -183,6 +183,12 @@ impl<B: Backend> Predictor<B> {
         }
     }
 
+    /// The largest number of edges of one pass, if set
+    /// ([`Predictor::with_max_edges_per_pass`]).
+    pub fn max_edges_per_pass(&self) -> Option<usize> {
+        self.max_edges_per_pass
+    }
+
     /// The device the weights live on.
     pub fn device(&self) -> &B::Device {
         &self.device
@@ -205,27 +211,12 @@ impl<B: Backend> Predictor<B> {
     /// [`Predictor::with_max_edges_per_pass`] asks for them; a failure inside the
     /// backend (a failed GPU allocation) and results that are not finite are errors.
     pub fn atom_outputs(&self, graph: &AtomicGraph, with_atom_virial: bool) -> Result<AtomOutputs> {
-        // A GPU runtime that fails inside (cubecl answers a failed allocation with a
-        // panic on its thread, which reaches this one) is an error here, not a crash.
-        let run = || match self.max_edges_per_pass {
+        let out = self.guarded(|| match self.max_edges_per_pass {
             Some(max) if graph.n_edges() > max => {
                 self.predict_in_passes(graph, max, with_atom_virial)
             }
             _ => self.pass(graph, with_atom_virial),
-        };
-        let out =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).map_err(|panic| {
-                let message = panic
-                    .downcast_ref::<String>()
-                    .map(String::as_str)
-                    .or_else(|| panic.downcast_ref::<&str>().copied())
-                    .unwrap_or("no message");
-                Error::Device(format!(
-                    "the {} backend failed during the call ({message}); on a GPU this is \
-                     most often memory: with_max_edges_per_pass bounds it",
-                    B::name()
-                ))
-            })??;
+        })?;
         let finite = out.atomic_energies.iter().all(|e| e.is_finite())
             && out.forces.iter().all(|f| f.is_finite());
         if !finite {
@@ -234,16 +225,40 @@ impl<B: Backend> Predictor<B> {
         Ok(out)
     }
 
+    /// Runs `run`, a failure inside the backend being an error, not a crash: a GPU
+    /// runtime answers a failed allocation with a panic on its thread, which reaches
+    /// this one.
+    pub(crate) fn guarded<T>(&self, run: impl FnOnce() -> Result<T>) -> Result<T> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).map_err(|panic| {
+            let message = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("no message");
+            Error::Device(format!(
+                "the {} backend failed during the call ({message}); on a GPU this is \
+                 most often memory: with_max_edges_per_pass bounds it",
+                B::name()
+            ))
+        })?
+    }
+
     /// One evaluation of `graph`: per-atom energies, flat forces, flat `G` (and the
     /// per-atom virial when asked for).
     fn pass(&self, graph: &AtomicGraph, with_atom_virial: bool) -> Result<AtomOutputs> {
         let mut timer = StageTimer::<B>::start(&self.device);
         let inputs = self.inputs(graph)?;
         timer.stage("inputs (host, upload)");
+        Ok(self.pass_of(&inputs, with_atom_virial))
+    }
+
+    /// One evaluation of prepared inputs, its results read back.
+    pub(crate) fn pass_of(&self, inputs: &ModelInputs<B>, with_atom_virial: bool) -> AtomOutputs {
+        let mut timer = StageTimer::<B>::start(&self.device);
         let out = if with_atom_virial {
-            self.outputs_with_atom_virial(&inputs)
+            self.outputs_with_atom_virial(inputs)
         } else {
-            self.outputs(&inputs)
+            self.outputs(inputs)
         };
         timer.stage("model");
         let host = AtomOutputs {
@@ -253,7 +268,7 @@ impl<B: Backend> Predictor<B> {
             atom_virial: out.atom_virial.map(|w| w.to_vec_f64()),
         };
         timer.stage("pass results");
-        Ok(host)
+        host
     }
 
     /// [`Predictor::with_max_edges_per_pass`]: passes over ranges of center atoms.
@@ -274,6 +289,19 @@ impl<B: Backend> Predictor<B> {
         // The host's copy of the offsets (uploaded with the inputs, not read back).
         let offsets = inputs.center_offsets.to_vec();
         timer.stage("passes: inputs of the whole graph");
+        Ok(self.passes_of(&inputs, &offsets, max_edges, with_atom_virial))
+    }
+
+    /// [`Predictor::predict_in_passes`] of prepared inputs whose center offsets are
+    /// `offsets`.
+    pub(crate) fn passes_of(
+        &self,
+        inputs: &ModelInputs<B>,
+        offsets: &[u32],
+        max_edges: usize,
+        with_atom_virial: bool,
+    ) -> AtomOutputs {
+        let mut timer = StageTimer::<B>::start(&self.device);
         let n = inputs.n_atoms;
         let mut energies: Vec<Tensor<B>> = Vec::new();
         // Forces, strain derivatives and per-atom virials, summed over the passes.
@@ -284,7 +312,7 @@ impl<B: Backend> Predictor<B> {
             while last < n && (offsets[last + 1] - offsets[first]) as usize <= max_edges {
                 last += 1;
             }
-            let part = inputs.pass(first..last, &offsets);
+            let part = inputs.pass(first..last, offsets);
             let out = if with_atom_virial {
                 self.outputs_with_atom_virial(&part)
             } else {
@@ -311,11 +339,11 @@ impl<B: Backend> Predictor<B> {
             atom_virial: atom_virial.map(|w| w.to_vec_f64()),
         };
         timer.stage("passes: results");
-        Ok(host)
+        host
     }
 
     /// Host results in the per-structure form.
-    fn prediction(&self, graph: &AtomicGraph, out: AtomOutputs) -> Prediction {
+    pub(crate) fn prediction(&self, graph: &AtomicGraph, out: AtomOutputs) -> Prediction {
         let g = &out.strain_derivative;
         let forces = out.forces.chunks(3).map(|c| [c[0], c[1], c[2]]).collect();
         let mut total_energy = vec![0.0; graph.n_frames()];
@@ -400,7 +428,7 @@ pub fn inputs_from_graph_on_host<B: Backend>(
 /// Why a prediction is not finite: a zero-length edge (two atoms at the same place,
 /// which edge vectors built on the device do not reveal before the model runs), or
 /// else the model itself (its weights).
-fn non_finite_cause(graph: &AtomicGraph) -> Error {
+pub(crate) fn non_finite_cause(graph: &AtomicGraph) -> Error {
     let vectors = host_edge_vectors(graph);
     match vectors.iter().position(|v| v.iter().all(|c| *c == 0.0)) {
         Some(z) => Error::Input(format!(

@@ -112,8 +112,8 @@ impl Model {
         let n = s.n_atoms();
         let p = py.detach(|| {
             guard(|| {
-                let graph = self.predictor.graph_of(&s).map_err(engine_error)?;
-                self.predictor.predict(&graph).map_err(engine_error)
+                // On a GPU the neighbor list is found there (the same edges as the CPU's).
+                self.predictor.predict_structure(&s).map_err(engine_error)
             })
         })?;
         convert::results(py, &p, 0, 0..n)

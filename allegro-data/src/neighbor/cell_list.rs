@@ -23,44 +23,13 @@ const BINS_PER_CUTOFF: f64 = 1.0;
 /// Errors: a singular or missing periodic cell, non-finite positions, atoms closer than
 /// `min_distance`, more than `max_edges` edges, per-type cutoffs without types.
 pub fn neighbor_list(frame: &FrameView, options: &NeighborOptions) -> Result<NeighborList> {
-    let n = frame.positions.len();
-    let max_type = frame.types.and_then(|t| t.iter().copied().max());
-    options.validate(max_type)?;
-    let bad_cell = |message: String| Error::BadCell {
-        origin: frame.describe(),
-        message,
-    };
-    let geom = Geometry::new(frame.cell, frame.pbc).map_err(bad_cell)?;
-    let table = match (&options.per_type_cutoff, frame.types) {
-        (Some(t), Some(types)) if types.len() == n => Some((t, types)),
-        (Some(_), _) => {
-            return Err(Error::InvalidStructure {
-                origin: frame.describe(),
-                message: "per-type cutoffs need one atom type per atom".into(),
-            });
-        }
-        (None, _) => None,
-    };
-    if let Some(i) = frame
-        .positions
-        .iter()
-        .position(|p| !p.iter().all(|x| x.is_finite()))
-    {
-        return Err(Error::InvalidStructure {
-            origin: frame.describe(),
-            message: format!(
-                "atom {i} has a non-finite position {:?}",
-                frame.positions[i]
-            ),
-        });
-    }
-    if n == 0 {
+    let Some((geom, grid, bins, frac_offset)) = binned(frame, options)? else {
         return Ok(NeighborList::default());
-    }
+    };
+    let n = frame.positions.len();
     let rc = options.cutoff;
-    let (frac, offset) = wrap_into_cell(frame, &geom)?;
-    let grid = BinGrid::plan(frame, &geom, &frac, rc)?;
-    let bins = grid.sort(&frac);
+    let table = options.per_type_cutoff.as_ref().zip(frame.types);
+    let offset = &frac_offset;
     // Wrapped Cartesian positions in bin order, for contiguous inner loops.
     let wrapped = |i: usize| {
         let t = geom.translation(offset[i]);
@@ -170,6 +139,113 @@ pub fn neighbor_list(frame: &FrameView, options: &NeighborOptions) -> Result<Nei
         }
     }
     Ok(out)
+}
+
+/// What a cell-list search of `frame` needs before its pair loop: the checks of
+/// [`neighbor_list`], the geometry, the bin grid, the atoms sorted into it and each
+/// atom's wrapping offset; `None` without atoms.
+#[allow(clippy::type_complexity)]
+fn binned(
+    frame: &FrameView,
+    options: &NeighborOptions,
+) -> Result<Option<(Geometry, BinGrid, BinnedAtoms, Vec<[i32; 3]>)>> {
+    let n = frame.positions.len();
+    let max_type = frame.types.and_then(|t| t.iter().copied().max());
+    options.validate(max_type)?;
+    let bad_cell = |message: String| Error::BadCell {
+        origin: frame.describe(),
+        message,
+    };
+    let geom = Geometry::new(frame.cell, frame.pbc).map_err(bad_cell)?;
+    match (&options.per_type_cutoff, frame.types) {
+        (Some(_), Some(types)) if types.len() == n => {}
+        (Some(_), _) => {
+            return Err(Error::InvalidStructure {
+                origin: frame.describe(),
+                message: "per-type cutoffs need one atom type per atom".into(),
+            });
+        }
+        (None, _) => {}
+    }
+    if let Some(i) = frame
+        .positions
+        .iter()
+        .position(|p| !p.iter().all(|x| x.is_finite()))
+    {
+        return Err(Error::InvalidStructure {
+            origin: frame.describe(),
+            message: format!(
+                "atom {i} has a non-finite position {:?}",
+                frame.positions[i]
+            ),
+        });
+    }
+    if n == 0 {
+        return Ok(None);
+    }
+    let (frac, offset) = wrap_into_cell(frame, &geom)?;
+    let grid = BinGrid::plan(frame, &geom, &frac, options.cutoff)?;
+    let bins = grid.sort(&frac);
+    Ok(Some((geom, grid, bins, offset)))
+}
+
+/// The host half of a cell-list search, for a pair loop that runs elsewhere (on a GPU):
+/// the atoms wrapped into the cell and sorted into bins at least one cutoff thick, and
+/// how many bins a search looks through. An atom in bin `b` finds its neighbors among
+/// the atoms of bins `b + d` with `|d[k]| ≤ reach[k]`; along a periodic direction a bin
+/// index wraps (`b.rem_euclid(n)`), crossing `b.div_euclid(n)` periods, and along an
+/// open one a bin outside `0..n` is skipped. Edge shifts then follow as in
+/// [`neighbor_list`]: `image + offset[i] − offset[j]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CellBins {
+    /// Bins per direction.
+    pub nbins: [u32; 3],
+    /// Bins looked through on each side, per direction.
+    pub reach: [u32; 3],
+    /// Periodic directions.
+    pub pbc: [bool; 3],
+    /// `order[start[l]..start[l + 1]]` are the atoms of bin `l = (b₀·n₁ + b₁)·n₂ + b₂`,
+    /// `[bins + 1]`.
+    pub start: Vec<u32>,
+    /// Atoms sorted by bin, `[N]`.
+    pub order: Vec<u32>,
+    /// Bin of each atom, `[N]`.
+    pub atom_bin: Vec<[u32; 3]>,
+    /// Whole cells the wrapping removed from each atom, `[N]`.
+    pub offset: Vec<[i32; 3]>,
+    /// Wrapped positions in bin order: entry `k` is atom `order[k]`'s, `[N]`.
+    pub sorted_positions: Vec<[f64; 3]>,
+    /// The cell (rows; zero rows where there is none): an image `s` is `s @ cell` away.
+    pub cell: [[f64; 3]; 3],
+}
+
+/// The [`CellBins`] of `frame` with the checks of [`neighbor_list`] (`None` without
+/// atoms).
+pub fn cell_bins(frame: &FrameView, options: &NeighborOptions) -> Result<Option<CellBins>> {
+    let Some((geom, grid, bins, offset)) = binned(frame, options)? else {
+        return Ok(None);
+    };
+    let sorted_positions = bins
+        .order
+        .iter()
+        .map(|&i| {
+            let t = geom.translation(offset[i as usize]);
+            let r = frame.positions[i as usize];
+            [r[0] - t[0], r[1] - t[1], r[2] - t[2]]
+        })
+        .collect();
+    // Bin counts are capped at 8·N (or 64) and reaches by the image limit, so both fit u32.
+    Ok(Some(CellBins {
+        nbins: grid.nbins.map(|b| b as u32),
+        reach: grid.reach.map(|r| r as u32),
+        pbc: geom.pbc,
+        start: bins.start,
+        order: bins.order,
+        atom_bin: bins.atom_bin.iter().map(|b| b.map(|c| c as u32)).collect(),
+        offset,
+        sorted_positions,
+        cell: geom.cell,
+    }))
 }
 
 /// Fractional coordinates of every atom (periodic ones wrapped into [0, 1)) and the

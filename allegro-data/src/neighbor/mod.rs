@@ -16,7 +16,7 @@ mod cell_list;
 mod pbc;
 
 pub use brute_force::brute_force;
-pub use cell_list::neighbor_list;
+pub use cell_list::{CellBins, cell_bins, neighbor_list};
 pub(crate) use pbc::{Geometry, check_cell};
 
 use rayon::prelude::*;
@@ -72,6 +72,11 @@ impl CutoffTable {
     /// Number of types.
     pub fn n_types(&self) -> usize {
         self.n_types
+    }
+
+    /// All entries, row-major by center type (`values()[center · T + neighbor]`).
+    pub fn values(&self) -> &[f64] {
+        &self.values
     }
 
     /// The largest entry.

@@ -1,0 +1,220 @@
+//! Neighbor lists found on a GPU: the host bins the atoms (O(N),
+//! [`allegro_data::cell_bins`]) and the device finds the edges
+//! ([`allegro_core::backend::gpu::cell_list_on_device`]), so no per-edge work or upload
+//! is left on the host. The edge set is [`allegro_data::neighbor_list`]'s, grouped by
+//! center in the same order.
+
+use allegro_core::backend::gpu::{
+    CellListInput, CellListOutcome, DeviceEdges, Gpu, GpuDevice, GpuRuntime, cell_list_on_device,
+};
+use allegro_core::backend::{EdgeOps, NeighborList, StorageOps};
+use allegro_core::{HostData, Indices, Tensor};
+use allegro_data::{
+    AtomicGraph, FrameView, NeighborOptions, Structure, TypeMapper, cell_bins, neighbor_list,
+};
+
+use crate::edge_inputs::{NeighborListInputs, check_atoms};
+use crate::energy_model::EnergyModel;
+use crate::error::{Error, Result};
+use crate::inputs::ModelInputs;
+use crate::predictor::{Prediction, Predictor, non_finite_cause};
+
+/// The edges of `frame` within `options`' cutoffs, found on `device`, with the checks
+/// and errors of [`allegro_data::neighbor_list`] (atoms too close are named by running
+/// that list, which then fails). `Ok(None)` when a cell shift exceeds the packed form
+/// (a cell far thinner than the cutoff): the caller then uses the CPU list and
+/// host-built edge vectors.
+pub fn neighbor_list_on_gpu<R: GpuRuntime>(
+    frame: &FrameView,
+    options: &NeighborOptions,
+    device: &GpuDevice<R>,
+) -> Result<Option<DeviceEdges<R>>> {
+    let Some(bins) = cell_bins(frame, options)? else {
+        return Ok(Some(empty_edges(device)));
+    };
+    let per_type = options
+        .per_type_cutoff
+        .as_ref()
+        .zip(frame.types)
+        .map(|(t, types)| (t.values(), types));
+    let input = CellListInput {
+        positions: frame.positions,
+        sorted_positions: &bins.sorted_positions,
+        order: &bins.order,
+        start: &bins.start,
+        atom_bin: &bins.atom_bin,
+        offset: &bins.offset,
+        nbins: bins.nbins,
+        reach: bins.reach,
+        pbc: bins.pbc,
+        cell: bins.cell,
+        cutoff: options.cutoff,
+        per_type_cutoff: per_type,
+        min_distance: options.min_distance,
+    };
+    match cell_list_on_device(device, &input) {
+        CellListOutcome::Edges(edges) => {
+            let edges = *edges;
+            if let Some(max) = options.max_edges
+                && edges.n_edges > max
+            {
+                // The CPU list's own error names the structure.
+                neighbor_list(frame, options)?;
+            }
+            Ok(Some(edges))
+        }
+        CellListOutcome::ShiftOverflow => Ok(None),
+        CellListOutcome::TooClose => {
+            neighbor_list(frame, options)?;
+            // The device saw a pair within a rounding of the minimum distance that the
+            // CPU list did not: say so rather than guess.
+            Err(Error::Input(format!(
+                "two atoms are closer than {} Å (found on the device; the CPU list \
+                 puts them just beyond it)",
+                options.min_distance.unwrap_or(0.0)
+            )))
+        }
+    }
+}
+
+/// The edges of a structure without atoms.
+fn empty_edges<R: GpuRuntime>(device: &GpuDevice<R>) -> DeviceEdges<R> {
+    let none = Gpu::<R>::indices_from_host(device, &[]);
+    DeviceEdges {
+        centers: none.clone(),
+        neighbors: none.clone(),
+        shifts: none,
+        center_offsets: Gpu::<R>::indices_from_host(device, &[0]),
+        n_edges: 0,
+    }
+}
+
+impl<R: GpuRuntime> ModelInputs<Gpu<R>> {
+    /// The inputs of one structure (`positions`, its `cell`, `atom_types`) whose edges
+    /// were found on the device ([`neighbor_list_on_gpu`]): the per-atom arrays go up,
+    /// the edge vectors and per-edge tables are built there, nothing per edge crosses.
+    pub fn from_device_edges(
+        num_types: usize,
+        positions: &[[f64; 3]],
+        cell: [[f64; 3]; 3],
+        atom_types: &[u32],
+        edges: DeviceEdges<R>,
+        device: &GpuDevice<R>,
+    ) -> Result<Self> {
+        let n = positions.len();
+        let batch = vec![0u32; n];
+        let cells = [cell];
+        let list = NeighborListInputs {
+            positions,
+            cells: &cells,
+            atom_types,
+            batch: &batch,
+            edge_center: &[],
+            edge_neighbor: &[],
+            edge_shifts: &[],
+        };
+        check_atoms(num_types, &list, n, 1)?;
+        let e = edges.n_edges;
+        let mut uploaded = Indices::<Gpu<R>>::new_many(&[atom_types, &batch], device).into_iter();
+        let (atom_types_d, batch_d) = (
+            uploaded.next().expect("atom types"),
+            uploaded.next().expect("structures"),
+        );
+        let positions_d = Tensor::<Gpu<R>>::from_host(
+            HostData::F64(positions.as_flattened().to_vec()),
+            &[n, 3],
+            device,
+        )?;
+        let cells_d = Tensor::<Gpu<R>>::from_host(
+            HostData::F64(cell.as_flattened().to_vec()),
+            &[1, 3, 3],
+            device,
+        )?;
+        let built = Gpu::<R>::edge_inputs(NeighborList {
+            positions: positions_d.storage(),
+            cells: cells_d.storage(),
+            atom_types: atom_types_d.storage(),
+            batch: batch_d.storage(),
+            centers: &edges.centers,
+            neighbors: &edges.neighbors,
+            shifts: &edges.shifts,
+            n_edges: e,
+            num_types,
+        });
+        let atom_max = (e > 0).then(|| n as u32 - 1);
+        let type_max = (num_types > 0 && e > 0).then(|| num_types as u32 - 1);
+        let per_edge = |s, max| Indices::<Gpu<R>>::from_storage(s, e, max);
+        Ok(ModelInputs {
+            n_atoms: n,
+            n_frames: 1,
+            atom_types: atom_types_d,
+            atom_types_host: atom_types.to_vec(),
+            batch: batch_d,
+            batch_host: batch,
+            edge_center: per_edge(edges.centers, atom_max),
+            edge_neighbor: per_edge(edges.neighbors, atom_max),
+            center_types: per_edge(built.center_types, type_max),
+            neighbor_types: per_edge(built.neighbor_types, type_max),
+            edge_types: per_edge(built.edge_types, type_max.map(|t| t * num_types as u32 + t)),
+            edge_batch: per_edge(built.edge_batch, (e > 0).then_some(0)),
+            edge_vectors: Tensor::from_storage(built.vectors, &[e, 3]),
+            center_offsets: Indices::from_storage(edges.center_offsets, n + 1, Some(e as u32)),
+            first_center: 0,
+            graph_atoms: n,
+        }
+        .mark_sorted())
+    }
+}
+
+impl<R: GpuRuntime> Predictor<Gpu<R>> {
+    /// Energy, forces, virial and stress of one structure, its neighbor list found on
+    /// the device at the model's cutoff ([`neighbor_list_on_gpu`]): per call the host
+    /// bins the atoms and uploads O(atoms) bytes, never per-edge data. The same results
+    /// as [`EnergyModel::predict_structure`] (the same edges, in the same order), which
+    /// also serves a cell whose shifts exceed the packed form.
+    pub fn predict_structure_on_device(&self, structure: &Structure) -> Result<Prediction> {
+        let data = |e: allegro_data::Error| Error::Input(e.to_string());
+        structure.validate().map_err(data)?;
+        let mapper = TypeMapper::new(&self.type_names()).map_err(data)?;
+        let types = mapper.map(structure).map_err(data)?;
+        let options = NeighborOptions::new(self.r_max());
+        let frame = FrameView::of(structure, Some(&types));
+        let Some(edges) = neighbor_list_on_gpu(&frame, &options, self.device())? else {
+            return self.predict_structure(structure);
+        };
+        let n = structure.n_atoms();
+        let cell = structure.cell.unwrap_or([[0.0; 3]; 3]);
+        let max_edges = self.max_edges_per_pass().filter(|&m| edges.n_edges > m);
+        let out = self.guarded(|| {
+            // Passes are planned from the center offsets: one read of N + 1 numbers.
+            let offsets = max_edges.map(|_| Gpu::<R>::indices_to_host(&edges.center_offsets));
+            let inputs = ModelInputs::from_device_edges(
+                self.model().num_types(),
+                &structure.positions,
+                cell,
+                &types,
+                edges,
+                self.device(),
+            )?;
+            Ok(match (max_edges, offsets) {
+                (Some(max), Some(offsets)) => self.passes_of(&inputs, &offsets, max, false),
+                _ => self.pass_of(&inputs, false),
+            })
+        })?;
+        let finite = out.atomic_energies.iter().all(|e| e.is_finite())
+            && out.forces.iter().all(|f| f.is_finite());
+        if !finite {
+            return Err(non_finite_cause(&self.graph_of(structure)?));
+        }
+        let graph = AtomicGraph {
+            positions: structure.positions.clone(),
+            atom_types: types,
+            batch: vec![0; n],
+            frame_ptr: vec![0, n],
+            cells: vec![cell],
+            pbc: vec![structure.pbc],
+            ..AtomicGraph::default()
+        };
+        Ok(self.prediction(&graph, out))
+    }
+}
