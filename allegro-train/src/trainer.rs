@@ -28,13 +28,16 @@ use crate::early_stopping::EarlyStopping;
 use crate::ema::Ema;
 use crate::error::{Error, Result, config_error};
 pub use crate::fit_config::{FitConfig, FitSummary, NonFinitePolicy, Progress};
+use crate::step_check::PendingStep;
+
+mod deferred;
+mod epoch;
 use crate::grads::{Gradients, gradients};
 use crate::manager::{EpochMetrics, MetricValues, MetricsManager, PreparedBatch};
 use crate::metrics_csv::metrics_csv;
 use crate::optim::{AdamW, Optimizer};
 use crate::schedule::LrScheduler;
 use crate::shard_loss::ShardSums;
-use crate::step_check::{PendingStep, clip_on_device, next_gate, step_check};
 
 /// A model, its weights and everything that trains them. The model is any
 /// [`TrainableModel`] (an [`AllegroModel`] by default) and the optimizer any
@@ -194,106 +197,6 @@ impl<B: Backend, M: TrainableModel, O: Optimizer<B>> Trainer<B, M, O> {
         Ok(b.values)
     }
 
-    /// One optimisation step on a batch, enqueued on the device without waiting for it:
-    /// the loss, the gradients, their finiteness check, clipping, AdamW and the EMA all
-    /// stay on the device, the update gated there by the check ([`crate::step_check`]).
-    /// [`settle`](Self::settle) reads what the enqueued steps computed, in one wait,
-    /// and accumulates their metrics. An optimizer that cannot gate on the device
-    /// ([`Optimizer::step_gated`]) costs one wait here.
-    ///
-    /// Unlike [`train_step`](Self::train_step), a step whose loss or gradients are not
-    /// finite is found only by `settle`; it and every step enqueued after it are not
-    /// taken (the gate stays 0), but the optimizer's and the EMA's step counts advance.
-    pub fn enqueue_step(&mut self, batch: &AtomicGraph) -> Result<()> {
-        let device = self.device.clone();
-        let mut timer = StageTimer::<B>::start(&device);
-        let inputs = inputs_from_graph::<B>(batch, self.model.num_types(), &self.device)?;
-        timer.stage("step 1 inputs");
-        let tracked = self.params.tracked();
-        let outputs = self.model.outputs(&tracked, &inputs, true);
-        timer.stage("step 2 forward + forces");
-        let (loss, prepared) = self.loss.prepare(&outputs, batch, true)?;
-        let loss = loss.expect("prepare() with a loss returns one");
-        timer.stage("step 3 loss");
-        let mut grads = gradients(&loss, &tracked);
-        drop((outputs, tracked));
-        timer.stage("step 4 parameter gradients");
-        let (check, sum_sq) = step_check(&loss, &grads);
-        let gate = next_gate(self.gate.take(), &check);
-        if let Some(clip) = &self.clip {
-            clip_on_device(clip, &mut grads, sum_sq.as_ref());
-        }
-        timer.stage("step 5 gradient check and clipping");
-        if !self.optimizer.step_gated(&mut self.params, &grads, &gate)? && gate.item() != 0.0 {
-            self.optimizer.step(&mut self.params, &grads)?;
-        }
-        timer.stage("step 6 optimizer");
-        if let Some(ema) = &mut self.ema {
-            ema.update_gated(&self.params, Some(&gate))?;
-        }
-        timer.stage("step 7 ema");
-        self.gate = Some(gate);
-        self.pending.push(PendingStep {
-            step: self.global_step,
-            batch: prepared,
-            check,
-        });
-        self.global_step += 1;
-        Ok(())
-    }
-
-    /// Steps enqueued and not yet settled.
-    pub fn pending_steps(&self) -> usize {
-        self.pending.len()
-    }
-
-    /// Reads what the steps of [`enqueue_step`](Self::enqueue_step) computed (one wait
-    /// for the device), adds their errors to the epoch's training metrics and returns
-    /// each step's metric values, in order.
-    ///
-    /// # Errors
-    /// [`Error::NonFinite`] for the first step whose loss or gradients were not finite
-    /// (its `step` is that step's number): that step and those after it were not taken,
-    /// their errors are left out, and `global_step` counts the steps taken. Enqueueing
-    /// goes on from the weights before it.
-    pub fn settle(&mut self) -> Result<Vec<MetricValues>> {
-        let pending = std::mem::take(&mut self.pending);
-        let mut batches = Vec::with_capacity(pending.len());
-        let mut meta = Vec::with_capacity(pending.len());
-        for p in pending {
-            batches.push(p.batch);
-            meta.push((p.step, p.check));
-        }
-        let checks: Vec<Tensor<B>> = meta.iter().map(|(_, c)| c.clone()).collect();
-        let checks = crate::pending::read_predictions(&mut batches, &checks)?;
-        let mut out = Vec::with_capacity(batches.len());
-        for ((batch, (step, _)), check) in batches.iter().zip(&meta).zip(checks) {
-            if check.is_finite() {
-                out.push(self.loss.account(batch));
-                continue;
-            }
-            // The loss as the metrics compute it, without keeping the batch's errors.
-            let kept = self.loss.snapshot();
-            let loss = self.loss.account(batch).weighted_sum().unwrap_or(f64::NAN);
-            self.loss.restore(kept);
-            let (what, value) = if loss.is_finite() {
-                ("gradient norm", (check - loss).sqrt())
-            } else {
-                ("loss", loss)
-            };
-            // The gate held from this step on: the weights are those before it.
-            self.gate = None;
-            self.global_step = *step;
-            return Err(Error::NonFinite {
-                what,
-                value,
-                step: *step,
-                place: String::new(),
-            });
-        }
-        Ok(out)
-    }
-
     /// One data-parallel optimisation step: this rank's `shard` of a batch whose other
     /// shards the other ranks of `comm` hold. The loss terms are pooled exactly across
     /// ranks ([`crate::shard_loss`]: one small all-reduce of sums and counts), the
@@ -413,38 +316,6 @@ impl<B: Backend, M: TrainableModel, O: Optimizer<B>> Trainer<B, M, O> {
         self.settle_validation()?;
         self.val_metrics.pool_across(comm)?;
         Ok(self.val_metrics.compute())
-    }
-
-    /// Evaluates a validation batch without waiting for the device; its predictions are
-    /// read with those of the other pending batches, once `settle_every` are pending.
-    fn enqueue_validation(&mut self, batch: &AtomicGraph, settle_every: usize) -> Result<()> {
-        let device = self.device.clone();
-        let mut timer = StageTimer::<B>::start(&device);
-        let inputs = inputs_from_graph::<B>(batch, self.model.num_types(), &self.device)?;
-        timer.stage("val 1 inputs");
-        let weights = match &self.ema {
-            Some(e) => e.weights_or(&self.params),
-            None => &self.params,
-        };
-        let outputs = self.model.outputs(weights, &inputs, false);
-        timer.stage("val 2 forward + forces");
-        let (_, prepared) = self.val_metrics.prepare(&outputs, batch, false)?;
-        self.pending_val.push(prepared);
-        if self.pending_val.len() >= settle_every {
-            self.settle_validation()?;
-        }
-        timer.stage("val 3 metrics");
-        Ok(())
-    }
-
-    /// Reads the pending validation batches' predictions (one wait) into the metrics.
-    fn settle_validation(&mut self) -> Result<()> {
-        let mut batches = std::mem::take(&mut self.pending_val);
-        crate::pending::read_predictions(&mut batches, &[])?;
-        for b in &batches {
-            self.val_metrics.account(b);
-        }
-        Ok(())
     }
 
     /// The whole state as a checkpoint.
@@ -609,95 +480,7 @@ impl<B: Backend, M: TrainableModel, O: Optimizer<B>> Trainer<B, M, O> {
                 .chunks(config.batch_size * size)
                 .map(|idx| share_of(idx, rank, size))
                 .collect();
-            self.loss.reset();
-            // One process stopping at a non-finite step: steps are enqueued on the device
-            // and their numbers read every `settle_every` steps (no wait inside a step).
-            // Skipping such batches needs the check before the update, so that policy
-            // (and data-parallel steps) read once per step.
-            let deferred = size == 1 && config.non_finite == NonFinitePolicy::Stop;
-            let first_step = self.global_step;
-            let place = |step: u64| {
-                let k = (step - first_step) as usize;
-                batch_place(epoch, k, steps[k])
-            };
-            let report =
-                |trainer: &mut Self, progress: &mut dyn FnMut(Progress<'_>)| -> Result<()> {
-                    let settled_from = trainer.global_step - trainer.pending_steps() as u64;
-                    let values = trainer.settle().map_err(|e| match e {
-                        Error::NonFinite {
-                            what, value, step, ..
-                        } => Error::NonFinite {
-                            what,
-                            value,
-                            step,
-                            place: place(step),
-                        },
-                        e => e,
-                    })?;
-                    for (j, values) in values.iter().enumerate() {
-                        progress(Progress::Batch {
-                            epoch,
-                            batch: (settled_from - first_step) as usize + j,
-                            n_batches: steps.len(),
-                            values,
-                        });
-                    }
-                    Ok(())
-                };
-            for_each_batch(
-                train,
-                &steps,
-                config.loader_threads,
-                |k, batch| -> Result<()> {
-                    if deferred {
-                        self.enqueue_step(&batch)?;
-                        if self.pending_steps() >= config.settle_every.max(1) {
-                            report(self, &mut *progress)?;
-                        }
-                        return Ok(());
-                    }
-                    let before = self.loss.snapshot();
-                    let step = if size == 1 {
-                        self.train_step(&batch)
-                    } else {
-                        self.train_step_sharded(&batch, comm)
-                    };
-                    let values = match step {
-                        Ok(values) => values,
-                        Err(Error::NonFinite {
-                            what, value, step, ..
-                        }) => {
-                            let e = Error::NonFinite {
-                                what,
-                                value,
-                                step,
-                                place: batch_place(epoch, k, steps[k]),
-                            };
-                            if config.non_finite == NonFinitePolicy::Stop {
-                                return Err(e);
-                            }
-                            self.loss.restore(before);
-                            progress(Progress::SkippedBatch {
-                                epoch,
-                                batch: k,
-                                reason: e.to_string(),
-                            });
-                            return Ok(());
-                        }
-                        Err(e) => return Err(e),
-                    };
-                    progress(Progress::Batch {
-                        epoch,
-                        batch: k,
-                        n_batches: steps.len(),
-                        values: &values,
-                    });
-                    Ok(())
-                },
-            )?;
-            if deferred {
-                report(self, &mut *progress)?;
-            }
+            self.train_batches(train, &steps, epoch, config, comm, progress)?;
             if size > 1 {
                 self.loss.pool_across(comm)?;
             }
