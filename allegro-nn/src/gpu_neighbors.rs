@@ -5,7 +5,8 @@
 //! center in the same order.
 
 use allegro_core::backend::gpu::{
-    CellListInput, CellListOutcome, DeviceEdges, Gpu, GpuDevice, GpuRuntime, cell_list_on_device,
+    CellListInput, CellListOutcome, DeviceEdges, FilterOutcome, Gpu, GpuDevice, GpuRuntime,
+    cell_list_on_device, filter_on_device,
 };
 use allegro_core::backend::{EdgeOps, NeighborList, StorageOps};
 use allegro_core::{HostData, Indices, Tensor};
@@ -89,16 +90,25 @@ fn empty_edges<R: GpuRuntime>(device: &GpuDevice<R>) -> DeviceEdges<R> {
     }
 }
 
-impl<R: GpuRuntime> ModelInputs<Gpu<R>> {
-    /// The inputs of one structure (`positions`, its `cell`, `atom_types`) whose edges
-    /// were found on the device ([`neighbor_list_on_gpu`]): the per-atom arrays go up,
-    /// the edge vectors and per-edge tables are built there, nothing per edge crosses.
-    pub fn from_device_edges(
+/// Per-atom arrays of one structure already on the device.
+#[derive(Clone)]
+pub struct DeviceAtoms<R: GpuRuntime> {
+    /// Positions `[N, 3]`, float64.
+    pub positions: Tensor<Gpu<R>>,
+    /// Model type of each atom, `[N]`.
+    pub atom_types: Indices<Gpu<R>>,
+    /// Structure of each atom (all 0), `[N]`.
+    pub batch: Indices<Gpu<R>>,
+}
+
+impl<R: GpuRuntime> DeviceAtoms<R> {
+    /// Uploads `positions`, `atom_types` and a batch of zeros, after the checks of
+    /// [`ModelInputs::from_neighbor_list`].
+    pub fn upload(
         num_types: usize,
         positions: &[[f64; 3]],
         cell: [[f64; 3]; 3],
         atom_types: &[u32],
-        edges: DeviceEdges<R>,
         device: &GpuDevice<R>,
     ) -> Result<Self> {
         let n = positions.len();
@@ -114,27 +124,55 @@ impl<R: GpuRuntime> ModelInputs<Gpu<R>> {
             edge_shifts: &[],
         };
         check_atoms(num_types, &list, n, 1)?;
-        let e = edges.n_edges;
         let mut uploaded = Indices::<Gpu<R>>::new_many(&[atom_types, &batch], device).into_iter();
-        let (atom_types_d, batch_d) = (
+        let (atom_types, batch) = (
             uploaded.next().expect("atom types"),
             uploaded.next().expect("structures"),
         );
-        let positions_d = Tensor::<Gpu<R>>::from_host(
-            HostData::F64(positions.as_flattened().to_vec()),
-            &[n, 3],
-            device,
-        )?;
+        Ok(DeviceAtoms {
+            positions: upload_positions(positions, device)?,
+            atom_types,
+            batch,
+        })
+    }
+}
+
+/// `positions` as a `[N, 3]` float64 tensor on `device`.
+fn upload_positions<R: GpuRuntime>(
+    positions: &[[f64; 3]],
+    device: &GpuDevice<R>,
+) -> Result<Tensor<Gpu<R>>> {
+    Ok(Tensor::<Gpu<R>>::from_host(
+        HostData::F64(positions.as_flattened().to_vec()),
+        &[positions.len(), 3],
+        device,
+    )?)
+}
+
+impl<R: GpuRuntime> ModelInputs<Gpu<R>> {
+    /// The inputs of one structure whose atoms are on the device and whose edges were
+    /// found there ([`neighbor_list_on_gpu`], [`filter_on_device`]): the edge vectors
+    /// and per-edge tables are built there, nothing per edge crosses.
+    pub fn from_device_edges(
+        num_types: usize,
+        atoms: DeviceAtoms<R>,
+        atom_types_host: &[u32],
+        cell: [[f64; 3]; 3],
+        edges: DeviceEdges<R>,
+    ) -> Result<Self> {
+        let n = atom_types_host.len();
+        let device = atoms.positions.device();
         let cells_d = Tensor::<Gpu<R>>::from_host(
             HostData::F64(cell.as_flattened().to_vec()),
             &[1, 3, 3],
-            device,
+            &device,
         )?;
+        let e = edges.n_edges;
         let built = Gpu::<R>::edge_inputs(NeighborList {
-            positions: positions_d.storage(),
+            positions: atoms.positions.storage(),
             cells: cells_d.storage(),
-            atom_types: atom_types_d.storage(),
-            batch: batch_d.storage(),
+            atom_types: atoms.atom_types.storage(),
+            batch: atoms.batch.storage(),
             centers: &edges.centers,
             neighbors: &edges.neighbors,
             shifts: &edges.shifts,
@@ -147,10 +185,10 @@ impl<R: GpuRuntime> ModelInputs<Gpu<R>> {
         Ok(ModelInputs {
             n_atoms: n,
             n_frames: 1,
-            atom_types: atom_types_d,
-            atom_types_host: atom_types.to_vec(),
-            batch: batch_d,
-            batch_host: batch,
+            atom_types: atoms.atom_types,
+            atom_types_host: atom_types_host.to_vec(),
+            batch: atoms.batch,
+            batch_host: vec![0; n],
             edge_center: per_edge(edges.centers, atom_max),
             edge_neighbor: per_edge(edges.neighbors, atom_max),
             center_types: per_edge(built.center_types, type_max),
@@ -166,12 +204,48 @@ impl<R: GpuRuntime> ModelInputs<Gpu<R>> {
     }
 }
 
+/// A neighbor list kept on the device between calls: built at the cutoff plus the
+/// skin, for the atoms as they were then.
+struct VerletList<R: GpuRuntime> {
+    positions: Vec<[f64; 3]>,
+    cell: Option<[[f64; 3]; 3]>,
+    pbc: [bool; 3],
+    types: Vec<u32>,
+    /// The per-atom tables that do not change while the list holds.
+    atom_types: Indices<Gpu<R>>,
+    batch: Indices<Gpu<R>>,
+    list: DeviceEdges<R>,
+}
+
+impl<R: GpuRuntime> VerletList<R> {
+    /// Whether every pair of `structure` within the cutoff is in the list: the same
+    /// atoms, types, cell and periodicity, none moved half the skin or more.
+    fn holds_for(&self, structure: &Structure, types: &[u32], skin: f64) -> bool {
+        let half2 = 0.25 * skin * skin;
+        self.positions.len() == structure.positions.len()
+            && self.types == types
+            && self.cell == structure.cell
+            && self.pbc == structure.pbc
+            && self
+                .positions
+                .iter()
+                .zip(&structure.positions)
+                .all(|(a, b)| {
+                    let d = [b[0] - a[0], b[1] - a[1], b[2] - a[2]];
+                    d[0] * d[0] + d[1] * d[1] + d[2] * d[2] < half2
+                })
+    }
+}
+
 impl<R: GpuRuntime> Predictor<Gpu<R>> {
     /// Energy, forces, virial and stress of one structure, its neighbor list found on
-    /// the device at the model's cutoff ([`neighbor_list_on_gpu`]): per call the host
-    /// bins the atoms and uploads O(atoms) bytes, never per-edge data. The same results
-    /// as [`EnergyModel::predict_structure`] (the same edges, in the same order), which
-    /// also serves a cell whose shifts exceed the packed form.
+    /// the device at the model's cutoff ([`neighbor_list_on_gpu`]): the host bins the
+    /// atoms (O(atoms)) and sends nothing per edge. With a Verlet skin
+    /// ([`Predictor::with_neighbor_skin`], on by default) the list is built at the cutoff
+    /// plus the skin and kept; while it holds, a call uploads the positions only and
+    /// filters the list on the device ([`filter_on_device`]). The same edge set as
+    /// [`EnergyModel::predict_structure`] (in the same order without a skin), which also
+    /// serves a cell whose shifts exceed the packed form.
     pub fn predict_structure_on_device(&self, structure: &Structure) -> Result<Prediction> {
         let data = |e: allegro_data::Error| Error::Input(e.to_string());
         structure.validate().map_err(data)?;
@@ -179,23 +253,33 @@ impl<R: GpuRuntime> Predictor<Gpu<R>> {
         let types = mapper.map(structure).map_err(data)?;
         let options = NeighborOptions::new(self.r_max());
         let frame = FrameView::of(structure, Some(&types));
-        let Some(edges) = neighbor_list_on_gpu(&frame, &options, self.device())? else {
+        let cell = structure.cell.unwrap_or([[0.0; 3]; 3]);
+        let num_types = self.model().num_types();
+        let found = if self.neighbor_skin() > 0.0 {
+            self.verlet_edges(structure, &types, &options)?
+        } else {
+            neighbor_list_on_gpu(&frame, &options, self.device())?
+                .map(|edges| -> Result<_> {
+                    let atoms = DeviceAtoms::upload(
+                        num_types,
+                        &structure.positions,
+                        cell,
+                        &types,
+                        self.device(),
+                    )?;
+                    Ok((atoms, edges))
+                })
+                .transpose()?
+        };
+        let Some((atoms, edges)) = found else {
             return self.predict_structure(structure);
         };
         let n = structure.n_atoms();
-        let cell = structure.cell.unwrap_or([[0.0; 3]; 3]);
         let max_edges = self.max_edges_per_pass().filter(|&m| edges.n_edges > m);
         let out = self.guarded(|| {
             // Passes are planned from the center offsets: one read of N + 1 numbers.
             let offsets = max_edges.map(|_| Gpu::<R>::indices_to_host(&edges.center_offsets));
-            let inputs = ModelInputs::from_device_edges(
-                self.model().num_types(),
-                &structure.positions,
-                cell,
-                &types,
-                edges,
-                self.device(),
-            )?;
+            let inputs = ModelInputs::from_device_edges(num_types, atoms, &types, cell, edges)?;
             Ok(match (max_edges, offsets) {
                 (Some(max), Some(offsets)) => self.passes_of(&inputs, &offsets, max, false),
                 _ => self.pass_of(&inputs, false),
@@ -216,5 +300,95 @@ impl<R: GpuRuntime> Predictor<Gpu<R>> {
             ..AtomicGraph::default()
         };
         Ok(self.prediction(&graph, out))
+    }
+
+    /// The atoms on the device and the edges within `options`' cutoff by the kept
+    /// Verlet list, rebuilt first when it no longer holds; `None` when shifts exceed
+    /// the packed form.
+    fn verlet_edges(
+        &self,
+        structure: &Structure,
+        types: &[u32],
+        options: &NeighborOptions,
+    ) -> Result<Option<(DeviceAtoms<R>, DeviceEdges<R>)>> {
+        let skin = self.neighbor_skin();
+        let cell = structure.cell.unwrap_or([[0.0; 3]; 3]);
+        let mut cache = self
+            .neighbor_cache()
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let holds = cache
+            .as_ref()
+            .and_then(|c| c.downcast_ref::<VerletList<R>>())
+            .is_some_and(|v| v.holds_for(structure, types, skin));
+        if !holds {
+            *cache = None;
+            let longer = NeighborOptions {
+                cutoff: options.cutoff + skin,
+                ..options.clone()
+            };
+            let frame = FrameView::of(structure, Some(types));
+            let Some(list) = neighbor_list_on_gpu(&frame, &longer, self.device())? else {
+                return Ok(None);
+            };
+            let atoms = DeviceAtoms::upload(
+                self.model().num_types(),
+                &structure.positions,
+                cell,
+                types,
+                self.device(),
+            )?;
+            *cache = Some(Box::new(VerletList {
+                positions: structure.positions.clone(),
+                cell: structure.cell,
+                pbc: structure.pbc,
+                types: types.to_vec(),
+                atom_types: atoms.atom_types,
+                batch: atoms.batch,
+                list,
+            }));
+        }
+        let kept = cache
+            .as_ref()
+            .and_then(|c| c.downcast_ref::<VerletList<R>>())
+            .expect("a list was just kept");
+        // While the list holds, the atoms' positions are all that go up.
+        if let Some(i) = structure
+            .positions
+            .iter()
+            .position(|p| !p.iter().all(|c| c.is_finite()))
+        {
+            return Err(Error::Input(format!(
+                "atom {i} has a non-finite position {:?}",
+                structure.positions[i]
+            )));
+        }
+        let positions = upload_positions(&structure.positions, self.device())?;
+        let edges = match filter_on_device(
+            positions.storage(),
+            cell,
+            &kept.list,
+            options.cutoff,
+            None,
+            options.min_distance,
+        ) {
+            FilterOutcome::Edges(edges) => *edges,
+            FilterOutcome::TooClose => {
+                let frame = FrameView::of(structure, Some(types));
+                neighbor_list(&frame, options)?;
+                return Err(Error::Input(format!(
+                    "two atoms are closer than {} Å (found on the device; the CPU list \
+                     puts them just beyond it)",
+                    options.min_distance.unwrap_or(0.0)
+                )));
+            }
+        };
+        let atoms = DeviceAtoms {
+            positions,
+            atom_types: kept.atom_types.clone(),
+            batch: kept.batch.clone(),
+        };
+        Ok(Some((atoms, edges)))
     }
 }

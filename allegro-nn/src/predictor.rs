@@ -72,7 +72,22 @@ pub struct Predictor<B: Backend> {
     device: B::Device,
     max_edges_per_pass: Option<usize>,
     plan: Option<Arc<EnergyForcesPlan<B>>>,
+    /// Verlet skin (Å) of a neighbor list kept on a GPU between calls.
+    neighbor_skin: f64,
+    /// That list (shared by clones; each call checks it still holds).
+    neighbor_cache: NeighborCache,
 }
+
+/// A neighbor list a GPU predictor keeps between calls, of a type only its backend
+/// knows ([`crate::gpu_neighbors`]).
+#[derive(Clone, Debug, Default)]
+#[cfg_attr(not(feature = "gpu"), allow(dead_code))] // read by the GPU backends only
+pub(crate) struct NeighborCache(
+    pub(crate) Arc<std::sync::Mutex<Option<Box<dyn std::any::Any + Send>>>>,
+);
+
+/// The default Verlet skin (Å): atoms may move half of it before the list is rebuilt.
+pub const DEFAULT_NEIGHBOR_SKIN: f64 = 1.0;
 
 impl<B: Backend> Predictor<B> {
     /// A predictor of `model` with `params` (cast to the model dtype, scales and shifts
@@ -86,6 +101,8 @@ impl<B: Backend> Predictor<B> {
             device,
             max_edges_per_pass: None,
             plan,
+            neighbor_skin: DEFAULT_NEIGHBOR_SKIN,
+            neighbor_cache: NeighborCache::default(),
         }
     }
 
@@ -134,6 +151,7 @@ impl<B: Backend> Predictor<B> {
         model.set_dtype(dtype);
         let mut p = Predictor::new(model, &self.params, self.device.clone());
         p.max_edges_per_pass = self.max_edges_per_pass;
+        p.neighbor_skin = self.neighbor_skin;
         match &self.plan {
             None => p.with_tape(true),
             Some(plan) => p.with_matmul_precision(plan.precision()),
@@ -181,6 +199,28 @@ impl<B: Backend> Predictor<B> {
                 out
             }
         }
+    }
+
+    /// A Verlet skin of `skin` Å for neighbor lists found on a GPU
+    /// (`predict_structure_on_device`): the list is built at the cutoff plus the skin
+    /// and reused, filtered on the device, while no atom has moved more than half of it
+    /// (and the cell, types and atom count are unchanged). 0 builds a list every call.
+    /// Default [`DEFAULT_NEIGHBOR_SKIN`].
+    pub fn with_neighbor_skin(mut self, skin: f64) -> Self {
+        self.neighbor_skin = skin.max(0.0);
+        self.neighbor_cache = NeighborCache::default();
+        self
+    }
+
+    /// The Verlet skin ([`Predictor::with_neighbor_skin`]).
+    pub fn neighbor_skin(&self) -> f64 {
+        self.neighbor_skin
+    }
+
+    /// The neighbor list kept between calls ([`Predictor::with_neighbor_skin`]).
+    #[cfg_attr(not(feature = "gpu"), allow(dead_code))] // read by the GPU backends only
+    pub(crate) fn neighbor_cache(&self) -> &NeighborCache {
+        &self.neighbor_cache
     }
 
     /// The largest number of edges of one pass, if set
@@ -261,12 +301,7 @@ impl<B: Backend> Predictor<B> {
             self.outputs(inputs)
         };
         timer.stage("model");
-        let host = AtomOutputs {
-            atomic_energies: out.atomic_energies.to_vec_f64(),
-            forces: out.forces.to_vec_f64(),
-            strain_derivative: out.strain_derivative.to_vec_f64(),
-            atom_virial: out.atom_virial.map(|w| w.to_vec_f64()),
-        };
+        let host = read_outputs(&out);
         timer.stage("pass results");
         host
     }
@@ -332,12 +367,7 @@ impl<B: Backend> Predictor<B> {
         }
         let (forces, strain_derivative, atom_virial) = sums.expect("a graph with atoms");
         let parts: Vec<&Tensor<B>> = energies.iter().collect();
-        let host = AtomOutputs {
-            atomic_energies: Tensor::concat(&parts, 0).to_vec_f64(),
-            forces: forces.to_vec_f64(),
-            strain_derivative: strain_derivative.to_vec_f64(),
-            atom_virial: atom_virial.map(|w| w.to_vec_f64()),
-        };
+        let host = read_all(&parts, &forces, &strain_derivative, atom_virial.as_ref());
         timer.stage("passes: results");
         host
     }
@@ -369,6 +399,49 @@ impl<B: Backend> Predictor<B> {
             virial,
             stress,
         }
+    }
+}
+
+/// The per-atom results of `out` on the host ([`read_all`]).
+fn read_outputs<B: Backend>(out: &Outputs<B>) -> AtomOutputs {
+    let energies = [&out.atomic_energies];
+    read_all(
+        &energies,
+        &out.forces,
+        &out.strain_derivative,
+        out.atom_virial.as_ref(),
+    )
+}
+
+/// Per-atom energies (the concatenation of `energies`), forces, strain derivatives
+/// and per-atom virials on the host, in one download: each download is a wait for the
+/// device.
+fn read_all<B: Backend>(
+    energies: &[&Tensor<B>],
+    forces: &Tensor<B>,
+    strain_derivative: &Tensor<B>,
+    atom_virial: Option<&Tensor<B>>,
+) -> AtomOutputs {
+    let mut parts: Vec<&Tensor<B>> = energies.to_vec();
+    parts.extend([forces, strain_derivative]);
+    parts.extend(atom_virial);
+    let flat: Vec<Tensor<B>> = parts
+        .iter()
+        .map(|t| t.detach().reshape(&[t.numel()]).cast(DType::F64))
+        .collect();
+    let refs: Vec<&Tensor<B>> = flat.iter().collect();
+    let all = Tensor::concat(&refs, 0).to_vec_f64();
+    let mut rest = all.as_slice();
+    let mut take = |n: usize| {
+        let (head, tail) = rest.split_at(n);
+        rest = tail;
+        head.to_vec()
+    };
+    AtomOutputs {
+        atomic_energies: take(energies.iter().map(|t| t.numel()).sum()),
+        forces: take(forces.numel()),
+        strain_derivative: take(strain_derivative.numel()),
+        atom_virial: atom_virial.map(|w| take(w.numel())),
     }
 }
 

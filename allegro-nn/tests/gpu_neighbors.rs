@@ -183,6 +183,92 @@ fn lists_match<R: GpuRuntime>() {
     }
     too_close_is_the_cpu_error(&device);
     predictions_match(&device);
+    verlet_list_in_an_md_loop(&device);
+}
+
+/// A structure, and `predictor`'s prediction of it with the device's list against the
+/// CPU list's: the largest differences of energy and forces, relative.
+fn differences<R: GpuRuntime>(predictor: &Predictor<Gpu<R>>, s: &Structure) -> (f64, f64) {
+    let want = predictor.predict_structure(s).unwrap();
+    let got = predictor.predict_structure_on_device(s).unwrap();
+    let scale = want
+        .forces
+        .iter()
+        .flatten()
+        .fold(1e-12f64, |m, f| m.max(f.abs()));
+    let df = want
+        .forces
+        .iter()
+        .flatten()
+        .zip(got.forces.iter().flatten())
+        .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+    let e = want.total_energy[0];
+    (
+        (e - got.total_energy[0]).abs() / e.abs().max(1.0),
+        df / scale,
+    )
+}
+
+/// An MD-like loop with a Verlet skin of 1 Å (float32, so that lavapipe uploads nothing
+/// of its own): while no atom has moved 0.5 Å the list is kept and a call uploads the
+/// positions and a few constants only; a larger move rebuilds it; every prediction
+/// equals the CPU list's (the same edges; their order within a center may differ).
+fn verlet_list_in_an_md_loop<R: GpuRuntime>(device: &GpuDevice<R>) {
+    let (model, params, _) = common::load("small_noparity.json");
+    let predictor = Predictor::new(model, &params.to_backend::<Gpu<R>>(device), device.clone())
+        .with_dtype(allegro_core::DType::F32);
+    assert_eq!(predictor.neighbor_skin(), 1.0, "the default skin");
+    let mut rng = SplitMix64::new(9);
+    let cell = [[8.0, 0.0, 0.0], [0.6, 8.4, 0.0], [0.3, 0.2, 8.8]];
+    let n = 40;
+    let names = ["C", "H", "O", "N"];
+    let species = (0..n)
+        .map(|i| Species::new(names[i % 4]).unwrap())
+        .collect();
+    let mut s = Structure::new(
+        species,
+        atoms(n, cell, 0.0, &mut rng),
+        Some(cell),
+        [true; 3],
+    );
+    predictor.predict_structure_on_device(&s).unwrap(); // builds the list
+    let tol = 1e-5; // float32
+    for step in 0..4 {
+        // Every atom moves up to 0.14 Å in each direction per step: at most 0.49 Å in
+        // all from where the list was built... except in the last step, which moves
+        // atom 5 by 0.6 Å.
+        for p in &mut s.positions {
+            for c in p.iter_mut() {
+                *c += rng.uniform_in(-0.04, 0.04);
+            }
+        }
+        if step == 3 {
+            s.positions[5][0] += 0.6;
+        }
+        let before = device.device_counts();
+        let (de, df) = differences(&predictor, &s);
+        let counts = device.device_counts() - before;
+        eprintln!(
+            "MD step {step} on {}: ΔE {de:.1e}, ΔF {df:.1e}; {counts:?}",
+            R::NAME
+        );
+        assert!(de <= tol && df <= tol, "step {step}: ΔE {de:e}, ΔF {df:e}");
+    }
+    // A kept list: the device call alone uploads 24 bytes an atom and a few kB of
+    // constants (cell, cutoff, padded tables), and waits twice: the edge count and the
+    // results.
+    s.positions[0][1] += 0.01;
+    predictor.predict_structure_on_device(&s).unwrap();
+    let before = device.device_counts();
+    predictor.predict_structure_on_device(&s).unwrap();
+    let counts = device.device_counts() - before;
+    eprintln!("a call with a kept list: {counts:?}");
+    assert!(
+        counts.bytes_to_device <= 24 * n as u64 + 4096,
+        "{} bytes uploaded for {n} atoms with a kept list",
+        counts.bytes_to_device
+    );
+    assert_eq!(counts.synchronizations, 2, "{counts:?}");
 }
 
 /// A model's energy, forces and stress with the device's list equal those with the
@@ -190,7 +276,9 @@ fn lists_match<R: GpuRuntime>() {
 /// passes, and the call uploads O(atoms) bytes: nothing per edge.
 fn predictions_match<R: GpuRuntime>(device: &GpuDevice<R>) {
     let (model, params, _) = common::load("small_noparity.json");
-    let predictor = Predictor::new(model, &params.to_backend::<Gpu<R>>(device), device.clone());
+    // No skin: a list built every call, the CPU's edges in the CPU's order.
+    let predictor = Predictor::new(model, &params.to_backend::<Gpu<R>>(device), device.clone())
+        .with_neighbor_skin(0.0);
     let mut rng = SplitMix64::new(5);
     let cell = [[9.0, 0.0, 0.0], [1.0, 8.5, 0.0], [0.5, 0.7, 9.5]];
     let names = ["C", "H", "O", "N"];

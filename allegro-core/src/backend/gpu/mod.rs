@@ -22,6 +22,7 @@ mod inference;
 mod launch;
 mod matmul;
 mod memory_pools;
+mod neighbor_filter;
 mod neighbors;
 mod optimizer;
 mod reduce;
@@ -46,6 +47,7 @@ pub use inference::{ExactF32Matmul, exact_f32_matmul, set_exact_f32_matmul};
 pub use memory_pools::MemoryPools;
 #[cfg(feature = "cuda")]
 pub use memory_pools::set_cuda_memory_pools;
+pub use neighbor_filter::{FilterOutcome, filter_on_device};
 pub use neighbors::{CellListInput, CellListOutcome, DeviceEdges, cell_list_on_device};
 pub use storage::GpuStorage;
 pub use transfer::{CubeclTransfers, Transfers};

@@ -94,7 +94,7 @@ mod param {
 }
 
 /// Entries of the result table the host reads.
-mod meta {
+pub(super) mod meta {
     /// Edges in total.
     pub const TOTAL: usize = 0;
     /// Some pair closer than the minimum distance.
@@ -138,14 +138,14 @@ fn stepped_image(b: u32, k: u32, reach: u32, n: u32, periodic: u32) -> i32 {
 
 /// Component `d` of `s @ cell` for integer factors `s` (the host's order of operations).
 #[cube]
-fn translation(s0: f64, s1: f64, s2: f64, cell: &Array<f64>, d: usize) -> f64 {
+pub(super) fn translation(s0: f64, s1: f64, s2: f64, cell: &Array<f64>, d: usize) -> f64 {
     s0 * cell[d] + s1 * cell[3 + d] + s2 * cell[6 + d]
 }
 
 /// One byte of a packed shift, or 256 when `c` is outside −128..=127.
 #[cube]
 #[allow(clippy::manual_range_contains)] // cube functions take comparisons, not ranges
-fn shift_byte(c: i32) -> u32 {
+pub(super) fn shift_byte(c: i32) -> u32 {
     let biased = c + 128;
     let mut byte = 256u32;
     if biased >= 0 && biased <= 255 {
@@ -377,8 +377,35 @@ fn exclusive_scan_kernel(
     }
 }
 
+/// Launches [`exclusive_scan_kernel`]: `counts` (`n`) into `offsets` (`n + 1`), the
+/// total into `meta[0]`.
+pub(super) fn launch_scan<R: GpuRuntime>(
+    device: &GpuDevice<R>,
+    counts: &Handle,
+    offsets: &Handle,
+    meta: &Handle,
+    n: usize,
+) {
+    device.counters.launch();
+    // SAFETY: `counts` has `n` entries, `offsets` `n + 1`, `meta` three.
+    unsafe {
+        exclusive_scan_kernel::launch_unchecked::<R>(
+            &device.client,
+            CubeCount::Static(1, 1, 1),
+            CubeDim::new_1d(SCAN_THREADS),
+            arg(counts, n),
+            arg(offsets, n + 1),
+            arg(meta, meta::LEN),
+            u32_of(n),
+        )
+    };
+}
+
 /// `values` in one upload whose parts start at 256-byte boundaries; handles to each.
-fn upload_f64_parts<R: GpuRuntime>(device: &GpuDevice<R>, parts: &[&[f64]]) -> Vec<Handle> {
+pub(super) fn upload_f64_parts<R: GpuRuntime>(
+    device: &GpuDevice<R>,
+    parts: &[&[f64]],
+) -> Vec<Handle> {
     const ALIGN: usize = 32; // float64s in 256 bytes
     let mut all: Vec<f64> = Vec::new();
     let mut starts = Vec::with_capacity(parts.len());
@@ -499,19 +526,7 @@ pub fn cell_list_on_device<R: GpuRuntime>(
         alloc(client, 1, 4),
     ];
     launch(false, [(&unused[0], 1), (&unused[1], 1), (&unused[2], 1)]);
-    device.counters.launch();
-    // SAFETY: `counts` has `n` entries, `offsets` `n + 1`, `meta` three.
-    unsafe {
-        exclusive_scan_kernel::launch_unchecked::<R>(
-            client,
-            CubeCount::Static(1, 1, 1),
-            CubeDim::new_1d(SCAN_THREADS),
-            arg(&counts, n),
-            arg(&offsets, n + 1),
-            arg(&meta, meta::LEN),
-            u32_of(n),
-        )
-    };
+    launch_scan(device, &counts, &offsets, &meta, n);
     let read: Vec<u32> = download(device, meta.clone(), meta::LEN);
     if read[meta::TOO_CLOSE] != 0 {
         return CellListOutcome::TooClose;
