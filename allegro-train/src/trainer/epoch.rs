@@ -61,7 +61,7 @@ impl<B: Backend, M: TrainableModel, O: Optimizer<B>> Trainer<B, M, O> {
         };
         for_each_batch(
             train,
-            &steps,
+            steps,
             config.loader_threads,
             |k, batch| -> Result<()> {
                 if deferred {
