@@ -5,15 +5,19 @@
 //! - [`tolerance`]: the named tolerances of the project.
 //! - [`crate::rng`]: the seeded generator (SplitMix64) for reproducible test data.
 //! - [`suite`]: op checks generic over the backend, instantiated per backend in tests.
+//! - [`plain_backend`]: [`PlainBackend`], the CPU's primitives without its fused kernels,
+//!   so tests can run the reference bodies of Allegro's kernels.
 //! - [`shared_dir`]: where the shared fixtures and data are.
 
 pub mod finite_diff;
+pub mod plain_backend;
 pub mod suite;
 pub mod tolerance;
 
 pub use crate::rng::SplitMix64;
 pub use allegro_base::shared_dir;
 pub use finite_diff::{check_gradients, check_second_order};
+pub use plain_backend::PlainBackend;
 
 /// The default device of GPU runtime `R` for tests, or `None` (printing why) when there
 /// is none; with `ALLEGRO_REQUIRE_GPU=1` a missing device panics instead, so CI cannot

@@ -5,9 +5,14 @@
 //! Built on the host, those are 48 bytes per edge to upload; from the device's copy of
 //! the per-atom arrays, an edge costs the upload of its neighbor and its packed cell
 //! shift (and center), 12 bytes. [`EdgeOps::edge_inputs`] is that construction;
-//! the CPU backend's loop is its oracle.
+//! the CPU backend's loop is its oracle. It defaults to [`edge_inputs_reference`], built
+//! from the primitive ops, so a new backend needs no edge kernel to run the model.
 
-use super::storage::BackendTypes;
+use super::edges_reference::edge_inputs_reference;
+use super::elementwise::ElementwiseOps;
+use super::index::IndexOps;
+use super::shape::ShapeOps;
+use super::storage::StorageOps;
 
 /// Bias of each packed cell-shift component ([`pack_shift`]).
 const SHIFT_BIAS: i32 = 128;
@@ -76,13 +81,17 @@ pub struct EdgeInputs<S, I> {
     pub edge_batch: I,
 }
 
-/// Building per-edge inputs on the device (module docs).
-pub trait EdgeOps: BackendTypes {
+/// Building per-edge inputs on the device (module docs). The supertraits are the
+/// primitives the default body is built from.
+pub trait EdgeOps: StorageOps + ElementwiseOps + IndexOps + ShapeOps {
     /// Edge vectors and per-edge type tables from per-atom data and the neighbor list.
-    /// Indices must be in range (callers check them on the host).
+    /// Indices must be in range (callers check them on the host). Defaults to
+    /// [`edge_inputs_reference`].
     fn edge_inputs(
         list: NeighborList<'_, Self::Storage, Self::IndexStorage>,
-    ) -> EdgeInputs<Self::Storage, Self::IndexStorage>;
+    ) -> EdgeInputs<Self::Storage, Self::IndexStorage> {
+        edge_inputs_reference::<Self>(list)
+    }
 }
 
 #[cfg(test)]

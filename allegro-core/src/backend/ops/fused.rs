@@ -6,10 +6,18 @@
 //! [`FusedOps::channel_contract_weight_grad`], whose own gradients are again
 //! contractions: the pair is closed under differentiation, so backward rules written
 //! with these two ops support any order.
+//!
+//! Both methods default to their references in [`super::fused_reference`], built from
+//! the primitive ops, so a new backend runs the model before it has a contraction
+//! kernel; the CPU and GPU backends override them with fused kernels.
 
 use std::sync::Arc;
 
-use super::storage::BackendTypes;
+use super::elementwise::ElementwiseOps;
+use super::fused_reference::{channel_contract_reference, channel_contract_weight_grad_reference};
+use super::index::IndexOps;
+use super::reduce::ReduceOps;
+use super::storage::StorageOps;
 
 /// One nonzero coupling: slots `[in0, in1, out]`, its path and its coefficient.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -55,8 +63,10 @@ impl ContractionSpec {
 /// Fused primitives. `x` is `[E, U, dims[0]]`, `y` is `[E, U, dims[1]]`, the output
 /// `[E, U, dims[2]]`; `w` is `[U, P]` when `per_channel`, else `[1, P]` shared by all
 /// channels.
-pub trait FusedOps: BackendTypes {
-    /// The contraction (module docs).
+///
+/// The supertraits are the primitives the default bodies are built from.
+pub trait FusedOps: StorageOps + ElementwiseOps + IndexOps + ReduceOps {
+    /// The contraction (module docs). Defaults to [`channel_contract_reference`].
     fn channel_contract(
         x: &Self::Storage,
         y: &Self::Storage,
@@ -65,10 +75,13 @@ pub trait FusedOps: BackendTypes {
         channels: usize,
         spec: &ContractionSpec,
         per_channel: bool,
-    ) -> Self::Storage;
+    ) -> Self::Storage {
+        channel_contract_reference::<Self>(x, y, w, edges, channels, spec, per_channel)
+    }
 
     /// `gw[u, p] = Σ_z Σ_{e: path_e = p} x[z,u,in0_e]·y[z,u,in1_e]·g[z,u,out_e]·c_e`
     /// (summed over `u` too when not `per_channel`), with a fixed summation order.
+    /// Defaults to [`channel_contract_weight_grad_reference`].
     fn channel_contract_weight_grad(
         x: &Self::Storage,
         y: &Self::Storage,
@@ -77,5 +90,7 @@ pub trait FusedOps: BackendTypes {
         channels: usize,
         spec: &ContractionSpec,
         per_channel: bool,
-    ) -> Self::Storage;
+    ) -> Self::Storage {
+        channel_contract_weight_grad_reference::<Self>(x, y, g, edges, channels, spec, per_channel)
+    }
 }

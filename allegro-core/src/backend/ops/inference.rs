@@ -19,11 +19,24 @@
 //!
 //! They are not differentiable ops (no autodiff rule): they *are* the derivative
 //! computation, checked against the tape (`testing::suite::inference`).
+//!
+//! Every method defaults to a reference built from the primitive ops
+//! ([`super::inference_reference`], [`super::segment_reference`]), so a new backend runs
+//! the no-tape path before it has these kernels; the CPU and GPU backends override them.
 
 use std::sync::Arc;
 
+use super::elementwise::ElementwiseOps;
 use super::fused::ContractionSpec;
-use super::storage::BackendTypes;
+use super::index::IndexOps;
+use super::inference_reference::{fused_linear_reference, uninit_reference};
+use super::matmul::MatmulOps;
+use super::reduce::ReduceOps;
+use super::segment_reference::{
+    segment_contract_backward_reference, segment_contract_forward_reference,
+};
+use super::shape::ShapeOps;
+use super::storage::StorageOps;
 
 /// A nonlinearity of nequip's MLPs, evaluated (with its derivative) inside fused kernels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -326,16 +339,22 @@ pub struct SegmentGradients<'a, S> {
     pub y: &'a mut S,
 }
 
-/// Fused primitives of the no-tape energy + forces path (module docs).
-pub trait InferenceOps: BackendTypes {
+/// Fused primitives of the no-tape energy + forces path (module docs). The supertraits
+/// are the primitives the default bodies are built from.
+pub trait InferenceOps:
+    StorageOps + ElementwiseOps + MatmulOps + ReduceOps + IndexOps + ShapeOps
+{
     /// A buffer of `len` elements with unspecified contents, for outputs that are
-    /// written in full before they are read (no fill pass).
-    fn uninit(device: &Self::Device, len: usize, dtype: crate::DType) -> Self::Storage;
+    /// written in full before they are read (no fill pass). Defaults to
+    /// [`uninit_reference`] (zeros: one fill pass).
+    fn uninit(device: &Self::Device, len: usize, dtype: crate::DType) -> Self::Storage {
+        uninit_reference::<Self>(device, len, dtype)
+    }
 
     /// The product of [`LinearSpec`]: `inputs[i]` holds block `spec.inputs[i]`, `weight`
     /// is `[K, N]` row-major, `mask` is read when `spec.masked`, `derivative` (`[rows, N]`)
     /// receives `f'(P)` when `spec.activation` is set, `outputs[j]` receives block
-    /// `spec.outputs[j]`.
+    /// `spec.outputs[j]`. Defaults to [`fused_linear_reference`].
     fn fused_linear(
         spec: &LinearSpec,
         inputs: &[&Self::Storage],
@@ -343,19 +362,25 @@ pub trait InferenceOps: BackendTypes {
         mask: Option<&Self::Storage>,
         derivative: Option<&mut Self::Storage>,
         outputs: &mut [&mut Self::Storage],
-    );
+    ) {
+        fused_linear_reference::<Self>(spec, inputs, weight, mask, derivative, outputs)
+    }
 
-    /// The environment sum and tensor product of [`SegmentContraction`].
+    /// The environment sum and tensor product of [`SegmentContraction`]. Defaults to
+    /// [`segment_contract_forward_reference`].
     fn segment_contract_forward(
         layer: &SegmentContraction,
         operands: SegmentOperands<'_, Self::Storage>,
         segments: Segments<'_, Self::IndexStorage>,
-    ) -> SegmentForward<Self::Storage>;
+    ) -> SegmentForward<Self::Storage> {
+        segment_contract_forward_reference::<Self>(layer, operands, segments)
+    }
 
     /// The adjoint of [`InferenceOps::segment_contract_forward`]: given `∂L/∂out`
     /// (`grad_out`, `[E, U, d_out]`, absent when only `first` is used) and `∂L/∂first`
     /// (`[E, U]`), writes `∂L/∂W_x` (weighted `x`), `∂L/∂w` and adds `∂L/∂Y` into
-    /// `grads`; returns `∂L/∂x` (`[E, U, dx]`) for a plain `x`.
+    /// `grads`; returns `∂L/∂x` (`[E, U, dx]`) for a plain `x`. Defaults to
+    /// [`segment_contract_backward_reference`].
     fn segment_contract_backward(
         layer: &SegmentContraction,
         operands: SegmentOperands<'_, Self::Storage>,
@@ -364,5 +389,9 @@ pub trait InferenceOps: BackendTypes {
         grad_first: &Self::Storage,
         segments: Segments<'_, Self::IndexStorage>,
         grads: SegmentGradients<'_, Self::Storage>,
-    ) -> Option<Self::Storage>;
+    ) -> Option<Self::Storage> {
+        segment_contract_backward_reference::<Self>(
+            layer, operands, env, grad_out, grad_first, segments, grads,
+        )
+    }
 }

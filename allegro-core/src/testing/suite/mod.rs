@@ -7,14 +7,18 @@
 #![allow(clippy::cloned_ref_to_slice_refs)]
 
 pub mod autodiff;
+pub mod edges_reference;
 pub mod elementwise;
 pub mod fused;
+pub mod fused_reference;
 pub mod index;
 pub mod inference;
+pub mod inference_reference;
 pub mod matmul;
 pub mod optimizer;
 pub mod reduce;
 pub mod segment;
+pub mod segment_reference;
 pub mod shape;
 pub mod transfer;
 
@@ -138,6 +142,11 @@ macro_rules! for_each_suite_check {
             inference::fused_linear_large,
             segment::segment_contract,
             segment::segment_contract_long,
+            fused_reference::channel_contract_matches_reference,
+            fused_reference::channel_contract_allegro_matches_reference,
+            inference_reference::fused_linear_matches_reference,
+            segment_reference::segment_contract_matches_reference,
+            edges_reference::edge_inputs_matches_reference,
             transfer::round_trips_and_counts,
             optimizer::adamw_step,
             optimizer::lerp,
