@@ -1,5 +1,6 @@
 //! Molecular dynamics with a trained model: velocity Verlet (NVE) in ASE's units
-//! (eV, Å, u; time in fs), the neighbor list rebuilt every step.
+//! (eV, Å, u; time in fs). The neighbor list is the model's: on a GPU predictor it is
+//! found on the device and kept between steps with a Verlet skin.
 
 use allegro_data::{AtomicGraph, NeighborOptions, SplitMix64, Structure, TypeMapper, atomic_mass};
 use allegro_nn::{EnergyModel, Error, Result};
@@ -63,8 +64,16 @@ impl<'a, M: EnergyModel> VelocityVerlet<'a, M> {
     }
 
     fn evaluate(&self, structure: &Structure) -> Result<(f64, Vec<[f64; 3]>)> {
-        let graph = AtomicGraph::from_structure(structure, self.mapper, &self.options)?;
-        let p = self.model.predict(&graph)?;
+        // Typed as the model types and cut at its cutoff: the model's own route (on a GPU,
+        // a neighbor list found and kept on the device with a Verlet skin).
+        let p = if self.mapper.type_names() == self.model.type_names()
+            && self.options.cutoff == self.model.r_max()
+        {
+            self.model.predict_structure(structure)?
+        } else {
+            let graph = AtomicGraph::from_structure(structure, self.mapper, &self.options)?;
+            self.model.predict(&graph)?
+        };
         Ok((p.total_energy[0], p.forces))
     }
 

@@ -202,19 +202,10 @@ impl EnergyModel for DevicePredictor {
     fn predict(&self, graph: &AtomicGraph) -> Result<Prediction> {
         with_predictor!(self, |p| p.predict(graph))
     }
-    /// On a GPU the neighbor list is found on the device
-    /// ([`Predictor::predict_structure_on_device`]): the same edges, in the same order,
-    /// as the CPU list the CPU predictor builds.
+    /// The predictor's own route: on a GPU the neighbor list is found on the device
+    /// (`Predictor::predict_structure_on_device`, with a GPU feature).
     fn predict_structure(&self, structure: &Structure) -> Result<Prediction> {
-        match self {
-            DevicePredictor::Cpu(p) => p.predict_structure(structure),
-            #[cfg(feature = "cuda")]
-            DevicePredictor::Cuda(p) => p.predict_structure_on_device(structure),
-            #[cfg(feature = "hip")]
-            DevicePredictor::Hip(p) => p.predict_structure_on_device(structure),
-            #[cfg(feature = "vulkan")]
-            DevicePredictor::Vulkan(p) => p.predict_structure_on_device(structure),
-        }
+        with_predictor!(self, |p| p.predict_structure(structure))
     }
 }
 

@@ -46,4 +46,14 @@ impl<B: Backend> EnergyModel for Predictor<B> {
     fn predict(&self, graph: &AtomicGraph) -> Result<Prediction> {
         Predictor::predict(self, graph)
     }
+    /// On a GPU, the neighbor list is found on the device and kept with a Verlet skin
+    /// (`Predictor::predict_structure_on_device`, with a GPU feature); elsewhere, the
+    /// CPU list.
+    fn predict_structure(&self, structure: &Structure) -> Result<Prediction> {
+        #[cfg(feature = "gpu")]
+        if let Some(result) = crate::gpu_neighbors::on_device_if_gpu(self, structure) {
+            return result;
+        }
+        self.predict(&self.graph_of(structure)?)
+    }
 }

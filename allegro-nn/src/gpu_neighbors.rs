@@ -78,6 +78,30 @@ pub fn neighbor_list_on_gpu<R: GpuRuntime>(
     }
 }
 
+/// [`Predictor::predict_structure_on_device`] when `predictor` is on a GPU runtime this
+/// build has (the route [`EnergyModel::predict_structure`] takes for every predictor);
+/// `None` on other backends.
+pub(crate) fn on_device_if_gpu<B: allegro_core::Backend>(
+    predictor: &Predictor<B>,
+    structure: &Structure,
+) -> Option<Result<Prediction>> {
+    let any = predictor as &dyn std::any::Any;
+    #[cfg(feature = "cuda")]
+    if let Some(p) = any.downcast_ref::<Predictor<allegro_core::backend::gpu::Cuda>>() {
+        return Some(p.predict_structure_on_device(structure));
+    }
+    #[cfg(feature = "hip")]
+    if let Some(p) = any.downcast_ref::<Predictor<allegro_core::backend::gpu::Hip>>() {
+        return Some(p.predict_structure_on_device(structure));
+    }
+    #[cfg(feature = "vulkan")]
+    if let Some(p) = any.downcast_ref::<Predictor<allegro_core::backend::gpu::Vulkan>>() {
+        return Some(p.predict_structure_on_device(structure));
+    }
+    let _ = (any, structure);
+    None
+}
+
 /// The edges of a structure without atoms.
 fn empty_edges<R: GpuRuntime>(device: &GpuDevice<R>) -> DeviceEdges<R> {
     let none = Gpu::<R>::indices_from_host(device, &[]);
@@ -243,9 +267,10 @@ impl<R: GpuRuntime> Predictor<Gpu<R>> {
     /// atoms (O(atoms)) and sends nothing per edge. With a Verlet skin
     /// ([`Predictor::with_neighbor_skin`], on by default) the list is built at the cutoff
     /// plus the skin and kept; while it holds, a call uploads the positions only and
-    /// filters the list on the device ([`filter_on_device`]). The same edge set as
-    /// [`EnergyModel::predict_structure`] (in the same order without a skin), which also
-    /// serves a cell whose shifts exceed the packed form.
+    /// filters the list on the device ([`filter_on_device`]). The same edge set as the
+    /// CPU list ([`EnergyModel::graph_of`]; in the same order without a skin), which also
+    /// serves a cell whose shifts exceed the packed form. [`EnergyModel::predict_structure`]
+    /// takes this route on a GPU.
     pub fn predict_structure_on_device(&self, structure: &Structure) -> Result<Prediction> {
         let data = |e: allegro_data::Error| Error::Input(e.to_string());
         structure.validate().map_err(data)?;
@@ -272,7 +297,8 @@ impl<R: GpuRuntime> Predictor<Gpu<R>> {
                 .transpose()?
         };
         let Some((atoms, edges)) = found else {
-            return self.predict_structure(structure);
+            // Shifts beyond the packed form: the CPU list and host-built vectors.
+            return self.predict(&self.graph_of(structure)?);
         };
         let n = structure.n_atoms();
         let max_edges = self.max_edges_per_pass().filter(|&m| edges.n_edges > m);

@@ -189,7 +189,7 @@ fn lists_match<R: GpuRuntime>() {
 /// A structure, and `predictor`'s prediction of it with the device's list against the
 /// CPU list's: the largest differences of energy and forces, relative.
 fn differences<R: GpuRuntime>(predictor: &Predictor<Gpu<R>>, s: &Structure) -> (f64, f64) {
-    let want = predictor.predict_structure(s).unwrap();
+    let want = predictor.predict(&predictor.graph_of(s).unwrap()).unwrap(); // the CPU list
     let got = predictor.predict_structure_on_device(s).unwrap();
     let scale = want
         .forces
@@ -304,7 +304,7 @@ fn predictions_match<R: GpuRuntime>(device: &GpuDevice<R>) {
             Some(m) => predictor.clone().with_max_edges_per_pass(m),
             None => predictor.clone(),
         };
-        let want = p.predict_structure(&structure).unwrap();
+        let want = p.predict(&p.graph_of(&structure).unwrap()).unwrap(); // the CPU list
         p.predict_structure_on_device(&structure).unwrap(); // constant tables go up once
         let before = device.device_counts();
         let got = p.predict_structure_on_device(&structure).unwrap();

@@ -61,8 +61,14 @@ fn battery<R: GpuRuntime>() {
     let thin_cell = random_cell(&mut rng, 2.6, 0.2);
     let structures = [
         ("molecule", random_molecule(&mut rng, &species, 8, 4.0, 1.2)),
-        ("crystal", random_crystal(&mut rng, &species, 6, crystal_cell, 1.4)),
-        ("cell thinner than the cutoff", random_crystal(&mut rng, &species, 2, thin_cell, 1.4)),
+        (
+            "crystal",
+            random_crystal(&mut rng, &species, 6, crystal_cell, 1.4),
+        ),
+        (
+            "cell thinner than the cutoff",
+            random_crystal(&mut rng, &species, 2, thin_cell, 1.4),
+        ),
     ];
     for (kind, s) in &structures {
         let q = random_rotation(&mut rng);
@@ -83,8 +89,14 @@ fn battery<R: GpuRuntime>() {
         }
         let f = force_differences(&model, s, FD_STEP).unwrap();
         let g = strain_differences(&model, s, FD_STEP).unwrap();
-        eprintln!("{kind}, central differences on {}: forces {f:?}, stress {g:?}", R::NAME);
-        assert!(f.max_abs_error <= FD_ATOL && f.scale > 1e-2, "{kind}: forces {f:?}");
+        eprintln!(
+            "{kind}, central differences on {}: forces {f:?}, stress {g:?}",
+            R::NAME
+        );
+        assert!(
+            f.max_abs_error <= FD_ATOL && f.scale > 1e-2,
+            "{kind}: forces {f:?}"
+        );
         assert!(g.max_abs_error <= FD_ATOL, "{kind}: stress {g:?}");
     }
 }

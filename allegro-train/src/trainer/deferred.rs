@@ -17,7 +17,7 @@ use crate::step_check::{PendingStep, clip_on_device, next_gate, step_check};
 impl<B: Backend, M: TrainableModel, O: Optimizer<B>> Trainer<B, M, O> {
     /// One optimisation step on a batch, enqueued on the device without waiting for it:
     /// the loss, the gradients, their finiteness check, clipping, AdamW and the EMA all
-    /// stay on the device, the update gated there by the check ([`crate::step_check`]).
+    /// stay on the device, the update gated there by the check (`Σg² + loss`: the module `step_check`).
     /// [`settle`](Self::settle) reads what the enqueued steps computed, in one wait,
     /// and accumulates their metrics. An optimizer that cannot gate on the device
     /// ([`Optimizer::step_gated`]) costs one wait here.
