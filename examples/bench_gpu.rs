@@ -6,7 +6,7 @@
 //! cargo build --release --features cuda --example bench_gpu
 //! bench_gpu [--reference ref.jsonl] [--reps N] [--lmax L] [--max-edges M] [--tape]
 //!           [--tf32] [--warmup N] [--json OUT.jsonl] [--write-boxes DIR]
-//!           [--save-model OUT.allegro] (FILE.xyz | --water MOLECULES)...
+//!           [--save-model OUT.allegro] [--md STEPS] (FILE.xyz | --water MOLECULES)...
 //! ```
 //! - `--max-edges M` evaluates in passes of at most M edges (grouped by center atom),
 //!   which bounds memory (`Predictor::with_max_edges_per_pass`).
@@ -17,6 +17,10 @@
 //! - `--water N` builds a box of N rigid waters at liquid density with random
 //!   orientations (the reference's `water_box` recipe), for sizes the shared files lack;
 //!   `--write-boxes DIR` also writes each such box as extxyz.
+//! - `--md STEPS` also times STEPS velocity-Verlet steps (0.1 fs, 50 K: the seeded
+//!   weights give large forces) with the model's own route, where the neighbor list is
+//!   found and kept on the GPU with a Verlet skin: the MD loop of issue 15, whose step
+//!   should cost what one call does.
 //! - `--save-model OUT.allegro` writes the model it times (the seed architecture with
 //!   its seeded initial weights) as a model file, so LAMMPS can run the same model.
 //!
@@ -154,6 +158,55 @@ fn load_case(
     })
 }
 
+/// `--md`: `steps` velocity-Verlet steps of `structure` by the model's own route (the
+/// neighbor list found and kept on the device), after two untimed ones: the median time
+/// per step and what a step asks of the device.
+fn md_timing(
+    predictor: &Predictor<Gpu<Runtime>>,
+    mapper: &TypeMapper,
+    structure: &Structure,
+    steps: usize,
+    device: &GpuDevice<Runtime>,
+) -> Result<f64, Box<dyn std::error::Error>> {
+    let md = allegro::md::VelocityVerlet::new(predictor, mapper, structure, 0.1)?;
+    let mut state = md.start(structure.clone(), 50.0, 1)?;
+    md.step(&mut state)?;
+    md.step(&mut state)?;
+    let before = device.device_counts();
+    let mut times = Vec::with_capacity(steps);
+    for _ in 0..steps {
+        let t = Instant::now();
+        md.step(&mut state)?;
+        times.push(t.elapsed().as_secs_f64());
+    }
+    let moved = device.device_counts() - before;
+    let t = median(times);
+    println!(
+        "  md: {steps} steps of 0.1 fs, median {:.2} ms per step, T {:.0} K at the end",
+        t * 1e3,
+        md.temperature(&state)
+    );
+    print_counts(&moved, steps, structure.n_atoms());
+    Ok(t)
+}
+
+/// The column names of the table.
+fn print_header() {
+    println!(
+        "{:<18} {:>5} {:>8} {:>10} {:>10} {:>11} {:>13} {:>9} {:>8} {:>12}",
+        "case",
+        "l_max",
+        "atoms",
+        "edges",
+        "edges/pass",
+        "median (ms)",
+        "atom-steps/s",
+        "peak GiB",
+        "ref/ours",
+        "E/atom (eV)"
+    );
+}
+
 /// What one call asked of the device, averaged over `reps` calls.
 fn print_counts(moved: &DeviceCounts, reps: usize, n_atoms: usize) {
     let per_call = |v: u64| v as f64 / reps as f64;
@@ -177,6 +230,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (mut tape, mut tf32, mut json_out, mut write_dir) = (false, false, None, None);
     let mut warmup = 2;
     let mut save_model: Option<String> = None;
+    let mut md_steps = 0usize;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--reference" => reference = args.next(),
@@ -189,6 +243,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--json" => json_out = args.next(),
             "--write-boxes" => write_dir = args.next(),
             "--save-model" => save_model = Some(args.next().ok_or("--save-model OUT")?),
+            "--md" => md_steps = args.next().ok_or("--md STEPS")?.parse()?,
             "--water" => cases.push(Case::Water(args.next().ok_or("--water N")?.parse()?)),
             _ => cases.push(Case::File(a)),
         }
@@ -206,19 +261,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         format!("no-tape, exact ({:?})", exact_f32_matmul())
     };
     println!("backend: {}; path: {path}", <Runtime as GpuRuntime>::NAME);
-    println!(
-        "{:<18} {:>5} {:>8} {:>10} {:>10} {:>11} {:>13} {:>9} {:>8} {:>12}",
-        "case",
-        "l_max",
-        "atoms",
-        "edges",
-        "edges/pass",
-        "median (ms)",
-        "atom-steps/s",
-        "peak GiB",
-        "ref/ours",
-        "E/atom (eV)"
-    );
+    print_header();
     for case in cases {
         let mut json: serde_json::Value = serde_json::from_str(SEED_MODEL)?;
         json["l_max"] = l_max.into();
@@ -291,29 +334,44 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ratio,
             energies[0] / graph.n_atoms() as f64
         );
+        let md_step = if md_steps > 0 {
+            Some(md_timing(
+                &predictor, &mapper, &structure, md_steps, &device,
+            )?)
+        } else {
+            None
+        };
         if allegro::nn::energy_forces::profile::enabled() {
             println!("calls (ms): {}", all_ms.join(" "));
             println!("stages over {reps} calls (each ends with a device sync):");
             print!("{}", allegro::nn::energy_forces::profile::report());
         }
         if let Some(out) = &json_out {
-            use std::io::Write;
-            let line = serde_json::json!({
-                "case": name, "path": path, "l_max": l_max, "natoms": graph.n_atoms(),
-                "nedges": graph.n_edges(), "max_edges_per_pass": max_edges,
-                "median_s": t, "atom_steps_per_s": graph.n_atoms() as f64 / t,
-                "peak_gib": peak, "energy_per_atom": energies[0] / graph.n_atoms() as f64,
-                "bytes_to_device_per_call": per_call(moved.bytes_to_device),
-                "uploads_per_call": per_call(moved.uploads),
-                "syncs_per_call": per_call(moved.synchronizations),
-                "launches_per_call": per_call(moved.launches),
-            });
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(out)?;
-            writeln!(f, "{line}")?;
+            append_line(
+                out,
+                &serde_json::json!({
+                    "case": name, "path": path, "l_max": l_max, "natoms": graph.n_atoms(),
+                    "nedges": graph.n_edges(), "max_edges_per_pass": max_edges,
+                    "median_s": t, "atom_steps_per_s": graph.n_atoms() as f64 / t,
+                    "peak_gib": peak, "energy_per_atom": energies[0] / graph.n_atoms() as f64,
+                    "bytes_to_device_per_call": per_call(moved.bytes_to_device),
+                    "uploads_per_call": per_call(moved.uploads),
+                    "syncs_per_call": per_call(moved.synchronizations),
+                    "launches_per_call": per_call(moved.launches),
+                    "md_median_step_s": md_step,
+                }),
+            )?;
         }
     }
     Ok(())
+}
+
+/// Appends `line` to the JSON-lines file `out`.
+fn append_line(out: &str, line: &serde_json::Value) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(out)?;
+    writeln!(f, "{line}")
 }

@@ -21,6 +21,9 @@
 #   launch    examples/gpu_launch_cost: host time per launch, with and without live buffers
 #   host      launch, then 2 epochs with the stage profile and the host's sampled profile
 #             (pack with HOST=1), from the main thread and on cubecl's device thread
+#   neighbors the device neighbor list's tests (edges vs the CPU list, physics with the
+#             Verlet skin), the enqueued training step's counts, bench_gpu with its MD loop
+#             (--md: the list found and kept on the GPU) and 2 epochs of the seed recipe
 set -u
 cd "$(dirname "$0")/.."
 D=.devbin/w3
@@ -170,6 +173,19 @@ stage_session6() { # this session's second lease: tests, training (ours, baselin
     timeout 60 $b --reps 5 --max-edges 262144 $W/water-23559.xyz 2>&1 | quiet | tail -n 1
   done 2>&1 | tee $OUT/bench.log
   stage_train_ref
+}
+stage_neighbors() {
+  echo "== device neighbor list and enqueued steps (cuda)"
+  for t in gpu_neighbors gpu_neighbors_physics gpu_step; do
+    timeout 180 /tmp/b/$t --nocapture --test-threads 1 2>&1 |
+      grep -E "test result|panicked|FAILED|match|MD step|kept list|on cuda|one " | head -40
+  done 2>&1 | tee $OUT/neighbors.log
+  echo "== bench_gpu with the MD loop (device list, Verlet skin)"
+  { timeout 120 /tmp/b/bench_gpu --reps 10 --md 20 $W/water-192.xyz $W/water-3000.xyz 2>&1 | quiet | tail -n 12
+    timeout 120 /tmp/b/bench_gpu --reps 5 --md 10 --max-edges 262144 $W/water-23559.xyz 2>&1 | quiet | tail -n 6
+  } | tee $OUT/md.log
+  echo "== training, 2 epochs (steps enqueued, settled every 50)"
+  train /tmp/b/train this-tree 2 | tee $OUT/train.log
 }
 # Stages in the order given (default: the first lease's set).
 for stage in ${@:-model transfer bench profile train gemm ops}; do "stage_$stage"; done

@@ -23,9 +23,11 @@ for line in sys.stdin:
     if m.get("reason") == "compiler-artifact" and m["target"]["name"] == sys.argv[1] and m.get("executable"):
         print(m["executable"])' "$2"; }
 GPU=$(exe allegro-core gpu); MODEL=$(exe allegro-nn gpu_model); STEP=$(exe allegro-train gpu_step)
+NEIGH=$(exe allegro-nn gpu_neighbors); NPHYS=$(exe allegro-nn gpu_neighbors_physics)
 D=.devbin/w3
 rm -rf $D /tmp/w3bin && mkdir -p $D/shared /tmp/w3bin
 cp "$GPU" /tmp/w3bin/gpu && cp "$MODEL" /tmp/w3bin/gpu_model && cp "$STEP" /tmp/w3bin/gpu_step
+cp "$NEIGH" /tmp/w3bin/gpu_neighbors && cp "$NPHYS" /tmp/w3bin/gpu_neighbors_physics
 for e in bench_gpu train gpu_transfer gpu_gemm gpu_launch_cost; do cp target/release/examples/$e /tmp/w3bin/; done
 cp .devbin/bisect/* /tmp/w3bin/ 2>/dev/null || true
 # LEAN=1: only what the training and inference stages run (the tree, testdata/ included,
