@@ -15,8 +15,8 @@ pub mod ops;
 pub use ops::{
     Activation, AdamWScalars, AdamWUpdate, BackendTypes, BinaryOp, ColumnBlock, CompareOp,
     ContractEntry, ContractInput, ContractionSpec, DeviceCounters, DeviceCounts, EdgeInputs,
-    EdgeOps, ElementwiseOps, FusedOps, IndexOps, InferenceOps, LinearSpec, MatmulOps,
-    MatmulPrecision, MatmulSpec, NeighborList, OptimizerOps, OutputBlock, ReduceOps,
+    EdgeOps, ElementwiseOps, FusedOps, HarmonicsSpec, IndexOps, InferenceOps, LinearSpec,
+    MatmulOps, MatmulPrecision, MatmulSpec, NeighborList, OptimizerOps, OutputBlock, ReduceOps,
     SegmentContraction, SegmentForward, SegmentGradients, SegmentOperands, Segments, ShapeOps,
     StorageOps, UnaryOp, edge_vector_component, pack_shift, unpack_shift,
 };

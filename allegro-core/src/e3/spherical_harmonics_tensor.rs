@@ -5,9 +5,20 @@
 //! `x^a y^b z^c` (a+b+c ≤ l_max) times a constant `[M, (l_max+1)²]` coefficient matrix
 //! from [`ShPolynomials`]. Every step is a differentiable op, so forces and their
 //! weight gradients need no hand-written derivative.
+//!
+//! Where the backend has fused kernels ([`crate::backend::InferenceOps::edge_harmonics`]
+//! and its adjoint: one launch each instead of ~30 and ~70 on a GPU),
+//! [`SphericalHarmonics::forward_fused`] is one op whose backward is the fused adjoint,
+//! itself an op whose backward differentiates the composition. That is the cheapest for
+//! a first derivative (forces at inference); a second (training on forces) costs more
+//! than the composition's own, so training keeps [`SphericalHarmonics::forward`], which
+//! is also the fused kernels' oracle.
+
+use std::sync::Arc;
 
 use super::{ShNormalization, ShPolynomials};
-use crate::backend::Backend;
+use crate::autodiff::{grad, is_grad_enabled, with_grad_enabled};
+use crate::backend::{Backend, HarmonicsSpec};
 use crate::tensor::Tensor;
 
 /// Real spherical harmonics `Y⁰ … Y^{l_max}` in e3nn's order, signs and normalisation.
@@ -19,6 +30,8 @@ pub struct SphericalHarmonics {
     monomials: Vec<[u8; 3]>,
     /// `[monomials.len(), dim]`, row-major.
     coefficients: Vec<f64>,
+    /// The same, for fused kernels.
+    spec: Arc<HarmonicsSpec>,
 }
 
 impl SphericalHarmonics {
@@ -50,11 +63,18 @@ impl SphericalHarmonics {
                 col += 1;
             }
         }
+        let spec = Arc::new(HarmonicsSpec {
+            exponents: monomials.clone().into(),
+            coefficients: coefficients.clone().into(),
+            dim,
+            normalize,
+        });
         SphericalHarmonics {
             l_max,
             normalize,
             monomials,
             coefficients,
+            spec,
         }
     }
 
@@ -68,7 +88,76 @@ impl SphericalHarmonics {
         (self.l_max + 1) * (self.l_max + 1)
     }
 
-    /// `Y(v)` for `v` of shape `[E, 3]`; result `[E, (l_max+1)²]` in `v`'s dtype.
+    /// `Y(v)` for `v` of shape `[E, 3]`; result `[E, (l_max+1)²]` in `v`'s dtype: the
+    /// backend's fused kernel where it has one, else [`SphericalHarmonics::forward`].
+    /// Differentiable to any order; cheapest where at most a first derivative is taken.
+    pub fn forward_fused<B: Backend>(&self, v: &Tensor<B>) -> Tensor<B> {
+        assert!(
+            v.rank() == 2 && v.dim(1) == 3,
+            "spherical harmonics of shape {:?}",
+            v.shape()
+        );
+        let Some(y) = B::edge_harmonics(&self.spec, v.storage()) else {
+            return self.forward(v);
+        };
+        let shape = [v.dim(0), self.dim()];
+        let this = self.clone();
+        Tensor::custom_op(
+            "spherical_harmonics",
+            &[v],
+            |_| Tensor::from_storage(y, &shape),
+            move |inputs: &[Tensor<B>], _: &Tensor<B>, g: &Tensor<B>, _: &[bool]| {
+                vec![Some(this.vjp(&inputs[0], g))]
+            },
+        )
+    }
+
+    /// `∂L/∂v` from `∂L/∂Y` (`grad_y`, `[E, dim]`): the fused adjoint as one op whose own
+    /// backward differentiates the composition (second and higher orders).
+    fn vjp<B: Backend>(&self, v: &Tensor<B>, grad_y: &Tensor<B>) -> Tensor<B> {
+        let fused = B::edge_harmonics_vjp(&self.spec, v.storage(), grad_y.storage())
+            .expect("a backend with a fused forward has its adjoint");
+        let shape = [v.dim(0), 3];
+        let this = self.clone();
+        Tensor::custom_op(
+            "spherical_harmonics_vjp",
+            &[v, grad_y],
+            |_| Tensor::from_storage(fused, &shape),
+            move |inputs: &[Tensor<B>], _: &Tensor<B>, g: &Tensor<B>, needs: &[bool]| {
+                this.vjp_backward(&inputs[0], &inputs[1], g, needs)
+            },
+        )
+    }
+
+    /// The backward of [`SphericalHarmonics::vjp`] by the composition: `∂⟨g, ∂L/∂v⟩`
+    /// with respect to `v` and `grad_y`, differentiable further when the graph is being
+    /// recorded (the inputs themselves are then differentiated), else from local copies.
+    fn vjp_backward<B: Backend>(
+        &self,
+        v: &Tensor<B>,
+        grad_y: &Tensor<B>,
+        g: &Tensor<B>,
+        needs: &[bool],
+    ) -> Vec<Option<Tensor<B>>> {
+        let create = is_grad_enabled();
+        let local = |t: &Tensor<B>| {
+            if create && t.is_tracked() {
+                t.clone()
+            } else {
+                t.detach().tracked()
+            }
+        };
+        let (v, gy) = (local(v), local(grad_y));
+        with_grad_enabled(true, || {
+            let y = self.forward(&v);
+            let gv = grad(&[&y], Some(&[&gy]), &[&v], true).remove(0);
+            let mut out = grad(&[&gv], Some(&[g]), &[&v, &gy], create).into_iter();
+            needs.iter().map(|&n| out.next().filter(|_| n)).collect()
+        })
+    }
+
+    /// `Y(v)` for `v` of shape `[E, 3]`; result `[E, (l_max+1)²]` in `v`'s dtype, composed
+    /// from differentiable tensor ops (the oracle of the fused kernels).
     pub fn forward<B: Backend>(&self, v: &Tensor<B>) -> Tensor<B> {
         assert!(
             v.rank() == 2 && v.dim(1) == 3,

@@ -184,7 +184,7 @@ impl AllegroModel {
         let (plan, rows, s, ur, dtype, precision) =
             (cx.plan, cx.rows, cx.s, cx.ur, cx.dtype, cx.precision);
         let device = &cx.device;
-        let front = self.edge_front(params, tracked);
+        let front = self.edge_front(params, tracked, true);
         timer.stage("front (tape)");
         let n = tracked.n_atoms;
         let env_scale = self

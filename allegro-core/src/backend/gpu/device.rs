@@ -6,6 +6,11 @@ use cubecl::prelude::ComputeClient;
 use cubecl::server::Handle;
 
 use super::tables::TableCache;
+use super::transfer::upload;
+use crate::dtype::DType;
+
+/// [`GpuDevice::float_table`]'s cache.
+type FloatTables = Arc<Mutex<std::collections::HashMap<(DType, Vec<u64>), Handle>>>;
 use super::{GpuRuntime, Transfers};
 use crate::backend::{DeviceCounters, DeviceCounts};
 use crate::error::{Error, Result};
@@ -18,6 +23,9 @@ pub struct GpuDevice<R: GpuRuntime> {
     /// Small read-only `u32` tables (shapes, launch geometry) already on the device,
     /// by content: each upload has a fixed cost, and MD repeats the same few.
     tables: Arc<Mutex<TableCache>>,
+    /// Small read-only float tables (spherical-harmonics coefficients), by dtype and
+    /// content, uploaded once each.
+    float_tables: FloatTables,
     /// This runtime's copy engine (CUDA: a pinned staging ring).
     pub(crate) transfers: Arc<R::Transfers>,
     /// Bytes and waits between host and device, for [`GpuDevice::device_counts`].
@@ -47,6 +55,7 @@ impl<R: GpuRuntime> GpuDevice<R> {
             client,
             spec_cache: Default::default(),
             tables: Default::default(),
+            float_tables: Default::default(),
             counters: Default::default(),
         })
     }
@@ -136,6 +145,25 @@ impl<R: GpuRuntime> GpuDevice<R> {
         cache.get(self, values)
     }
 
+    /// A read-only table of `values` in `dtype` on the device: uploaded once per dtype
+    /// and content (the handle must never be written).
+    pub(crate) fn float_table(&self, values: &[f64], dtype: DType) -> Handle {
+        let key = (
+            dtype,
+            values.iter().map(|v| v.to_bits()).collect::<Vec<u64>>(),
+        );
+        let mut cache = self.float_tables.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(h) = cache.get(&key) {
+            return h.clone();
+        }
+        let handle = match dtype {
+            DType::F64 => upload(self, values.to_vec()),
+            DType::F32 => upload(self, values.iter().map(|&v| v as f32).collect::<Vec<f32>>()),
+        };
+        cache.insert(key, handle.clone());
+        handle
+    }
+
     /// Returns the pools' unused memory to the device, so that the next
     /// [`GpuDevice::memory_usage`] reports the footprint of what runs after.
     pub fn release_unused_memory(&self) {
@@ -150,6 +178,7 @@ impl<R: GpuRuntime> Clone for GpuDevice<R> {
             client: self.client.clone(),
             spec_cache: self.spec_cache.clone(),
             tables: self.tables.clone(),
+            float_tables: self.float_tables.clone(),
             transfers: self.transfers.clone(),
             counters: self.counters.clone(),
         }

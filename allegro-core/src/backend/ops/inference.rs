@@ -28,6 +28,7 @@ use std::sync::Arc;
 
 use super::elementwise::ElementwiseOps;
 use super::fused::ContractionSpec;
+use super::harmonics::HarmonicsSpec;
 use super::index::IndexOps;
 use super::inference_reference::{fused_linear_reference, uninit_reference};
 use super::matmul::MatmulOps;
@@ -393,5 +394,25 @@ pub trait InferenceOps:
         segment_contract_backward_reference::<Self>(
             layer, operands, env, grad_out, grad_first, segments, grads,
         )
+    }
+
+    /// The spherical harmonics of `spec` of every edge vector of `v` (`[E, 3]`), as
+    /// `[E, dim]`, in one pass ([`super::harmonics`]). `None`, the default, where the
+    /// backend has no fused kernel: the caller composes them from tensor ops (which is
+    /// also the oracle the kernels are tested against).
+    fn edge_harmonics(spec: &HarmonicsSpec, v: &Self::Storage) -> Option<Self::Storage> {
+        let _ = (spec, v);
+        None
+    }
+
+    /// The adjoint of [`InferenceOps::edge_harmonics`]: `∂L/∂v` (`[E, 3]`) from
+    /// `∂L/∂Y` (`grad_y`, `[E, dim]`), in one pass; `None` where there is no kernel.
+    fn edge_harmonics_vjp(
+        spec: &HarmonicsSpec,
+        v: &Self::Storage,
+        grad_y: &Self::Storage,
+    ) -> Option<Self::Storage> {
+        let _ = (spec, v, grad_y);
+        None
     }
 }

@@ -17,6 +17,7 @@ pub mod edges_reference;
 pub mod elementwise;
 pub mod fused;
 pub mod fused_reference;
+pub mod harmonics;
 pub mod index;
 pub mod inference;
 pub mod inference_reference;
@@ -33,6 +34,7 @@ pub use edges::{
 };
 pub use elementwise::{BinaryOp, CompareOp, ElementwiseOps, UnaryOp};
 pub use fused::{ContractEntry, ContractionSpec, FusedOps};
+pub use harmonics::HarmonicsSpec;
 pub use index::IndexOps;
 pub use inference::{
     Activation, ColumnBlock, ContractInput, InferenceOps, LinearSpec, MatmulPrecision, OutputBlock,

@@ -11,6 +11,7 @@ pub mod edges_reference;
 pub mod elementwise;
 pub mod fused;
 pub mod fused_reference;
+pub mod harmonics;
 pub mod index;
 pub mod inference;
 pub mod inference_reference;
@@ -147,6 +148,7 @@ macro_rules! for_each_suite_check {
             inference_reference::fused_linear_matches_reference,
             segment_reference::segment_contract_matches_reference,
             edges_reference::edge_inputs_matches_reference,
+            harmonics::harmonics_fused_vs_composed,
             transfer::round_trips_and_counts,
             optimizer::adamw_step,
             optimizer::lerp,

@@ -3,6 +3,7 @@
 //! are compared with; the backend runs the fast ones (`linear_tiled.rs`: products in
 //! row tiles that stay in cache; `segment_lanes.rs`: channels as vector lanes).
 
+mod harmonics;
 mod linear;
 mod linear_tiled;
 mod segment;
@@ -11,6 +12,7 @@ mod segment_lanes;
 mod tests;
 
 use super::{Cpu, CpuDevice, CpuStorage, simd};
+use crate::backend::ops::harmonics::HarmonicsSpec;
 use crate::backend::ops::inference::{
     InferenceOps, LinearSpec, SegmentContraction, SegmentForward, SegmentGradients,
     SegmentOperands, Segments,
@@ -18,6 +20,18 @@ use crate::backend::ops::inference::{
 use crate::dtype::DType;
 
 impl InferenceOps for Cpu {
+    fn edge_harmonics(spec: &HarmonicsSpec, v: &CpuStorage) -> Option<CpuStorage> {
+        Some(harmonics::edge_harmonics(spec, v))
+    }
+
+    fn edge_harmonics_vjp(
+        spec: &HarmonicsSpec,
+        v: &CpuStorage,
+        grad_y: &CpuStorage,
+    ) -> Option<CpuStorage> {
+        Some(harmonics::edge_harmonics_vjp(spec, v, grad_y))
+    }
+
     fn uninit(_device: &CpuDevice, len: usize, dtype: DType) -> CpuStorage {
         match dtype {
             DType::F32 => CpuStorage::from_vec_f32(vec![0.0; len]),

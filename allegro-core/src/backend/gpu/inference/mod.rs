@@ -10,6 +10,7 @@
 
 mod activation;
 mod geometry;
+mod harmonics;
 mod host;
 mod linear_cmma;
 mod linear_simt;
@@ -314,6 +315,21 @@ fn segment_table(
 }
 
 impl<R: GpuRuntime> InferenceOps for Gpu<R> {
+    fn edge_harmonics(
+        spec: &crate::backend::HarmonicsSpec,
+        v: &GpuStorage<R>,
+    ) -> Option<GpuStorage<R>> {
+        Some(harmonics::edge_harmonics(spec, v))
+    }
+
+    fn edge_harmonics_vjp(
+        spec: &crate::backend::HarmonicsSpec,
+        v: &GpuStorage<R>,
+        grad_y: &GpuStorage<R>,
+    ) -> Option<GpuStorage<R>> {
+        Some(harmonics::edge_harmonics_vjp(spec, v, grad_y))
+    }
+
     fn uninit(device: &GpuDevice<R>, len: usize, dtype: DType) -> GpuStorage<R> {
         GpuStorage::uninit(device, len, dtype)
     }
