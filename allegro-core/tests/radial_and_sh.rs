@@ -54,6 +54,23 @@ fn spherical_harmonics_tensor_gradients() {
     assert_gradients("spherical harmonics l_max 3", &f, &[v]);
 }
 
+/// The fused harmonics (one op, its adjoint kernel, the composition's second
+/// derivative) against finite differences to second order, as the composition above.
+#[test]
+fn spherical_harmonics_fused_gradients() {
+    let mut rng = SplitMix64::new(74);
+    let v = random::<Cpu>(&[4, 3], 0.3, 1.5, &mut rng, &CpuDevice);
+    for normalize in [true, false] {
+        let sh = SphericalHarmonics::new(3, ShNormalization::Component, normalize);
+        let f = move |xs: &[T]| sh.forward_fused(&xs[0]);
+        assert_gradients(
+            "fused spherical harmonics l_max 3",
+            &f,
+            std::slice::from_ref(&v),
+        );
+    }
+}
+
 #[test]
 fn bessel_basis_values_and_gradients() {
     let mut rng = SplitMix64::new(73);

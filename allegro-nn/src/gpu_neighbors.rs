@@ -65,16 +65,22 @@ pub fn neighbor_list_on_gpu<R: GpuRuntime>(
             Ok(Some(edges))
         }
         CellListOutcome::ShiftOverflow => Ok(None),
-        CellListOutcome::TooClose => {
-            neighbor_list(frame, options)?;
-            // The device saw a pair within a rounding of the minimum distance that the
-            // CPU list did not: say so rather than guess.
-            Err(Error::Input(format!(
-                "two atoms are closer than {} Å (found on the device; the CPU list \
-                 puts them just beyond it)",
-                options.min_distance.unwrap_or(0.0)
-            )))
-        }
+        CellListOutcome::TooClose => Err(too_close(frame, options)),
+    }
+}
+
+/// The error for atoms the device found closer than the minimum distance: the CPU
+/// list's, which names them.
+fn too_close(frame: &FrameView, options: &NeighborOptions) -> Error {
+    match neighbor_list(frame, options) {
+        Err(e) => e.into(),
+        // The device saw a pair within a rounding of the minimum distance that the CPU
+        // list did not: say so rather than guess.
+        Ok(_) => Error::Input(format!(
+            "two atoms are closer than {} Å (found on the device; the CPU list puts them \
+             just beyond it)",
+            options.min_distance.unwrap_or(0.0)
+        )),
     }
 }
 
@@ -297,7 +303,14 @@ impl<R: GpuRuntime> Predictor<Gpu<R>> {
                 .transpose()?
         };
         let Some((atoms, edges)) = found else {
-            // Shifts beyond the packed form: the CPU list and host-built vectors.
+            // Shifts beyond the packed form: the CPU list and host-built vectors, said once.
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                eprintln!(
+                    "allegro: a cell shift beyond ±127 periods (a cell far thinner than the \
+                     cutoff): the neighbor list is built on the host (said once)"
+                )
+            });
             return self.predict(&self.graph_of(structure)?);
         };
         let n = structure.n_atoms();
@@ -401,13 +414,7 @@ impl<R: GpuRuntime> Predictor<Gpu<R>> {
         ) {
             FilterOutcome::Edges(edges) => *edges,
             FilterOutcome::TooClose => {
-                let frame = FrameView::of(structure, Some(types));
-                neighbor_list(&frame, options)?;
-                return Err(Error::Input(format!(
-                    "two atoms are closer than {} Å (found on the device; the CPU list \
-                     puts them just beyond it)",
-                    options.min_distance.unwrap_or(0.0)
-                )));
+                return Err(too_close(&FrameView::of(structure, Some(types)), options));
             }
         };
         let atoms = DeviceAtoms {

@@ -45,8 +45,19 @@ impl<B: Backend, M: TrainableModel, O: Optimizer<B>> Trainer<B, M, O> {
             clip_on_device(clip, &mut grads, sum_sq.as_ref());
         }
         timer.stage("step 5 gradient check and clipping");
-        if !self.optimizer.step_gated(&mut self.params, &grads, &gate)? && gate.item() != 0.0 {
-            self.optimizer.step(&mut self.params, &grads)?;
+        if !self.optimizer.step_gated(&mut self.params, &grads, &gate)? {
+            // The optimizer cannot gate on the device: read the gate (a wait), said once.
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                eprintln!(
+                    "allegro: the optimizer `{}` cannot skip a non-finite step on the device; \
+                     each step waits for its check (said once)",
+                    self.optimizer.kind()
+                )
+            });
+            if gate.item() != 0.0 {
+                self.optimizer.step(&mut self.params, &grads)?;
+            }
         }
         timer.stage("step 6 optimizer");
         if let Some(ema) = &mut self.ema {

@@ -43,29 +43,40 @@ pub(crate) fn upload_u32<R: GpuRuntime>(device: &GpuDevice<R>, values: &[u32]) -
     }
 }
 
-/// Elements (`u32`) each part of [`upload_u32_parts`] is aligned to: 256 bytes, the
-/// strictest storage-buffer offset alignment among the runtimes.
-const PART_ALIGN: usize = 64;
+/// Bytes each part of [`upload_parts`] is aligned to: the strictest storage-buffer
+/// offset alignment among the runtimes.
+const PART_ALIGN_BYTES: usize = 256;
 
-/// Several `u32` tables in one upload (each upload carries a fixed cost), returned as handles into the one buffer.
-pub(crate) fn upload_u32_parts<R: GpuRuntime>(
-    device: &GpuDevice<R>,
-    parts: &[&[u32]],
-) -> Vec<Handle> {
-    let mut all: Vec<u32> = Vec::new();
+/// Several tables in one upload (each upload carries a fixed cost), returned as handles
+/// into the one buffer.
+pub(crate) fn upload_parts<R: GpuRuntime, E>(device: &GpuDevice<R>, parts: &[&[E]]) -> Vec<Handle>
+where
+    E: bytemuck::NoUninit + Default + Copy + Send + Sync,
+{
+    let size = std::mem::size_of::<E>();
+    let align = PART_ALIGN_BYTES / size;
+    let mut all: Vec<E> = Vec::new();
     let mut starts = Vec::with_capacity(parts.len());
     for p in parts {
         starts.push(all.len());
         all.extend_from_slice(p);
         // At least one element per part, then pad to the alignment.
-        let end = (all.len() + 1).next_multiple_of(PART_ALIGN);
-        all.resize(end, 0);
+        let end = (all.len() + 1).next_multiple_of(align);
+        all.resize(end, E::default());
     }
     let handle = upload(device, all);
     starts
         .into_iter()
-        .map(|s| handle.clone().offset_start((s * 4) as u64))
+        .map(|s| handle.clone().offset_start((s * size) as u64))
         .collect()
+}
+
+/// [`upload_parts`] of `u32` tables (shapes, strides, offsets, indices).
+pub(crate) fn upload_u32_parts<R: GpuRuntime>(
+    device: &GpuDevice<R>,
+    parts: &[&[u32]],
+) -> Vec<Handle> {
+    upload_parts(device, parts)
 }
 
 /// Runs `$body` with `$F` bound to the Rust float type of `$dtype`.

@@ -11,8 +11,8 @@
 use cubecl::prelude::*;
 use cubecl::server::Handle;
 
-use super::launch::{alloc, arg, grid, u32_of, upload_u32_parts};
-use super::neighbors::{DeviceEdges, launch_scan, meta, translation, upload_f64_parts};
+use super::launch::{alloc, arg, grid, u32_of, upload_parts, upload_u32_parts};
+use super::neighbors::{DeviceEdges, launch_scan, meta, squared_cutoffs, translation};
 use super::transfer::download;
 use super::{GpuIndices, GpuRuntime, GpuStorage};
 use crate::dtype::DType;
@@ -117,20 +117,12 @@ pub fn filter_on_device<R: GpuRuntime>(
     let device = &positions.device;
     let client = &device.client;
     let n = positions.len / 3;
-    let (cut2_values, type_values, n_types, typed) = match per_type_cutoff {
-        Some((table, types)) => (
-            table.iter().map(|c| c * c).collect::<Vec<f64>>(),
-            types,
-            (table.len() as f64).sqrt().round() as u32,
-            1,
-        ),
-        None => (vec![cutoff * cutoff], &[][..], 1, 0),
-    };
+    let (cut2_values, type_values, n_types, typed) = squared_cutoffs(cutoff, per_type_cutoff);
     let tables = upload_u32_parts(device, &[type_values, &[0u32; meta::LEN]]);
     let [types, meta_h]: [Handle; 2] = tables
         .try_into()
         .unwrap_or_else(|_| unreachable!("two parts"));
-    let floats = upload_f64_parts(device, &[cell.as_flattened(), &cut2_values]);
+    let floats = upload_parts(device, &[cell.as_flattened(), &cut2_values[..]]);
     let [cell_h, cut2]: [Handle; 2] = floats
         .try_into()
         .unwrap_or_else(|_| unreachable!("two parts"));

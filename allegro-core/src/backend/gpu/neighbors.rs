@@ -22,8 +22,8 @@
 use cubecl::prelude::*;
 use cubecl::server::Handle;
 
-use super::launch::{alloc, arg, grid, u32_of, upload_u32_parts};
-use super::transfer::{download, upload};
+use super::launch::{alloc, arg, grid, u32_of, upload_parts, upload_u32_parts};
+use super::transfer::download;
 use super::{GpuDevice, GpuIndices, GpuRuntime};
 
 /// What the device needs of a cell-list search: allegro-data's `CellBins` as plain
@@ -377,6 +377,23 @@ fn exclusive_scan_kernel(
     }
 }
 
+/// The squared cutoffs a pair loop reads: the per-type table (`[T·T]`, with the atom
+/// types, `T` and 1 for "typed") or the global cutoff alone (no types, 1, 0).
+pub(super) fn squared_cutoffs<'a>(
+    cutoff: f64,
+    per_type: Option<(&[f64], &'a [u32])>,
+) -> (Vec<f64>, &'a [u32], u32, u32) {
+    match per_type {
+        Some((table, types)) => (
+            table.iter().map(|c| c * c).collect(),
+            types,
+            (table.len() as f64).sqrt().round() as u32,
+            1,
+        ),
+        None => (vec![cutoff * cutoff], &[], 1, 0),
+    }
+}
+
 /// Launches [`exclusive_scan_kernel`]: `counts` (`n`) into `offsets` (`n + 1`), the
 /// total into `meta[0]`.
 pub(super) fn launch_scan<R: GpuRuntime>(
@@ -401,27 +418,6 @@ pub(super) fn launch_scan<R: GpuRuntime>(
     };
 }
 
-/// `values` in one upload whose parts start at 256-byte boundaries; handles to each.
-pub(super) fn upload_f64_parts<R: GpuRuntime>(
-    device: &GpuDevice<R>,
-    parts: &[&[f64]],
-) -> Vec<Handle> {
-    const ALIGN: usize = 32; // float64s in 256 bytes
-    let mut all: Vec<f64> = Vec::new();
-    let mut starts = Vec::with_capacity(parts.len());
-    for p in parts {
-        starts.push(all.len());
-        all.extend_from_slice(p);
-        let end = (all.len() + 1).next_multiple_of(ALIGN);
-        all.resize(end, 0.0);
-    }
-    let handle = upload(device, all);
-    starts
-        .into_iter()
-        .map(|s| handle.clone().offset_start((s * 8) as u64))
-        .collect()
-}
-
 /// Finds the edges of `input` on `device`: two launches of the pair loop and one scan,
 /// one download of three numbers between them (the total and the flags).
 pub fn cell_list_on_device<R: GpuRuntime>(
@@ -430,15 +426,8 @@ pub fn cell_list_on_device<R: GpuRuntime>(
 ) -> CellListOutcome<R> {
     let n = input.positions.len();
     let client = &device.client;
-    let (cut2_values, type_values, n_types, typed) = match input.per_type_cutoff {
-        Some((table, types)) => (
-            table.iter().map(|c| c * c).collect::<Vec<f64>>(),
-            types,
-            (table.len() as f64).sqrt().round() as u32,
-            1,
-        ),
-        None => (vec![input.cutoff * input.cutoff], &[][..], 1, 0),
-    };
+    let (cut2_values, type_values, n_types, typed) =
+        squared_cutoffs(input.cutoff, input.per_type_cutoff);
     let mut params = [0u32; param::LEN];
     params[param::NBINS..param::NBINS + 3].copy_from_slice(&input.nbins);
     params[param::REACH..param::REACH + 3].copy_from_slice(&input.reach);
@@ -467,7 +456,7 @@ pub fn cell_list_on_device<R: GpuRuntime>(
     let [order, start, atom_bin, offset, types, params, meta]: [Handle; 7] = tables
         .try_into()
         .unwrap_or_else(|_| unreachable!("seven parts"));
-    let floats = upload_f64_parts(
+    let floats = upload_parts(
         device,
         &[
             input.positions.as_flattened(),
