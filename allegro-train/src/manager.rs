@@ -559,3 +559,22 @@ pub(crate) struct PreparedBatch<B: Backend> {
     /// The labelled `(type, indices)` groups of each entry, in entry order.
     pub(crate) groups: Vec<Vec<(usize, Vec<usize>)>>,
 }
+
+impl<B: Backend> PreparedBatch<B> {
+    /// The same batch with its predictions cut from the tape. A batch kept pending for a
+    /// later read must hold its predictions only: attached, each would keep every buffer
+    /// of the step that computed it alive (the forward and force tape), and fifty such
+    /// steps slow every later allocation on a GPU and grow its memory.
+    pub(crate) fn detached(mut self) -> Self {
+        for values in self.fields.values_mut() {
+            values.pred = values.pred.detach();
+        }
+        self
+    }
+
+    /// Whether any prediction still records its tape.
+    #[cfg(test)]
+    pub(crate) fn is_tracked(&self) -> bool {
+        self.fields.values().any(|v| v.pred.is_tracked())
+    }
+}

@@ -67,7 +67,7 @@ impl<B: Backend, M: TrainableModel, O: Optimizer<B>> Trainer<B, M, O> {
         self.gate = Some(gate);
         self.pending.push(PendingStep {
             step: self.global_step,
-            batch: prepared,
+            batch: prepared.detached(),
             check,
         });
         self.global_step += 1;
@@ -144,7 +144,7 @@ impl<B: Backend, M: TrainableModel, O: Optimizer<B>> Trainer<B, M, O> {
         let outputs = self.model.outputs(weights, &inputs, false);
         timer.stage("val 2 forward + forces");
         let (_, prepared) = self.val_metrics.prepare(&outputs, batch, false)?;
-        self.pending_val.push(prepared);
+        self.pending_val.push(prepared.detached());
         if self.pending_val.len() >= settle_every {
             self.settle_validation()?;
         }
@@ -160,5 +160,56 @@ impl<B: Backend, M: TrainableModel, O: Optimizer<B>> Trainer<B, M, O> {
             self.val_metrics.account(b);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
+#[cfg(test)]
+mod tests {
+    use allegro_core::backend::cpu::{Cpu, CpuDevice};
+    use allegro_data::GraphSource;
+
+    use super::common::{dataset, tiny_model};
+    use crate::{AdamW, AdamWConfig, LossCoeffs, Trainer, energy_force_loss, energy_force_metrics};
+
+    /// Pending steps and validation batches hold their predictions, not the tapes that
+    /// computed them (attached, fifty pending steps kept fifty forward and force tapes
+    /// alive: a GPU epoch went from 3.8 to 9.8 s).
+    #[test]
+    fn pending_batches_keep_no_tape() {
+        let data = dataset(4);
+        let model = tiny_model(&data);
+        let names = model.config().type_names.clone();
+        let params = model.init_parameters::<Cpu>(&CpuDevice);
+        let opt = AdamW::new(AdamWConfig::default()).unwrap();
+        let loss = energy_force_loss(LossCoeffs::default(), true, &names, vec![]).unwrap();
+        let val = energy_force_metrics(&[("forces_rmse", 1.0)], false, &names, vec![]).unwrap();
+        let mut trainer = Trainer::new(model, params, opt, loss, val, CpuDevice).unwrap();
+        let batch = data.batch(&[0, 1]).unwrap();
+
+        let inputs =
+            allegro_nn::predictor::inputs_from_graph::<Cpu>(&batch, 4, &CpuDevice).unwrap();
+        let tracked = trainer.params.tracked();
+        let outputs = allegro_nn::TrainableModel::outputs(&trainer.model, &tracked, &inputs, true);
+        let (_, prepared) = trainer.loss.prepare(&outputs, &batch, true).unwrap();
+        assert!(
+            prepared.is_tracked(),
+            "a step's predictions record their tape"
+        );
+
+        trainer.enqueue_step(&batch).unwrap();
+        trainer.enqueue_validation(&batch, usize::MAX).unwrap();
+        assert!(
+            !trainer.pending[0].batch.is_tracked(),
+            "a pending step keeps its tape"
+        );
+        assert!(
+            !trainer.pending_val[0].is_tracked(),
+            "a pending validation batch keeps its tape"
+        );
+        assert_eq!(trainer.settle().unwrap().len(), 1);
     }
 }
