@@ -175,3 +175,26 @@ fn vulkan_scatter_over_device_tables() {
 fn cuda_scatter_over_device_tables() {
     scatter_over_device_tables::<allegro_core::backend::gpu::CudaRuntime>();
 }
+
+/// `fused_linear` through cuBLAS (every size sent there) against the CPU: every case of
+/// the suite's checks, blocks in, split and accumulated blocks out, epilogues.
+#[cfg(feature = "cuda")]
+#[test]
+fn fused_linear_through_cublas_matches_the_cpu() {
+    use allegro_core::backend::gpu::{
+        CudaRuntime, DEFAULT_VENDOR_MIN_ROWS, Gpu, cublas_available, set_vendor_min_rows,
+    };
+    let Some(device) = allegro_core::testing::gpu_test_device::<CudaRuntime>() else {
+        return;
+    };
+    if !cublas_available() {
+        let required = std::env::var("ALLEGRO_REQUIRE_GPU").is_ok_and(|v| v == "1");
+        assert!(!required, "libcublas.so did not load");
+        eprintln!("skipped: libcublas.so did not load");
+        return;
+    }
+    set_vendor_min_rows(0);
+    allegro_core::testing::suite::inference::fused_linear::<Gpu<CudaRuntime>>(&device);
+    allegro_core::testing::suite::inference::fused_linear_large::<Gpu<CudaRuntime>>(&device);
+    set_vendor_min_rows(DEFAULT_VENDOR_MIN_ROWS);
+}

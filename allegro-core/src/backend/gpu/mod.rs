@@ -30,6 +30,7 @@ mod shape;
 mod storage;
 mod tables;
 mod transfer;
+mod vendor_gemm;
 
 use std::marker::PhantomData;
 
@@ -38,12 +39,15 @@ use cubecl::prelude::Runtime;
 /// cubecl's host byte buffer, which [`Transfers::upload`] takes.
 pub use cubecl::bytes::Bytes;
 #[cfg(feature = "cuda")]
-pub use cublas::{CublasMath, cublas_matmul_f32};
+pub use cublas::{CublasMath, cublas_available, cublas_gemm_f32, cublas_matmul_f32};
 #[cfg(feature = "cuda")]
 pub use cuda_transfer::CudaTransfers;
 pub use device::GpuDevice;
 pub use index::GpuIndices;
-pub use inference::{ExactF32Matmul, exact_f32_matmul, set_exact_f32_matmul};
+pub use inference::{
+    DEFAULT_VENDOR_MIN_ROWS, ExactF32Matmul, exact_f32_matmul, set_exact_f32_matmul,
+    set_vendor_min_rows,
+};
 pub use memory_pools::MemoryPools;
 #[cfg(feature = "cuda")]
 pub use memory_pools::set_cuda_memory_pools;
@@ -51,6 +55,7 @@ pub use neighbor_filter::{FilterOutcome, filter_on_device};
 pub use neighbors::{CellListInput, CellListOutcome, DeviceEdges, cell_list_on_device};
 pub use storage::GpuStorage;
 pub use transfer::{CubeclTransfers, Transfers};
+pub use vendor_gemm::{StridedF32, VendorGemm};
 
 #[cfg(feature = "cuda")]
 pub use cubecl::cuda::{CudaDevice, CudaRuntime};
@@ -70,6 +75,19 @@ pub trait GpuRuntime: Runtime {
     const F64_TRANSCENDENTALS: bool;
     /// How buffers cross between host and device on this runtime.
     type Transfers: Transfers<Self>;
+
+    /// Whether [`GpuRuntime::vendor_gemm_f32`] runs products here (the vendor's library
+    /// exists and loads). The default: no vendor library.
+    fn has_vendor_gemm() -> bool {
+        false
+    }
+
+    /// Runs `gemm` through the vendor's BLAS: `None` where this runtime has none (the
+    /// default), else whether it was enqueued.
+    fn vendor_gemm_f32(gemm: &VendorGemm<'_, Self>) -> Option<crate::error::Result<()>> {
+        let _ = gemm;
+        None
+    }
 }
 
 #[cfg(feature = "cuda")]
@@ -77,6 +95,20 @@ impl GpuRuntime for CudaRuntime {
     const NAME: &'static str = "cuda";
     const F64_TRANSCENDENTALS: bool = true;
     type Transfers = CudaTransfers;
+
+    fn has_vendor_gemm() -> bool {
+        cublas_available()
+    }
+
+    fn vendor_gemm_f32(gemm: &VendorGemm<'_, Self>) -> Option<crate::error::Result<()>> {
+        let math = if gemm.tf32 {
+            CublasMath::Tf32
+        } else {
+            CublasMath::Exact
+        };
+        cublas_available()
+            .then(|| cublas_gemm_f32(gemm.a, gemm.w, gemm.out, gemm.dims, gemm.beta, math))
+    }
 }
 
 #[cfg(feature = "hip")]

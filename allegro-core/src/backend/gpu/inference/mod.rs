@@ -1,8 +1,10 @@
 //! The no-tape inference primitives as kernels (`InferenceOps` for [`Gpu`]).
 //!
-//! `fused_linear` runs on tensor cores (TF32 `mma`, float32 only, where the device has
-//! them) or on the CUDA cores; which one an exact float32 product uses is
-//! [`ExactF32Matmul`] (measured per device class, `docs/perf.md`). Where a kernel cannot
+//! `fused_linear` in float32 runs through the vendor's BLAS where the runtime has one
+//! (cuBLAS on CUDA, `linear_vendor`), else on our own kernels: tensor cores (TF32 `mma`,
+//! where the device has them) or the CUDA cores. Which one a float32 product uses is
+//! [`ExactF32Matmul`] (measured per device class, `docs/perf.md`); our kernels stay the
+//! oracle the vendor's products are tested against. Where a kernel cannot
 //! run a case — float64 nonlinearities on Vulkan (no f64 transcendentals there), a
 //! segment contraction wider than a cube's shared memory — the op runs on the host
 //! through the CPU backend, which is exact and slow; the model's float32 path never
@@ -14,9 +16,10 @@ mod harmonics;
 mod host;
 mod linear_cmma;
 mod linear_simt;
+mod linear_vendor;
 mod segment;
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use cubecl::ir::features::MmaConfig;
 use cubecl::ir::{ElemType, FloatKind};
@@ -32,16 +35,19 @@ use crate::backend::{
 use crate::dtype::DType;
 use geometry::{LinearGeometry, MAX_INPUTS};
 
-/// How an exact float32 product runs where tensor cores exist.
+/// Which kernel runs a float32 product.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExactF32Matmul {
-    /// Float32 FMAs on the CUDA cores.
+    /// The vendor's BLAS (cuBLAS on CUDA) for every float32 product, exact or TF32 as
+    /// the spec allows; our own kernels where the runtime has no vendor library.
+    Vendor,
+    /// Our kernel: float32 FMAs on the CUDA cores (TF32 products on tensor cores).
     Simt,
-    /// Three TF32 tensor-core products per step (`lo·hi + hi·lo + hi·hi`).
+    /// Our kernel: three TF32 tensor-core products per step (`lo·hi + hi·lo + hi·hi`).
     SplitTf32,
 }
 
-/// 0: not chosen yet (read `ALLEGRO_GPU_MATMUL`), 1: SIMT, 2: split TF32.
+/// 0: not chosen yet (read `ALLEGRO_GPU_MATMUL`), 1: SIMT, 2: split TF32, 3: vendor.
 static EXACT_F32_MATMUL: AtomicU8 = AtomicU8::new(0);
 
 /// Chooses the kernel of exact float32 products for this process.
@@ -49,20 +55,24 @@ pub fn set_exact_f32_matmul(kind: ExactF32Matmul) {
     let code = match kind {
         ExactF32Matmul::Simt => 1,
         ExactF32Matmul::SplitTf32 => 2,
+        ExactF32Matmul::Vendor => 3,
     };
     EXACT_F32_MATMUL.store(code, Ordering::Relaxed);
 }
 
-/// The kernel of exact float32 products: set by [`set_exact_f32_matmul`], else by the
-/// environment variable `ALLEGRO_GPU_MATMUL` (`simt` or `tf32x3`), else SIMT.
+/// The kernel of float32 products: set by [`set_exact_f32_matmul`], else by the
+/// environment variable `ALLEGRO_GPU_MATMUL` (`vendor`, `simt` or `tf32x3`), else the
+/// vendor's BLAS.
 pub fn exact_f32_matmul() -> ExactF32Matmul {
     match EXACT_F32_MATMUL.load(Ordering::Relaxed) {
         1 => ExactF32Matmul::Simt,
         2 => ExactF32Matmul::SplitTf32,
+        3 => ExactF32Matmul::Vendor,
         _ => {
             let kind = match std::env::var("ALLEGRO_GPU_MATMUL").as_deref() {
                 Ok("tf32x3") => ExactF32Matmul::SplitTf32,
-                _ => ExactF32Matmul::Simt,
+                Ok("simt") => ExactF32Matmul::Simt,
+                _ => ExactF32Matmul::Vendor,
             };
             set_exact_f32_matmul(kind);
             kind
@@ -96,6 +106,32 @@ fn tensor_core_mode<R: GpuRuntime>(
         MatmulPrecision::Tf32 => Some(false),
         MatmulPrecision::Exact => (exact_f32_matmul() == ExactF32Matmul::SplitTf32).then_some(true),
     }
+}
+
+/// Rows from which a float32 product goes to the vendor's BLAS, by default. Measured on
+/// an H100 (`docs/perf.md`, session 7): the seed model's call at 16,408 edges took 7.28
+/// ms with cuBLAS and 6.07 with our kernel (each library call costs host time: three
+/// resource look-ups and the stream and math settings), at 256,634 edges 31.70 against
+/// 32.72 ms, and in passes of 262,144 edges 231.9 against 267.6 ms.
+pub const DEFAULT_VENDOR_MIN_ROWS: usize = 1 << 17;
+
+static VENDOR_MIN_ROWS: AtomicUsize = AtomicUsize::new(DEFAULT_VENDOR_MIN_ROWS);
+
+/// Sets the rows from which float32 products go to the vendor's BLAS (0: every product;
+/// tests use it to run small products there).
+pub fn set_vendor_min_rows(rows: usize) {
+    VENDOR_MIN_ROWS.store(rows, Ordering::Relaxed);
+}
+
+/// Whether a product of `spec` in `dtype` goes to the vendor's BLAS: float32, rows
+/// enough ([`set_vendor_min_rows`]), a runtime with a vendor library, and
+/// [`ExactF32Matmul::Vendor`] chosen.
+fn uses_vendor<R: GpuRuntime>(spec: &LinearSpec, dtype: DType) -> bool {
+    dtype == DType::F32
+        && spec.k() > 0
+        && spec.rows >= VENDOR_MIN_ROWS.load(Ordering::Relaxed)
+        && exact_f32_matmul() == ExactF32Matmul::Vendor
+        && R::has_vendor_gemm()
 }
 
 #[cube(launch_unchecked)]
@@ -357,6 +393,17 @@ impl<R: GpuRuntime> InferenceOps for Gpu<R> {
             &*d
         });
         let outs: Vec<&GpuStorage<R>> = outputs.iter().map(|o| &**o).collect();
+        if uses_vendor::<R>(spec, weight.dtype) {
+            match linear_vendor::vendor_linear(spec, inputs, weight, mask, deriv, &outs) {
+                Ok(()) => return,
+                Err(e) => {
+                    // Our kernel overwrites what the library may have begun; later
+                    // products skip the library.
+                    eprintln!("allegro: {e}; float32 products run on our own kernel from now on");
+                    set_exact_f32_matmul(ExactF32Matmul::Simt);
+                }
+            }
+        }
         if spec.inputs.len() > MAX_INPUTS {
             let (spec, storages) = gather_inputs(spec, inputs);
             let refs: Vec<&GpuStorage<R>> = storages.iter().collect();
