@@ -131,6 +131,20 @@ impl<R: GpuRuntime> GpuIndices<R> {
             .get_or_init(|| match (self.sorted, self.host.get()) {
                 (true, None) => self.runs_on_device(n),
                 (true, Some(host)) => self.tables_from_host(host, true),
+                (false, None) if self.sorts_on_device(n) => {
+                    let (offsets, order) = super::scatter_tables::tables_on_device(
+                        &self.device,
+                        &self.handle,
+                        self.len,
+                        n,
+                    );
+                    Segments {
+                        offsets,
+                        order,
+                        num_segments: n,
+                        chunks: None,
+                    }
+                }
                 (false, _) => self.tables_from_host(self.host(), false),
             })
     }
@@ -162,6 +176,15 @@ impl<R: GpuRuntime> GpuIndices<R> {
             num_segments: n,
             chunks: None,
         }
+    }
+
+    /// Whether the scatter tables of indices with no host copy are sorted on the device
+    /// (`scatter_tables`) instead of read back: when destinations have few sources on
+    /// average (a neighbor index; a per-frame sum keeps the host's tables, with chunks).
+    fn sorts_on_device(&self, n: usize) -> bool {
+        self.len > 0
+            && n > 0
+            && self.len <= n.saturating_mul(super::scatter_tables::MAX_MEAN_FAN_IN)
     }
 
     /// Whether a scatter into `n` destinations scans the indices on the device instead of

@@ -26,6 +26,7 @@ mod neighbor_filter;
 mod neighbors;
 mod optimizer;
 mod reduce;
+mod scatter_tables;
 mod shape;
 mod storage;
 mod tables;
