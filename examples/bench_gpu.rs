@@ -12,8 +12,9 @@
 //!   which bounds memory (`Predictor::with_max_edges_per_pass`).
 //! - `--tape` times the generic tape (the oracle) instead of the no-tape path.
 //! - `--tf32` lets float32 products round to TF32 on tensor cores (nequip's
-//!   `allow_tf32`); exact products use the kernel `ALLEGRO_GPU_MATMUL` names
-//!   (`simt`, default, or `tf32x3`).
+//!   `allow_tf32`); float32 products use the kernel `ALLEGRO_GPU_MATMUL` names
+//!   (`vendor`, the default: cuBLAS on CUDA from 131,072 rows, our kernel below and on
+//!   other runtimes; `simt`; or `tf32x3`).
 //! - `--water N` builds a box of N rigid waters at liquid density with random
 //!   orientations (the reference's `water_box` recipe), for sizes the shared files lack;
 //!   `--write-boxes DIR` also writes each such box as extxyz.

@@ -11,8 +11,8 @@
 //! Prints one JSON line as its last output: frames, force RMSE/MAE, per-atom energy
 //! RMSE/MAE and, when the labels have stress, stress RMSE. `--device cuda` (a build with
 //! `--features cuda`) evaluates on the GPU; `--tf32` lets its products round operands to
-//! TF32 (nequip's `allow_tf32`), else they are exact float32 (`ALLEGRO_GPU_MATMUL=simt` or
-//! `tf32x3` picks how).
+//! TF32 (nequip's `allow_tf32`), else they are exact float32 (`ALLEGRO_GPU_MATMUL=vendor`,
+//! the default, `simt` or `tf32x3` picks how).
 
 use allegro::core::Backend;
 use allegro::core::backend::cpu::{Cpu, CpuDevice};

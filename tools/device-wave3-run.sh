@@ -21,6 +21,11 @@
 #   launch    examples/gpu_launch_cost: host time per launch, with and without live buffers
 #   host      launch, then 2 epochs with the stage profile and the host's sampled profile
 #             (pack with HOST=1), from the main thread and on cubecl's device thread
+#   ncu       Nsight Compute: kernel time per call at 23,559 atoms (tools/ncu_table.py),
+#             then the segment kernels' and a product's sections at 3,000 atoms
+#   session7  fused_linear on CUDA (cuBLAS by default, then our kernel), training (this
+#             tree and baselines), the reference (REF=1), bench_gpu with cuBLAS (MD loop
+#             included) and with our kernel (ALLEGRO_GPU_MATMUL=simt), in one lease
 #   neighbors the device neighbor list's tests (edges vs the CPU list, physics with the
 #             Verlet skin), the enqueued training step's counts, bench_gpu with its MD loop
 #             (--md: the list found and kept on the GPU) and 2 epochs of the seed recipe
@@ -186,6 +191,52 @@ stage_neighbors() {
   } | tee $OUT/md.log
   echo "== training, 2 epochs (steps enqueued, settled every 50)"
   train /tmp/b/train this-tree 2 | tee $OUT/train.log
+}
+stage_ncu() {
+  local N=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -1)
+  [ -n "$N" ] || { echo "ncu not found"; return; }
+  echo "== ncu: kernel time of one call at 23,559 atoms (passes of 262,144 edges)"
+  timeout ${NCU_TIMEOUT:-150} $N --clock-control none --metrics gpu__time_duration.sum --csv /tmp/b/bench_gpu \
+    --reps 1 --warmup 0 --max-edges 262144 $W/water-23559.xyz > $OUT/ncu.csv 2> $OUT/ncu.err
+  tail -n 2 $OUT/ncu.err; python3 tools/ncu_table.py $OUT/ncu.csv 1 | head -n 25 | tee $OUT/ncu-table.txt
+  echo "== ncu: sections of the segment kernels and a product, 3,000 atoms"
+  timeout ${NCU_DETAIL_TIMEOUT:-120} $N --clock-control none -k regex:'segment_|linear_|cublas|gemm|sgemm' --launch-count 8 \
+    --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats \
+    --section MemoryWorkloadAnalysis /tmp/b/bench_gpu --reps 1 --warmup 0 $W/water-3000.xyz > $OUT/ncu-detail.txt 2>&1
+  grep -E "^  [a-z_]|Duration|Throughput|Achieved Occupancy|Theoretical Occupancy|Registers Per|Shared Memory Config|Block Size|Grid Size|Stall|Warp Cycles Per Issued|L1/TEX Hit|L2 Hit|DRAM Throughput" \
+    $OUT/ncu-detail.txt | head -n 120
+}
+stage_session7() {
+  echo "== fused_linear on CUDA: cuBLAS (default), then ours"
+  for m in vendor simt; do
+    ALLEGRO_GPU_MATMUL=$m timeout 60 /tmp/b/gpu --test-threads 1 cuda::fused_linear cuda::harmonics 2>&1 |
+      grep -E "test result|panicked|FAILED" | sed "s/^/$m: /"
+  done | tee $OUT/ops.log
+  echo "== training, 2 epochs: this tree, then the baselines"
+  { train /tmp/b/train this-tree 2
+    for b in /tmp/b/train-*; do train $b ${b#/tmp/b/train-} 2; done; } 2>&1 | tee $OUT/train.log
+  echo "== reference"
+  timeout 240 bash $D/shared/reference/device-ref.sh 192 3000 23559
+  (cd $D/shared/reference && PYTHONPATH=/tmp/ref-site:$PWD timeout 150 python3 ref_bench.py \
+     --device cuda --natoms 23559 --lmax 3 --reps 3 --kernel triton 2>/dev/null | tail -n 1 | tee -a $OUT/ref.jsonl)
+  for m in vendor simt; do
+    echo "== ours, ALLEGRO_GPU_MATMUL=$m"
+    B="/tmp/b/bench_gpu --json $OUT/bench-$m.jsonl --reference $OUT/ref.jsonl"
+    export ALLEGRO_GPU_MATMUL=$m
+    timeout 90 $B --reps 10 --md 20 $W/water-192.xyz $W/water-3000.xyz 2>&1 | quiet
+    timeout 90 $B --reps 5 --md 10 --max-edges 262144 $W/water-23559.xyz 2>&1 | quiet | tail -n 4
+    timeout 60 $B --reps 3 --lmax 3 --max-edges 262144 $W/water-23559.xyz 2>&1 | quiet | tail -n 2
+  done
+  unset ALLEGRO_GPU_MATMUL
+}
+stage_session7b() { # cuBLAS's fused_linear on CUDA, then bench_gpu (MD loop included)
+  echo "== fused_linear through cuBLAS against the CPU"
+  timeout 200 /tmp/b/gpu --test-threads 1 fused_linear_through_cublas cuda::fused_linear 2>&1 |
+    grep -E "^test |test result|panicked|FAILED|skipped" | tee $OUT/ops.log
+  echo "== bench_gpu (cuBLAS from 131,072 rows), MD loop"
+  B="/tmp/b/bench_gpu --json $OUT/bench.jsonl"
+  timeout 90 $B --reps 10 --md 20 $W/water-192.xyz $W/water-3000.xyz 2>&1 | quiet
+  timeout 90 $B --reps 5 --md 10 --max-edges 262144 $W/water-23559.xyz 2>&1 | quiet | tail -n 4
 }
 # Stages in the order given (default: the first lease's set).
 for stage in ${@:-model transfer bench profile train gemm ops}; do "stage_$stage"; done

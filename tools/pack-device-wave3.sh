@@ -33,6 +33,11 @@ cp .devbin/bisect/* /tmp/w3bin/ 2>/dev/null || true
 # LEAN=1: only what the training and inference stages run (the tree, testdata/ included,
 # and the carried folder must stay under the device's 64 MiB together).
 if [ "${LEAN:-0}" = 1 ]; then rm -f /tmp/w3bin/gpu_gemm /tmp/w3bin/gpu_transfer /tmp/w3bin/gpu_model; fi
+# ONLY="bench_gpu train …": just these binaries (and the baselines), when the reference's
+# wheels must travel too.
+if [ -n "${ONLY:-}" ]; then
+  for b in /tmp/w3bin/*; do n=${b##*/}; case " $ONLY " in *" $n "*|*" ${n%%-*} "*) ;; *) rm -f $b;; esac; done
+fi
 # The host profile names functions from the symbol table: keep it in `train`.
 for b in /tmp/w3bin/*; do if [ "${HOST:-0}" = 1 ] && [ "${b##*/}" = train ]; then strip -g $b; else strip $b; fi; done
 XZ_OPT=-9e tar cJf $D/bins.tar.xz -C /tmp/w3bin .
