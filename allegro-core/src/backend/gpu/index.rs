@@ -131,7 +131,7 @@ impl<R: GpuRuntime> GpuIndices<R> {
             .get_or_init(|| match (self.sorted, self.host.get()) {
                 (true, None) => self.runs_on_device(n),
                 (true, Some(host)) => self.tables_from_host(host, true),
-                (false, None) if self.sorts_on_device(n) => {
+                (false, _) if self.sorts_on_device(n) => {
                     let (offsets, order) = super::scatter_tables::tables_on_device(
                         &self.device,
                         &self.handle,
@@ -178,11 +178,18 @@ impl<R: GpuRuntime> GpuIndices<R> {
         }
     }
 
-    /// Whether the scatter tables of indices with no host copy are sorted on the device
-    /// (`scatter_tables`) instead of read back: when destinations have few sources on
+    /// Whether the scatter tables of unsorted indices are sorted on the device
+    /// (`scatter_tables`: no read back of device-computed indices; for large host ones no
+    /// host sort and no upload of the tables): when destinations have few sources on
     /// average (a neighbor index; a per-frame sum keeps the host's tables, with chunks).
     fn sorts_on_device(&self, n: usize) -> bool {
-        self.len > 0
+        // With a host copy the host's tables cost one upload and a sort on the host, so
+        // small index buffers (a training batch's) keep them: five launches would cost
+        // more host time than they save.
+        let worth_it =
+            self.host.get().is_none() || self.len >= super::scatter_tables::HOST_COPY_MIN_LEN;
+        worth_it
+            && self.len > 0
             && n > 0
             && self.len <= n.saturating_mul(super::scatter_tables::MAX_MEAN_FAN_IN)
     }
