@@ -62,7 +62,7 @@ fn index_select_slice<T: CpuElement>(
 
 /// Sources grouped by destination (a stable counting sort): `order[start[d]..start[d+1]]`
 /// are the `m` with `idx[m] = d`, in increasing `m`.
-fn group_by_destination(idx: &[u32], n: usize) -> (Vec<usize>, Vec<u32>) {
+pub(crate) fn group_by_destination(idx: &[u32], n: usize) -> (Vec<usize>, Vec<u32>) {
     let mut start = vec![0usize; n + 1];
     for &d in idx {
         start[d as usize + 1] += 1;

@@ -21,6 +21,9 @@ pub mod simd;
 mod storage;
 
 pub use element::CpuElement;
+/// The CPU's counting sort, the oracle of the GPU's scatter tables in their tests.
+#[cfg(all(test, feature = "vulkan"))]
+pub(crate) use index::group_by_destination;
 pub use malloc::keep_freed_buffers;
 pub use storage::CpuStorage;
 

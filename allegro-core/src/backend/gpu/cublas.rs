@@ -43,6 +43,13 @@ fn handle(slot: &mut Option<Option<Handle>>) -> Result<sys::cublasHandle_t> {
     if slot.is_none() {
         // SAFETY: only asks the loader whether the library exists.
         let present = unsafe { sys::is_culib_present() };
+        if !present {
+            // Asked once per process (the slot remembers), so said once.
+            eprintln!(
+                "allegro: libcublas.so not found (set LD_LIBRARY_PATH to CUDA's lib64); \
+                 float32 products run on our own kernel"
+            );
+        }
         *slot = Some(if present {
             Some(Handle(cublas::create_handle().map_err(|e| {
                 Error::Backend(format!("cublasCreate: {e:?}"))

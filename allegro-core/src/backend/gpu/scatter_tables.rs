@@ -187,22 +187,11 @@ mod tests {
     use crate::backend::{IndexOps, StorageOps};
     use crate::rng::SplitMix64;
 
-    /// The host's counting sort: offsets and the sources of each destination, increasing.
+    /// The CPU backend's counting sort (the oracle): offsets and the sources of each
+    /// destination, increasing.
     fn host_tables(idx: &[u32], n: usize) -> (Vec<u32>, Vec<u32>) {
-        let mut offsets = vec![0u32; n + 1];
-        for &d in idx {
-            offsets[d as usize + 1] += 1;
-        }
-        for d in 0..n {
-            offsets[d + 1] += offsets[d];
-        }
-        let mut next = offsets.clone();
-        let mut order = vec![0u32; idx.len()];
-        for (m, &d) in idx.iter().enumerate() {
-            order[next[d as usize] as usize] = m as u32;
-            next[d as usize] += 1;
-        }
-        (offsets, order)
+        let (start, order) = crate::backend::cpu::group_by_destination(idx, n);
+        (start.into_iter().map(|s| s as u32).collect(), order)
     }
 
     /// Random destinations (some empty, some with long runs), as a neighbor index is.
