@@ -177,7 +177,7 @@ mod tests {
 
     /// Pending steps and validation batches hold their predictions, not the tapes that
     /// computed them (attached, fifty pending steps kept fifty forward and force tapes
-    /// alive: a GPU epoch went from 3.8 to 9.8 s).
+    /// alive: on an H100 a seed epoch took 14.5 s, 4.2 s once detached, one command).
     #[test]
     fn pending_batches_keep_no_tape() {
         let data = dataset(4);
