@@ -12,6 +12,7 @@ use allegro_core::{Backend, HostData, Indices, Tensor};
 use allegro_data::AtomicGraph;
 use rayon::prelude::*;
 
+use crate::atom_types_cache::AtomTypesCache;
 use crate::error::{Error, Result};
 use crate::inputs::ModelInputs;
 
@@ -67,6 +68,20 @@ impl<B: Backend> ModelInputs<B> {
         num_types: usize,
         list: &NeighborListInputs<'_>,
         device: &B::Device,
+    ) -> Result<Option<Self>> {
+        Self::from_neighbor_list_reusing(num_types, list, device, None)
+    }
+
+    /// [`ModelInputs::from_neighbor_list`], taking the atom types from `types_cache`
+    /// when they are the ones it holds (and keeping them there otherwise). A call then
+    /// uploads the positions (24 bytes an atom), each structure's cell and, per edge,
+    /// center, neighbor and packed shift (12 bytes): the structure index of a single
+    /// structure's atoms and the center offsets are made on the device.
+    pub fn from_neighbor_list_reusing(
+        num_types: usize,
+        list: &NeighborListInputs<'_>,
+        device: &B::Device,
+        types_cache: Option<&AtomTypesCache<B>>,
     ) -> Result<Option<Self>> {
         let n = list.positions.len();
         let n_frames = list.cells.len();
@@ -133,21 +148,33 @@ impl<B: Backend> ModelInputs<B> {
         for a in 0..n {
             offsets[a + 1] += offsets[a];
         }
-        let mut uploaded = Indices::<B>::new_many(
-            &[
-                list.atom_types,
-                list.batch,
-                &centers,
-                &neighbors,
-                &shifts,
-                &offsets,
-            ],
-            device,
-        )
-        .into_iter();
+        // One upload for the edge tables and whatever per-atom table the device cannot
+        // make or does not hold already.
+        let cached_types = types_cache.and_then(|c| c.get(list.atom_types));
+        let mut parts: Vec<&[u32]> = vec![&centers, &neighbors, &shifts];
+        if cached_types.is_none() {
+            parts.push(list.atom_types);
+        }
+        if n_frames != 1 {
+            parts.push(list.batch);
+        }
+        let mut uploaded = Indices::<B>::new_many(&parts, device).into_iter();
         let mut next = || uploaded.next().expect("one index buffer per table");
-        let (atom_types, batch, edge_center, edge_neighbor, shift_table, center_offsets) =
-            (next(), next(), next(), next(), next(), next());
+        let (edge_center, edge_neighbor, shift_table) = (next(), next(), next());
+        let atom_types = cached_types.unwrap_or_else(|| {
+            let types = next();
+            if let Some(cache) = types_cache {
+                cache.keep(list.atom_types, &types);
+            }
+            types
+        });
+        // One structure: every atom's index is 0 (check_atoms saw them all below 1).
+        let batch = if n_frames == 1 {
+            Indices::<B>::filled(n, 0, device)
+        } else {
+            next()
+        };
+        let center_offsets = edge_center.run_starts(offsets, device);
         let positions = Tensor::<B>::from_host(
             HostData::F64(list.positions.as_flattened().to_vec()),
             &[n, 3],

@@ -132,7 +132,8 @@ pub struct DeviceAtoms<R: GpuRuntime> {
 }
 
 impl<R: GpuRuntime> DeviceAtoms<R> {
-    /// Uploads `positions`, `atom_types` and a batch of zeros, after the checks of
+    /// Uploads `positions` and `atom_types` (the structure index of every atom, 0, is
+    /// made on the device), after the checks of
     /// [`ModelInputs::from_neighbor_list`].
     pub fn upload(
         num_types: usize,
@@ -154,15 +155,11 @@ impl<R: GpuRuntime> DeviceAtoms<R> {
             edge_shifts: &[],
         };
         check_atoms(num_types, &list, n, 1)?;
-        let mut uploaded = Indices::<Gpu<R>>::new_many(&[atom_types, &batch], device).into_iter();
-        let (atom_types, batch) = (
-            uploaded.next().expect("atom types"),
-            uploaded.next().expect("structures"),
-        );
         Ok(DeviceAtoms {
             positions: upload_positions(positions, device)?,
-            atom_types,
-            batch,
+            atom_types: Indices::new(atom_types, device),
+            // All zeros, written on the device.
+            batch: Indices::filled(n, 0, device),
         })
     }
 }

@@ -67,6 +67,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod atom_types_cache;
 pub(crate) mod backend_erasure;
 pub mod config;
 pub mod device;

@@ -8,6 +8,7 @@ use allegro_core::backend::{MatmulPrecision, edge_vector_component};
 use allegro_core::{Backend, DType, Tensor, grad};
 use allegro_data::AtomicGraph;
 
+use crate::atom_types_cache::AtomTypesCache;
 use crate::edge_inputs::NeighborListInputs;
 use crate::energy_forces::EnergyForcesPlan;
 use crate::energy_forces::profile::StageTimer;
@@ -76,6 +77,8 @@ pub struct Predictor<B: Backend> {
     neighbor_skin: f64,
     /// That list (shared by clones; each call checks it still holds).
     neighbor_cache: NeighborCache,
+    /// The atom types of the last caller's list, kept on the device (shared by clones).
+    types_cache: AtomTypesCache<B>,
 }
 
 /// A neighbor list a GPU predictor keeps between calls, of a type only its backend
@@ -103,6 +106,7 @@ impl<B: Backend> Predictor<B> {
             plan,
             neighbor_skin: DEFAULT_NEIGHBOR_SKIN,
             neighbor_cache: NeighborCache::default(),
+            types_cache: AtomTypesCache::default(),
         }
     }
 
@@ -235,8 +239,16 @@ impl<B: Backend> Predictor<B> {
     }
 
     /// Model inputs for a batched graph: edge vectors `pos[j] − pos[i] + shift·cell`.
+    /// The atom types stay on the device from one call to the next while they are the
+    /// same ([`AtomTypesCache`]).
     pub fn inputs(&self, graph: &AtomicGraph) -> Result<ModelInputs<B>> {
-        inputs_from_graph(graph, self.model.num_types(), &self.device)
+        let list = NeighborListInputs::of_graph(graph);
+        let num_types = self.model.num_types();
+        let cache = Some(&self.types_cache);
+        match ModelInputs::from_neighbor_list_reusing(num_types, &list, &self.device, cache)? {
+            Some(inputs) => Ok(inputs),
+            None => inputs_from_graph_on_host(graph, num_types, &self.device),
+        }
     }
 
     /// Energies, forces, virial and stress of every structure in `graph`.

@@ -174,11 +174,63 @@ fn call_counts<R: GpuRuntime>(dev: &GpuDevice<R>) {
     );
 }
 
-/// [`call_counts`] on lavapipe, 2026-12-07: 100,908 bytes in 18 uploads, 11 waits
-/// (24 atoms, 1,202 edges; 106,028 before scatters over ascending indices needed no
-/// sorted order).
-const VULKAN_CALL_BYTES: u64 = 100_908;
-const VULKAN_CALL_WAITS: u64 = 11;
+/// What a caller's neighbor list (LAMMPS's) sends to the device to become model inputs
+/// once the atoms' types are there (issue 15: ≤ 24 bytes per atom + 12 per edge): the
+/// positions, the cell, and per edge center, neighbor and packed shift; the structure
+/// index and the center offsets are made on the device, the types kept from the last
+/// call. New types go up once more; nothing is read back.
+fn caller_list_bytes<R: GpuRuntime>(dev: &GpuDevice<R>) {
+    let (model, params, fixture) = load("seed_lmax2.json");
+    let graph = fixture["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(frame_graph)
+        .max_by_key(|g| g.n_edges())
+        .unwrap();
+    let p = Predictor::new(model, &params.to_backend::<Gpu<R>>(dev), dev.clone())
+        .with_dtype(DType::F32);
+    let (n, e) = (graph.n_atoms() as u64, graph.n_edges() as u64);
+    // Each of the three uploads (positions, cell, index tables) may round its parts up
+    // to 256-byte alignment.
+    let slack = 72 + 3 * 256;
+    let mut counts = Vec::new();
+    let mut other_types = graph.clone();
+    other_types.atom_types.reverse();
+    for g in [&graph, &graph, &other_types, &other_types] {
+        let before = dev.device_counts();
+        p.inputs(g).unwrap();
+        counts.push(dev.device_counts() - before);
+    }
+    eprintln!(
+        "inputs of a caller's list on {} ({n} atoms, {e} edges): first {:?}; again {:?}; \
+         new types {:?}; again {:?}",
+        R::NAME,
+        counts[0],
+        counts[1],
+        counts[2],
+        counts[3]
+    );
+    for (k, c) in counts.iter().enumerate() {
+        let types_sent = k == 0 || k == 2;
+        let bound = 24 * n + 12 * e + slack + if types_sent { 4 * n } else { 0 };
+        assert!(
+            c.bytes_to_device <= bound && c.synchronizations == 0,
+            "call {k}: {} bytes to the device (≤ {bound}), {} waits",
+            c.bytes_to_device,
+            c.synchronizations
+        );
+    }
+    assert!(counts[1].bytes_to_device < counts[0].bytes_to_device);
+    assert!(counts[3].bytes_to_device < counts[2].bytes_to_device);
+}
+
+/// [`call_counts`] on lavapipe, 2026-12-08: 99,780 bytes in 17 uploads, 9 waits
+/// (24 atoms, 1,202 edges; 100,908 on 2026-12-07, before the structure index and center
+/// offsets were made on the device and the types kept there; 106,028 before scatters
+/// over ascending indices needed no sorted order).
+const VULKAN_CALL_BYTES: u64 = 99_780;
+const VULKAN_CALL_WAITS: u64 = 9;
 
 /// Gradient of `mean |F|² + Σ (E/N)²` with respect to every trainable parameter.
 fn loss_gradient<B: Backend>(
@@ -300,6 +352,13 @@ macro_rules! gpu_model_tests {
             fn counts_of_a_call() {
                 if let Some(d) = device::<R>() {
                     call_counts::<R>(&d);
+                }
+            }
+
+            #[test]
+            fn bytes_of_a_callers_list() {
+                if let Some(d) = device::<R>() {
+                    caller_list_bytes::<R>(&d);
                 }
             }
 

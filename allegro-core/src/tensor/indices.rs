@@ -58,6 +58,30 @@ impl<B: Backend> Indices<B> {
             .collect()
     }
 
+    /// `len` copies of `value`, made on the device (a GPU uploads nothing).
+    pub fn filled(len: usize, value: u32, device: &B::Device) -> Self {
+        Indices {
+            storage: B::indices_filled(device, len, value),
+            len,
+            max: (len > 0).then_some(value),
+        }
+    }
+
+    /// The run starts of these ascending indices over `offsets.len() − 1` destinations,
+    /// `offsets[d]` = the first position whose index is at least `d`, where `offsets`
+    /// holds those values already: found on the device (a GPU uploads nothing and keeps
+    /// `offsets` as the host copy). The claims are not checked: ascending indices and
+    /// offsets that are their run starts.
+    pub fn run_starts(&self, offsets: Vec<u32>, device: &B::Device) -> Self {
+        let len = offsets.len();
+        let max = offsets.last().copied();
+        Indices {
+            storage: B::indices_run_starts(device, &self.storage, offsets),
+            len,
+            max,
+        }
+    }
+
     /// Indices already in a backend buffer (built there, e.g. by
     /// [`crate::backend::EdgeOps::edge_inputs`]). `max` must be at least every value
     /// (ops check ranges against it without reading the buffer).

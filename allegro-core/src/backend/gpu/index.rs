@@ -58,7 +58,7 @@ pub struct GpuIndices<R: GpuRuntime> {
     /// tables are then runs, built without sorting, on the device when there is no
     /// host copy.
     sorted: bool,
-    device: GpuDevice<R>,
+    pub(super) device: GpuDevice<R>,
 }
 
 impl<R: GpuRuntime> GpuIndices<R> {
@@ -67,7 +67,7 @@ impl<R: GpuRuntime> GpuIndices<R> {
     }
 
     /// A buffer whose host copy is `host`.
-    fn with_host(handle: Handle, host: Vec<u32>, device: &GpuDevice<R>) -> Self {
+    pub(super) fn with_host(handle: Handle, host: Vec<u32>, device: &GpuDevice<R>) -> Self {
         GpuIndices {
             handle,
             len: host.len(),
@@ -302,7 +302,7 @@ fn iota_kernel(out: &mut Array<u32>, len: u32) {
 /// `offsets[d]` = the first position `m` with `idx[m] ≥ d` (binary search in ascending
 /// `idx`), for `d < count`.
 #[cube(launch_unchecked)]
-fn run_starts_kernel(idx: &Array<u32>, len: u32, offsets: &mut Array<u32>, count: u32) {
+pub(super) fn run_starts_kernel(idx: &Array<u32>, len: u32, offsets: &mut Array<u32>, count: u32) {
     let d = ABSOLUTE_POS;
     if d < count as usize {
         let mut lo = 0u32;

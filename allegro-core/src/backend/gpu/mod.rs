@@ -18,6 +18,7 @@ mod edges;
 mod elementwise;
 mod fused;
 mod index;
+mod index_built;
 mod inference;
 mod launch;
 mod matmul;

@@ -212,6 +212,18 @@ impl<R: GpuRuntime> StorageOps for Gpu<R> {
         GpuIndices::from_host_many(device, parts)
     }
 
+    fn indices_filled(device: &GpuDevice<R>, len: usize, value: u32) -> GpuIndices<R> {
+        GpuIndices::filled(device, len, value)
+    }
+
+    fn indices_run_starts(
+        _device: &GpuDevice<R>,
+        indices: &GpuIndices<R>,
+        host: Vec<u32>,
+    ) -> GpuIndices<R> {
+        indices.run_starts(host)
+    }
+
     fn indices_to_host(indices: &GpuIndices<R>) -> Vec<u32> {
         indices.host().clone()
     }

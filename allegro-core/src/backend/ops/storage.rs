@@ -45,6 +45,23 @@ pub trait StorageOps: BackendTypes {
             .map(|p| Self::indices_from_host(device, p))
             .collect()
     }
+    /// An index buffer of `len` copies of `value` (a GPU writes it with a kernel instead
+    /// of uploading it). Defaults to an upload.
+    fn indices_filled(device: &Self::Device, len: usize, value: u32) -> Self::IndexStorage {
+        Self::indices_from_host(device, &vec![value; len])
+    }
+    /// The run starts of ascending `indices` on `device`: `offsets[d]` = the first
+    /// position whose index is at least `d`, for `d` in `0..=n`, where `host` holds those
+    /// `n + 1` values already (the caller counted them). A GPU finds them on the device
+    /// and keeps `host` as their host copy, uploading nothing; the default uploads `host`.
+    fn indices_run_starts(
+        device: &Self::Device,
+        indices: &Self::IndexStorage,
+        host: Vec<u32>,
+    ) -> Self::IndexStorage {
+        let _ = indices;
+        Self::indices_from_host(device, &host)
+    }
     /// Copies an index buffer back to host memory.
     fn indices_to_host(indices: &Self::IndexStorage) -> Vec<u32>;
     /// Indices `start..start + len` of a buffer, each minus `minus` (a pass over a range
