@@ -9,7 +9,10 @@
 //! - `tf32x3`: our split-TF32 tensor-core kernel (float32-accurate);
 //! - `tf32`: our kernel with TF32 operands (nequip's `allow_tf32`);
 //! - `cublas`: cuBLAS SGEMM, exact float32 (`CUBLAS_DEFAULT_MATH`);
-//! - `cublas-tf32`: cuBLAS with TF32 tensor cores.
+//! - `cublas-tf32`: cuBLAS with TF32 tensor cores;
+//! - with `--features cubek`, tracel's cubek-matmul 0.2: `cubek-unit` and `cubek-2unit`
+//!   (its SIMT routines, exact float32) and `cubek-auto` (its default, the tensor-core
+//!   routine, TF32 operands).
 //!
 //! and the largest difference of each from cuBLAS's exact product, relative to its
 //! largest entry. `gpu_gemm [ROWS ...]` (default 262144 and 2014964, the 23,559-atom box's
@@ -126,6 +129,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 time(name, &mut |out| {
                     cublas_matmul_f32(&a, &w, out, (rows, k, n), math).expect("cuBLAS")
                 });
+            }
+            #[cfg(feature = "cubek")]
+            for routine in allegro::core::backend::gpu::CubekRoutine::ALL {
+                use allegro::core::backend::gpu::cubek_matmul_f32;
+                // A routine the device or library refuses is a line, not the end.
+                let mut out = zeros();
+                match cubek_matmul_f32(&a, &w, &mut out, (rows, k, n), routine) {
+                    Ok(()) => time(routine.name(), &mut |out| {
+                        cubek_matmul_f32(&a, &w, out, (rows, k, n), routine).expect("cubek")
+                    }),
+                    Err(e) => println!("{rows:>9} {k:>4} {n:>4} {:<12} {e}", routine.name()),
+                }
             }
         }
     }

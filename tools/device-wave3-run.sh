@@ -26,6 +26,8 @@
 #   session7  fused_linear on CUDA (cuBLAS by default, then our kernel), training (this
 #             tree and baselines), the reference (REF=1), bench_gpu with cuBLAS (MD loop
 #             included) and with our kernel (ALLEGRO_GPU_MATMUL=simt), in one lease
+#   session8  session7b, a call's bytes and waits on CUDA (caller's list, kept device
+#             list), the GEMM table with cubek-matmul's routines, 2 epochs of the seed recipe
 #   neighbors the device neighbor list's tests (edges vs the CPU list, physics with the
 #             Verlet skin), the enqueued training step's counts, bench_gpu with its MD loop
 #             (--md: the list found and kept on the GPU) and 2 epochs of the seed recipe
@@ -238,6 +240,18 @@ stage_session7b() { # cuBLAS's fused_linear on CUDA, then bench_gpu (MD loop inc
   timeout 60 $B --reps 10 --md 20 $W/water-3000.xyz 2>&1 | quiet
   [ "${SHORT:-0}" = 1 ] ||
     timeout 90 $B --reps 5 --md 10 --max-edges 262144 $W/water-23559.xyz 2>&1 | quiet | tail -n 4
+}
+stage_session8() { # session 8's changes on CUDA, then the GEMM table with cubek, MD, training
+  stage_session7b
+  echo "== a call's bytes and waits (caller's list, kept device list), seed fixture on CUDA"
+  timeout 120 /tmp/b/gpu_model --test-threads 1 --nocapture cuda::counts_of_a_call \
+    cuda::bytes_of_a_callers_list cuda::seed 2>&1 | grep -E "^test |test result|panicked|one call|inputs of" |
+    tee $OUT/model.log
+  timeout 120 /tmp/b/gpu_neighbors --test-threads 1 --nocapture 2>&1 |
+    grep -E "^test |test result|panicked|kept list" | tee $OUT/neighbors.log
+  echo "== GEMM table: ours, cuBLAS, cubek-matmul (pack with the cubek feature)"
+  timeout 240 /tmp/b/gpu_gemm 262144 2>&1 | quiet | tee $OUT/gemm.log
+  echo "== training, seed recipe"; train /tmp/b/train this
 }
 # Stages in the order given (default: the first lease's set).
 for stage in ${@:-model transfer bench profile train gemm ops}; do "stage_$stage"; done

@@ -11,7 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 grep -qx "/.devbin/" .git/info/exclude 2>/dev/null || echo "/.devbin/" >> .git/info/exclude
 # HOST=1: `train` built with `host-profile` (ALLEGRO_HOST_PROFILE) and its symbols kept.
-F=cuda,vulkan
+# cubek: cubek-matmul's routines as rows of gpu_gemm (not used by the model).
+F=${F:-cuda,vulkan,cubek}
 cargo build --release --features $F --example bench_gpu \
   --example gpu_transfer --example gpu_gemm --example gpu_launch_cost
 if [ "${HOST:-0}" = 1 ]; then cargo build --release --features $F,host-profile --example train

@@ -9,6 +9,8 @@
 //! destination-sorted copy of its indices, long reductions add fixed chunks in chunk
 //! order. The CPU backend is the oracle; `tests/gpu.rs` runs the generic op suite here.
 
+#[cfg(feature = "cubek")]
+mod cubek_gemm;
 #[cfg(feature = "cuda")]
 mod cublas;
 #[cfg(feature = "cuda")]
@@ -40,6 +42,8 @@ use cubecl::prelude::Runtime;
 
 /// cubecl's host byte buffer, which [`Transfers::upload`] takes.
 pub use cubecl::bytes::Bytes;
+#[cfg(feature = "cubek")]
+pub use cubek_gemm::{CubekRoutine, cubek_matmul_f32};
 #[cfg(feature = "cuda")]
 pub use cublas::{CublasMath, cublas_available, cublas_gemm_f32, cublas_matmul_f32};
 #[cfg(feature = "cuda")]
