@@ -307,7 +307,11 @@ impl AllegroModel {
         } else {
             self.sh.forward(&v.cast(self.dtype))
         };
-        let radial = self.radial.forward(params, &xm, inputs);
+        let radial = if first_order_only {
+            self.radial.forward_first_order(params, &xm, inputs)
+        } else {
+            self.radial.forward(params, &xm, inputs)
+        };
         EdgeFront { r, x, y, radial }
     }
 

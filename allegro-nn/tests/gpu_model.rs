@@ -172,7 +172,20 @@ fn call_counts<R: GpuRuntime>(dev: &GpuDevice<R>) {
         "an energy + forces call asks more of the device than on 2026-12-07 \
          (≤ {bytes} bytes, ≤ {waits} waits): {call:?}"
     );
+    // Launches are pinned where they were counted (CUDA also launches the float64
+    // transcendentals that lavapipe evaluates on the host).
+    if R::NAME == "vulkan" {
+        assert!(
+            call.launches <= VULKAN_CALL_LAUNCHES,
+            "an energy + forces call launches more than on 2026-12-08 \
+             (≤ {VULKAN_CALL_LAUNCHES}): {call:?}"
+        );
+    }
 }
+
+/// Kernel launches of [`call_counts`] on lavapipe, 2026-12-08: 179 (229 before the
+/// Bessel basis × cutoff became one fused op each way, `radial::bessel_cutoff`).
+const VULKAN_CALL_LAUNCHES: u64 = 179;
 
 /// What a caller's neighbor list (LAMMPS's) sends to the device to become model inputs
 /// once the atoms' types are there (issue 15: ≤ 24 bytes per atom + 12 per edge): the

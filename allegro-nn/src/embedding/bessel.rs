@@ -1,7 +1,7 @@
 //! `TwoBodyBesselScalarEmbed` (docs/model.md §3).
 
 use allegro_core::SplitMix64;
-use allegro_core::radial::{bessel_basis, polynomial_cutoff};
+use allegro_core::radial::{bessel_basis, bessel_cutoff, polynomial_cutoff};
 use allegro_core::{Backend, DType, Tensor};
 
 use super::radial_chemical::{RadialChemicalEmbedding, normal_vec};
@@ -91,7 +91,31 @@ impl RadialChemicalEmbedding for BesselEmbedding {
     ) -> Tensor<B> {
         let basis = bessel_basis(x, params.get(&Self::weights_name()))
             .mul(&polynomial_cutoff(x, self.cutoff_p));
-        let radial = self.basis_linear.forward(params, &basis);
+        self.embed(params, &basis, inputs)
+    }
+
+    /// The basis times the cutoff as one fused op ([`bessel_cutoff`]: one kernel each
+    /// way on a GPU instead of about sixty).
+    fn forward_first_order<B: Backend>(
+        &self,
+        params: &Parameters<B>,
+        x: &Tensor<B>,
+        inputs: &ModelInputs<B>,
+    ) -> Tensor<B> {
+        let basis = bessel_cutoff(x, params.get(&Self::weights_name()), self.cutoff_p);
+        self.embed(params, &basis, inputs)
+    }
+}
+
+impl BesselEmbedding {
+    /// `concat(center_embed[t_i], neighbor_embed[t_j]) ⊙ Linear(basis)`.
+    fn embed<B: Backend>(
+        &self,
+        params: &Parameters<B>,
+        basis: &Tensor<B>,
+        inputs: &ModelInputs<B>,
+    ) -> Tensor<B> {
+        let radial = self.basis_linear.forward(params, basis);
         let center = params
             .get(&Self::table_name("center"))
             .index_select(0, &inputs.center_types);

@@ -396,6 +396,29 @@ pub trait InferenceOps:
         )
     }
 
+    /// The Bessel basis times the polynomial cutoff of exponent `p`
+    /// ([`super::bessel_cutoff`]) of every normalised length in `x` (`E` values), as
+    /// `[E, N]` for the `N` values of `weights` (same dtype as `x`), in one pass. `None`,
+    /// the default, where the backend has no fused kernel (or none for this dtype): the
+    /// caller composes it from tensor ops (`crate::radial`, also the kernels' oracle).
+    fn bessel_cutoff(x: &Self::Storage, weights: &Self::Storage, p: f64) -> Option<Self::Storage> {
+        let _ = (x, weights, p);
+        None
+    }
+
+    /// The adjoint of [`InferenceOps::bessel_cutoff`] with respect to `x`: `∂L/∂x` (`E`
+    /// values) from `∂L/∂f` (`grad`, `[E, N]`), in one pass; `None` where there is no
+    /// kernel.
+    fn bessel_cutoff_vjp(
+        x: &Self::Storage,
+        weights: &Self::Storage,
+        grad: &Self::Storage,
+        p: f64,
+    ) -> Option<Self::Storage> {
+        let _ = (x, weights, grad, p);
+        None
+    }
+
     /// The spherical harmonics of `spec` of every edge vector of `v` (`[E, 3]`), as
     /// `[E, dim]`, in one pass ([`super::harmonics`]). `None`, the default, where the
     /// backend has no fused kernel: the caller composes them from tensor ops (which is

@@ -10,6 +10,7 @@
 //! whose methods default to references built from those primitives (the `*_reference`
 //! modules), which the fused kernels of the CPU and GPU backends are tested against.
 
+pub mod bessel_cutoff;
 pub mod blocks_reference;
 pub mod device_counts;
 pub mod edges;

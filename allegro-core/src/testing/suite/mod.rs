@@ -7,6 +7,7 @@
 #![allow(clippy::cloned_ref_to_slice_refs)]
 
 pub mod autodiff;
+pub mod bessel_cutoff;
 pub mod edges_reference;
 pub mod elementwise;
 pub mod fused;
@@ -149,6 +150,7 @@ macro_rules! for_each_suite_check {
             segment_reference::segment_contract_matches_reference,
             edges_reference::edge_inputs_matches_reference,
             harmonics::harmonics_fused_vs_composed,
+            bessel_cutoff::bessel_cutoff_fused_vs_composed,
             transfer::round_trips_and_counts,
             optimizer::adamw_step,
             optimizer::lerp,

@@ -11,7 +11,7 @@ use crate::backend::ops::harmonics::{HarmonicsSpec, harmonics_row, harmonics_vjp
 const CHUNK: usize = 1024;
 
 /// A buffer's values as float64 (a copy for float32).
-fn as_f64(s: &CpuStorage) -> std::borrow::Cow<'_, [f64]> {
+pub(super) fn as_f64(s: &CpuStorage) -> std::borrow::Cow<'_, [f64]> {
     match s {
         CpuStorage::F64(a) => std::borrow::Cow::Borrowed(a.as_slice()),
         CpuStorage::F32(a) => a.iter().map(|&x| f64::from(x)).collect(),
@@ -19,7 +19,7 @@ fn as_f64(s: &CpuStorage) -> std::borrow::Cow<'_, [f64]> {
 }
 
 /// `values` in the dtype of `like`.
-fn like(like: &CpuStorage, values: Vec<f64>) -> CpuStorage {
+pub(super) fn like(like: &CpuStorage, values: Vec<f64>) -> CpuStorage {
     match like {
         CpuStorage::F64(_) => CpuStorage::from_vec_f64(values),
         CpuStorage::F32(_) => CpuStorage::from_vec_f32(values.iter().map(|&x| x as f32).collect()),

@@ -3,6 +3,7 @@
 //! are compared with; the backend runs the fast ones (`linear_tiled.rs`: products in
 //! row tiles that stay in cache; `segment_lanes.rs`: channels as vector lanes).
 
+mod bessel_cutoff;
 mod harmonics;
 mod linear;
 mod linear_tiled;
@@ -20,6 +21,19 @@ use crate::backend::ops::inference::{
 use crate::dtype::DType;
 
 impl InferenceOps for Cpu {
+    fn bessel_cutoff(x: &CpuStorage, weights: &CpuStorage, p: f64) -> Option<CpuStorage> {
+        Some(bessel_cutoff::bessel_cutoff(x, weights, p))
+    }
+
+    fn bessel_cutoff_vjp(
+        x: &CpuStorage,
+        weights: &CpuStorage,
+        grad: &CpuStorage,
+        p: f64,
+    ) -> Option<CpuStorage> {
+        Some(bessel_cutoff::bessel_cutoff_vjp(x, weights, grad, p))
+    }
+
     fn edge_harmonics(spec: &HarmonicsSpec, v: &CpuStorage) -> Option<CpuStorage> {
         Some(harmonics::edge_harmonics(spec, v))
     }

@@ -11,6 +11,7 @@
 //! takes it.
 
 mod activation;
+mod bessel_cutoff;
 mod geometry;
 mod harmonics;
 mod host;
@@ -351,6 +352,19 @@ fn segment_table(
 }
 
 impl<R: GpuRuntime> InferenceOps for Gpu<R> {
+    fn bessel_cutoff(x: &GpuStorage<R>, weights: &GpuStorage<R>, p: f64) -> Option<GpuStorage<R>> {
+        bessel_cutoff::bessel_cutoff(x, weights, p)
+    }
+
+    fn bessel_cutoff_vjp(
+        x: &GpuStorage<R>,
+        weights: &GpuStorage<R>,
+        grad: &GpuStorage<R>,
+        p: f64,
+    ) -> Option<GpuStorage<R>> {
+        bessel_cutoff::bessel_cutoff_vjp(x, weights, grad, p)
+    }
+
     fn edge_harmonics(
         spec: &crate::backend::HarmonicsSpec,
         v: &GpuStorage<R>,

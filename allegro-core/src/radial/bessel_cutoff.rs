@@ -1,0 +1,76 @@
+//! The Bessel basis times the polynomial cutoff as one fused op on the tape, for the
+//! inference path's per-edge front.
+
+use super::{bessel_basis, polynomial_cutoff};
+use crate::autodiff::{grad, is_grad_enabled, with_grad_enabled};
+use crate::backend::Backend;
+use crate::tensor::Tensor;
+
+/// `bessel_basis(x, weights) · polynomial_cutoff(x, p)` for `x` `[E, 1]` and `weights`
+/// `[1, N]`: `[E, N]`. Where the backend has the fused kernel
+/// ([`crate::backend::InferenceOps::bessel_cutoff`]) and the weights are not being
+/// trained, one op whose backward is the fused adjoint (whose own backward, for second
+/// and higher orders, differentiates the composition); otherwise the composition.
+pub fn bessel_cutoff<B: Backend>(x: &Tensor<B>, weights: &Tensor<B>, p: f64) -> Tensor<B> {
+    let composed = || bessel_basis(x, weights).mul(&polynomial_cutoff(x, p));
+    if weights.is_tracked() || x.rank() != 2 || x.dim(1) != 1 || weights.rank() != 2 {
+        return composed();
+    }
+    let Some(f) = B::bessel_cutoff(x.storage(), weights.storage(), p) else {
+        return composed();
+    };
+    let shape = [x.dim(0), weights.dim(1)];
+    let w = weights.clone();
+    Tensor::custom_op(
+        "bessel_cutoff",
+        &[x],
+        |_| Tensor::from_storage(f, &shape),
+        move |inputs: &[Tensor<B>], _: &Tensor<B>, g: &Tensor<B>, _: &[bool]| {
+            vec![Some(vjp(&inputs[0], &w, g, p))]
+        },
+    )
+}
+
+/// `∂L/∂x` (`[E, 1]`) from `∂L/∂f` (`grad`, `[E, N]`) by the fused adjoint, as one op
+/// whose own backward differentiates the composition.
+fn vjp<B: Backend>(x: &Tensor<B>, weights: &Tensor<B>, grad: &Tensor<B>, p: f64) -> Tensor<B> {
+    let fused = B::bessel_cutoff_vjp(x.storage(), weights.storage(), grad.storage(), p)
+        .expect("a backend with a fused forward has its adjoint");
+    let shape = [x.dim(0), 1];
+    let w = weights.clone();
+    Tensor::custom_op(
+        "bessel_cutoff_vjp",
+        &[x, grad],
+        |_| Tensor::from_storage(fused, &shape),
+        move |inputs: &[Tensor<B>], _: &Tensor<B>, g: &Tensor<B>, needs: &[bool]| {
+            vjp_backward(&inputs[0], &w, &inputs[1], g, p, needs)
+        },
+    )
+}
+
+/// The backward of [`vjp`] by the composition: `∂⟨g, ∂L/∂x⟩` with respect to `x` and
+/// `grad`, differentiable further when the graph is being recorded.
+fn vjp_backward<B: Backend>(
+    x: &Tensor<B>,
+    weights: &Tensor<B>,
+    grad_f: &Tensor<B>,
+    g: &Tensor<B>,
+    p: f64,
+    needs: &[bool],
+) -> Vec<Option<Tensor<B>>> {
+    let create = is_grad_enabled();
+    let local = |t: &Tensor<B>| {
+        if create && t.is_tracked() {
+            t.clone()
+        } else {
+            t.detach().tracked()
+        }
+    };
+    let (x, gf) = (local(x), local(grad_f));
+    with_grad_enabled(true, || {
+        let f = bessel_basis(&x, weights).mul(&polynomial_cutoff(&x, p));
+        let gx = grad(&[&f], Some(&[&gf]), &[&x], true).remove(0);
+        let mut out = grad(&[&gx], Some(&[g]), &[&x, &gf], create).into_iter();
+        needs.iter().map(|&n| out.next().filter(|_| n)).collect()
+    })
+}
