@@ -141,13 +141,7 @@ impl<B: Backend> ModelInputs<B> {
             neighbors = order.par_iter().map(|&z| list.edge_neighbor[z]).collect();
             shifts = order.par_iter().map(|&z| shifts[z]).collect();
         }
-        let mut offsets = vec![0u32; n + 1];
-        for &c in &centers {
-            offsets[c as usize + 1] += 1;
-        }
-        for a in 0..n {
-            offsets[a + 1] += offsets[a];
-        }
+        let offsets = run_starts(&centers, n);
         // One upload for the edge tables and whatever per-atom table the device cannot
         // make or does not hold already.
         let cached_types = types_cache.and_then(|c| c.get(list.atom_types));
@@ -228,6 +222,18 @@ impl<B: Backend> ModelInputs<B> {
             .mark_sorted(),
         ))
     }
+}
+
+/// Where each of `n` atoms' edges start in ascending `centers`, and their end: `[n + 1]`.
+fn run_starts(centers: &[u32], n: usize) -> Vec<u32> {
+    let mut offsets = vec![0u32; n + 1];
+    for &c in centers {
+        offsets[c as usize + 1] += 1;
+    }
+    for a in 0..n {
+        offsets[a + 1] += offsets[a];
+    }
+    offsets
 }
 
 /// Per-atom checks: lengths, types, structures, finite positions.

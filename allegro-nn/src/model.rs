@@ -239,6 +239,11 @@ impl AllegroModel {
         self.config.type_names.len()
     }
 
+    /// `1/r_max` per edge type (`T·T`, row = center type), as the model multiplies by it.
+    pub(crate) fn rmax_recip(&self) -> &[f64] {
+        &self.rmax_recip
+    }
+
     /// Cutoff per edge type (`T·T`, row = center type).
     pub fn cutoffs(&self) -> Vec<f64> {
         self.rmax_recip.iter().map(|r| 1.0 / r).collect()

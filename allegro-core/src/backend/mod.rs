@@ -18,7 +18,7 @@ pub use ops::{
     EdgeOps, ElementwiseOps, FusedOps, HarmonicsSpec, IndexOps, InferenceOps, LinearSpec,
     MatmulOps, MatmulPrecision, MatmulSpec, NeighborList, OptimizerOps, OutputBlock, ReduceOps,
     SegmentContraction, SegmentForward, SegmentGradients, SegmentOperands, Segments, ShapeOps,
-    StorageOps, UnaryOp, edge_vector_component, pack_shift, unpack_shift,
+    StorageOps, UnaryOp, ZblSpec, edge_vector_component, pack_shift, unpack_shift,
 };
 
 /// Everything a tensor needs from a backend.

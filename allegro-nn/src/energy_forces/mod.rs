@@ -246,9 +246,10 @@ impl AllegroModel {
             &mut [eps.out_all()],
             precision,
         );
+        timer.stage("readout MLP");
         let (atomic_energies, zbl_total, grad_eps) =
             self.edge_energies_to_atoms(params, tracked, &front, eps, &env_scale);
-        timer.stage("readout and energies");
+        timer.stage("energies");
         Forward {
             front,
             y,
@@ -289,7 +290,8 @@ impl AllegroModel {
             None => (learned, None),
             Some(zbl) => {
                 use crate::pair::PairPotential;
-                let pair = zbl.atomic_energies(&front.r, &front.x, inputs);
+                let pair =
+                    zbl.atomic_energies_first_order(&front.r, &front.x, inputs, self.rmax_recip());
                 (learned.add(&pair.detach()), Some(pair.sum_all()))
             }
         };

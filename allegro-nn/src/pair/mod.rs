@@ -1,6 +1,7 @@
 //! Pair potentials added to the learned energy.
 
 mod zbl;
+mod zbl_fused;
 
 pub use zbl::{KE_METAL, KE_REAL, Zbl};
 
@@ -18,4 +19,19 @@ pub trait PairPotential {
         x: &Tensor<B>,
         inputs: &ModelInputs<B>,
     ) -> Tensor<B>;
+
+    /// [`PairPotential::atomic_energies`] for a caller that differentiates it once (the
+    /// no-tape inference path), where `x = r·rmax_recip[t_i·T + t_j]`: a potential may
+    /// then use fused ops that are cheaper to differentiate once. Defaults to
+    /// `atomic_energies`.
+    fn atomic_energies_first_order<B: Backend>(
+        &self,
+        r: &Tensor<B>,
+        x: &Tensor<B>,
+        inputs: &ModelInputs<B>,
+        rmax_recip: &[f64],
+    ) -> Tensor<B> {
+        let _ = rmax_recip;
+        self.atomic_energies(r, x, inputs)
+    }
 }

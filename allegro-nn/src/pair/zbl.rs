@@ -1,5 +1,6 @@
 //! Ziegler–Biersack–Littmark screened nuclear repulsion (nequip's `ZBL`, docs/model.md §7).
 
+use allegro_core::backend::ops::zbl::{ZBL_EXPONENT, ZBL_LENGTH, ZBL_SCREENING};
 use allegro_core::radial::polynomial_cutoff;
 use allegro_core::{Backend, DType, Tensor};
 
@@ -20,13 +21,6 @@ pub struct Zbl {
     cutoff_p: f64,
 }
 
-const SCREENING: [(f64, f64); 4] = [
-    (0.02817, 0.20162),
-    (0.28022, 0.40290),
-    (0.50986, 0.94229),
-    (0.18175, 3.19980),
-];
-
 impl Zbl {
     /// ZBL for types with these atomic numbers, Coulomb constant `ke`, envelope power `p`.
     pub fn new(atomic_numbers: Vec<f64>, ke: f64, cutoff_p: f64) -> Self {
@@ -46,10 +40,40 @@ impl Zbl {
     pub fn half_ke(&self) -> f64 {
         self.ke / 2.0
     }
+
+    /// The envelope's power `p`.
+    pub fn cutoff_p(&self) -> f64 {
+        self.cutoff_p
+    }
 }
 
 impl PairPotential for Zbl {
     fn atomic_energies<B: Backend>(
+        &self,
+        r: &Tensor<B>,
+        x: &Tensor<B>,
+        inputs: &ModelInputs<B>,
+    ) -> Tensor<B> {
+        self.edge_energies(r, x, inputs)
+            .index_add(0, &inputs.edge_center, inputs.n_atoms)
+    }
+
+    fn atomic_energies_first_order<B: Backend>(
+        &self,
+        r: &Tensor<B>,
+        x: &Tensor<B>,
+        inputs: &ModelInputs<B>,
+        rmax_recip: &[f64],
+    ) -> Tensor<B> {
+        self.edge_energies_fused(r, x, inputs, rmax_recip)
+            .index_add(0, &inputs.edge_center, inputs.n_atoms)
+    }
+}
+
+impl Zbl {
+    /// `E_z` of every edge, `[E]` float64, composed from tensor ops (the oracle of the
+    /// fused kernels, and the route for second derivatives).
+    pub(crate) fn edge_energies<B: Backend>(
         &self,
         r: &Tensor<B>,
         x: &Tensor<B>,
@@ -66,21 +90,19 @@ impl PairPotential for Zbl {
         let zi = z.index_select(0, &inputs.center_types);
         let zj = z.index_select(0, &inputs.neighbor_types);
         let xi = zi
-            .powf(0.23)
-            .add(&zj.powf(0.23))
+            .powf(ZBL_EXPONENT)
+            .add(&zj.powf(ZBL_EXPONENT))
             .mul(r)
-            .mul_scalar(1.0 / 0.46850);
-        let phi = SCREENING
+            .mul_scalar(1.0 / ZBL_LENGTH);
+        let phi = ZBL_SCREENING
             .iter()
             .map(|&(c, d)| xi.mul_scalar(-d).exp().mul_scalar(c))
             .reduce(|a, b| a.add(&b))
             .expect("four terms");
-        let e = zi
-            .mul(&zj)
+        zi.mul(&zj)
             .div(r)
             .mul(&phi)
             .mul(&polynomial_cutoff(x, self.cutoff_p))
-            .mul_scalar(0.5 * self.ke);
-        e.index_add(0, &inputs.edge_center, inputs.n_atoms)
+            .mul_scalar(0.5 * self.ke)
     }
 }

@@ -38,6 +38,7 @@ use super::segment_reference::{
 };
 use super::shape::ShapeOps;
 use super::storage::StorageOps;
+use super::zbl::ZblSpec;
 
 /// A nonlinearity of nequip's MLPs, evaluated (with its derivative) inside fused kernels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -416,6 +417,33 @@ pub trait InferenceOps:
         p: f64,
     ) -> Option<Self::Storage> {
         let _ = (x, weights, grad, p);
+        None
+    }
+
+    /// The ZBL pair energy of `spec` ([`super::zbl`]) of every edge, `[E]` float64, from
+    /// its length `r` (`[E]`, float64) and its atoms' types, in one pass. `None`, the
+    /// default, where the backend has no fused kernel (or no exact float64
+    /// exponentials): the caller composes it from tensor ops.
+    fn zbl_edge_energies(
+        spec: &ZblSpec,
+        r: &Self::Storage,
+        center_types: &Self::IndexStorage,
+        neighbor_types: &Self::IndexStorage,
+    ) -> Option<Self::Storage> {
+        let _ = (spec, r, center_types, neighbor_types);
+        None
+    }
+
+    /// The adjoint of [`InferenceOps::zbl_edge_energies`]: `∂L/∂r` (`[E]`) from `∂L/∂E`
+    /// (`grad`, `[E]`), in one pass; `None` where there is no kernel.
+    fn zbl_edge_energies_vjp(
+        spec: &ZblSpec,
+        r: &Self::Storage,
+        center_types: &Self::IndexStorage,
+        neighbor_types: &Self::IndexStorage,
+        grad: &Self::Storage,
+    ) -> Option<Self::Storage> {
+        let _ = (spec, r, center_types, neighbor_types, grad);
         None
     }
 

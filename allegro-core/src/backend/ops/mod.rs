@@ -28,6 +28,7 @@ pub mod reduce;
 pub mod segment_reference;
 pub mod shape;
 pub mod storage;
+pub mod zbl;
 
 pub use device_counts::{DeviceCounters, DeviceCounts};
 pub use edges::{
@@ -46,3 +47,4 @@ pub use optimizer::{AdamWScalars, AdamWUpdate, OptimizerOps};
 pub use reduce::ReduceOps;
 pub use shape::ShapeOps;
 pub use storage::{BackendTypes, StorageOps};
+pub use zbl::ZblSpec;

@@ -11,6 +11,7 @@ mod segment;
 mod segment_lanes;
 #[cfg(test)]
 mod tests;
+mod zbl;
 
 use super::{Cpu, CpuDevice, CpuStorage, simd};
 use crate::backend::ops::harmonics::HarmonicsSpec;
@@ -18,9 +19,32 @@ use crate::backend::ops::inference::{
     InferenceOps, LinearSpec, SegmentContraction, SegmentForward, SegmentGradients,
     SegmentOperands, Segments,
 };
+use crate::backend::ops::zbl::ZblSpec;
 use crate::dtype::DType;
+use std::sync::Arc;
 
 impl InferenceOps for Cpu {
+    fn zbl_edge_energies(
+        spec: &ZblSpec,
+        r: &CpuStorage,
+        center_types: &Arc<Vec<u32>>,
+        neighbor_types: &Arc<Vec<u32>>,
+    ) -> Option<CpuStorage> {
+        matches!(r, CpuStorage::F64(_))
+            .then(|| zbl::zbl_edge_energies(spec, r, center_types, neighbor_types))
+    }
+
+    fn zbl_edge_energies_vjp(
+        spec: &ZblSpec,
+        r: &CpuStorage,
+        center_types: &Arc<Vec<u32>>,
+        neighbor_types: &Arc<Vec<u32>>,
+        grad: &CpuStorage,
+    ) -> Option<CpuStorage> {
+        matches!(r, CpuStorage::F64(_))
+            .then(|| zbl::zbl_edge_energies_vjp(spec, r, center_types, neighbor_types, grad))
+    }
+
     fn bessel_cutoff(x: &CpuStorage, weights: &CpuStorage, p: f64) -> Option<CpuStorage> {
         Some(bessel_cutoff::bessel_cutoff(x, weights, p))
     }

@@ -19,6 +19,7 @@ mod linear_cmma;
 mod linear_simt;
 mod linear_vendor;
 mod segment;
+mod zbl;
 
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
@@ -352,6 +353,25 @@ fn segment_table(
 }
 
 impl<R: GpuRuntime> InferenceOps for Gpu<R> {
+    fn zbl_edge_energies(
+        spec: &crate::backend::ZblSpec,
+        r: &GpuStorage<R>,
+        center_types: &GpuIndices<R>,
+        neighbor_types: &GpuIndices<R>,
+    ) -> Option<GpuStorage<R>> {
+        zbl::zbl(spec, r, center_types, neighbor_types, None)
+    }
+
+    fn zbl_edge_energies_vjp(
+        spec: &crate::backend::ZblSpec,
+        r: &GpuStorage<R>,
+        center_types: &GpuIndices<R>,
+        neighbor_types: &GpuIndices<R>,
+        grad: &GpuStorage<R>,
+    ) -> Option<GpuStorage<R>> {
+        zbl::zbl(spec, r, center_types, neighbor_types, Some(grad))
+    }
+
     fn bessel_cutoff(x: &GpuStorage<R>, weights: &GpuStorage<R>, p: f64) -> Option<GpuStorage<R>> {
         bessel_cutoff::bessel_cutoff(x, weights, p)
     }
