@@ -282,15 +282,14 @@ impl AllegroModel {
     }
 
     /// Per-edge geometry and embeddings of the edge vectors (docs/model.md §2, §3, §5): what the
-    /// layers read, computed with tape ops (so `∂/∂v` flows through them). With
-    /// `first_order_only` (the no-tape path, which takes one derivative of the front) the
-    /// harmonics are the backend's fused kernel and its adjoint; training on forces, which
-    /// takes two, keeps their composition (cheaper to differentiate twice).
+    /// layers read, computed with tape ops (so `∂/∂v` flows through them). The harmonics
+    /// and the Bessel basis × cutoff are the backend's fused kernels where it has them:
+    /// one launch forward, one for the forces and one for a force loss's parameter
+    /// gradient (the fused JVPs), the composition for any other second derivative.
     pub(crate) fn edge_front<B: Backend>(
         &self,
         params: &Parameters<B>,
         inputs: &ModelInputs<B>,
-        first_order_only: bool,
     ) -> EdgeFront<B> {
         let device = inputs.edge_vectors.device();
         let e = inputs.n_edges();
@@ -307,16 +306,8 @@ impl AllegroModel {
         let x = r.mul(&recip.index_select(0, &inputs.edge_types));
         // Features in the model dtype.
         let xm = x.cast(self.dtype).reshape(&[e, 1]);
-        let y = if first_order_only {
-            self.sh.forward_fused(&v.cast(self.dtype))
-        } else {
-            self.sh.forward(&v.cast(self.dtype))
-        };
-        let radial = if first_order_only {
-            self.radial.forward_first_order(params, &xm, inputs)
-        } else {
-            self.radial.forward(params, &xm, inputs)
-        };
+        let y = self.sh.forward_fused(&v.cast(self.dtype));
+        let radial = self.radial.forward(params, &xm, inputs);
         EdgeFront { r, x, y, radial }
     }
 
@@ -371,7 +362,7 @@ impl AllegroModel {
     ) -> Tensor<B> {
         let n = inputs.n_atoms;
         let s = self.config.num_scalar_features;
-        let EdgeFront { r, x, y, radial } = self.edge_front(params, inputs, false);
+        let EdgeFront { r, x, y, radial } = self.edge_front(params, inputs);
         let h = self.scalar_mlp.forward(params, &radial);
         let tensors = self.tensor_embed.forward(params, &y, &h);
         let projection = self.first_projection.forward(params, &h);
@@ -398,7 +389,7 @@ impl AllegroModel {
             .reshape(&[n]);
         let mut atom = self.scale_shift.forward(params, &atom, &inputs.atom_types);
         if let Some(zbl) = &self.zbl {
-            atom = atom.add(&zbl.atomic_energies(&r, &x, inputs));
+            atom = atom.add(&zbl.atomic_energies_fused(&r, &x, inputs, &self.rmax_recip));
         }
         atom
     }

@@ -137,7 +137,8 @@ fn step_counts<R: GpuRuntime>() {
 }
 
 /// Launches, uploads and waits of one step of `step_counts` as measured on lavapipe on
-/// 2026-12-07: 473, 36 and 18 (497 before SiLU's second derivative became one kernel,
+/// 2026-12-08: 414, 35 and 18 (473 on 2026-12-07, before the harmonics and the Bessel
+/// basis × cutoff of the training front became fused ops with fused JVPs; 497 before SiLU's second derivative became one kernel,
 /// `UnaryOp::SiluGradGrad`; 531 before narrow's adjoint became one `pad` kernel
 /// instead of zeros and a concatenation; 711 before AdamW and the EMA became one kernel
 /// per parameter each, [`allegro_core::backend::OptimizerOps`]; 696, 36 and 17 before
@@ -148,7 +149,7 @@ fn step_counts<R: GpuRuntime>() {
 /// (none on CUDA); the others read back the loss's label fields and predictions, and the
 /// gradients' sum of squares. On CUDA those transcendentals are kernels: 16 launches more
 /// (547 there before `pad` and `SiluGradGrad`), fewer uploads and waits. Launches rounded up to cover both.
-const STEP_BOUNDS: (u64, u64, u64) = (495, 36, 18);
+const STEP_BOUNDS: (u64, u64, u64) = (430, 35, 18);
 
 #[cfg(feature = "vulkan")]
 #[test]
@@ -213,10 +214,11 @@ fn enqueued_step_counts<R: GpuRuntime>() {
 }
 
 /// Launches of one enqueued float64 step of `enqueued_step_counts` (with norm clipping)
-/// on lavapipe on 2026-12-07: 494, against 473 of the synchronous step without clipping
+/// on lavapipe on 2026-12-08: 435 (494 on 2026-12-07, before the fused front), against
+/// 414 of the synchronous step without clipping
 /// (clipping on the device is a handful of launches and one per gradient). CUDA
 /// launches the 16 float64 transcendentals that lavapipe runs on the host.
-const ENQUEUED_STEP_LAUNCHES: u64 = 510;
+const ENQUEUED_STEP_LAUNCHES: u64 = 451;
 
 #[cfg(feature = "vulkan")]
 #[test]

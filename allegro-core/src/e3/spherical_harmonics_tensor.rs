@@ -129,8 +129,10 @@ impl SphericalHarmonics {
         )
     }
 
-    /// The backward of [`SphericalHarmonics::vjp`] by the composition: `∂⟨g, ∂L/∂v⟩`
-    /// with respect to `v` and `grad_y`, differentiable further when the graph is being
+    /// The backward of [`SphericalHarmonics::vjp`]: `∂⟨g, ∂L/∂v⟩` with respect to `v`
+    /// and `grad_y`. With respect to `grad_y` alone and nothing recorded, the fused
+    /// directional derivative ([`crate::backend::InferenceOps::edge_harmonics_jvp`]);
+    /// otherwise by the composition, differentiable further when the graph is being
     /// recorded (the inputs themselves are then differentiated), else from local copies.
     fn vjp_backward<B: Backend>(
         &self,
@@ -140,6 +142,14 @@ impl SphericalHarmonics {
         needs: &[bool],
     ) -> Vec<Option<Tensor<B>>> {
         let create = is_grad_enabled();
+        // Only the cotangent's gradient, nothing recorded (a force loss's parameter
+        // gradient): the fused directional derivative of `Y` along `g`.
+        if !create
+            && !needs[0]
+            && let Some(jvp) = B::edge_harmonics_jvp(&self.spec, v.storage(), g.storage())
+        {
+            return vec![None, Some(Tensor::from_storage(jvp, grad_y.shape()))];
+        }
         let local = |t: &Tensor<B>| {
             if create && t.is_tracked() {
                 t.clone()

@@ -48,8 +48,11 @@ fn vjp<B: Backend>(x: &Tensor<B>, weights: &Tensor<B>, grad: &Tensor<B>, p: f64)
     )
 }
 
-/// The backward of [`vjp`] by the composition: `∂⟨g, ∂L/∂x⟩` with respect to `x` and
-/// `grad`, differentiable further when the graph is being recorded.
+/// The backward of [`vjp`]: `∂⟨g, ∂L/∂x⟩` with respect to `x` and `grad`. When only the
+/// latter is wanted and nothing is being recorded (the parameter gradient of a force
+/// loss), the fused `g_z·f'(x_z)` ([`crate::backend::InferenceOps::bessel_cutoff_jvp`]);
+/// otherwise by the composition, differentiable further when the graph is being
+/// recorded.
 fn vjp_backward<B: Backend>(
     x: &Tensor<B>,
     weights: &Tensor<B>,
@@ -59,6 +62,12 @@ fn vjp_backward<B: Backend>(
     needs: &[bool],
 ) -> Vec<Option<Tensor<B>>> {
     let create = is_grad_enabled();
+    if !create
+        && !needs[0]
+        && let Some(jvp) = B::bessel_cutoff_jvp(x.storage(), weights.storage(), g.storage(), p)
+    {
+        return vec![None, Some(Tensor::from_storage(jvp, grad_f.shape()))];
+    }
     let local = |t: &Tensor<B>| {
         if create && t.is_tracked() {
             t.clone()

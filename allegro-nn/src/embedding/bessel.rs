@@ -1,7 +1,7 @@
 //! `TwoBodyBesselScalarEmbed` (docs/model.md §3).
 
 use allegro_core::SplitMix64;
-use allegro_core::radial::{bessel_basis, bessel_cutoff, polynomial_cutoff};
+use allegro_core::radial::bessel_cutoff;
 use allegro_core::{Backend, DType, Tensor};
 
 use super::radial_chemical::{RadialChemicalEmbedding, normal_vec};
@@ -89,19 +89,10 @@ impl RadialChemicalEmbedding for BesselEmbedding {
         x: &Tensor<B>,
         inputs: &ModelInputs<B>,
     ) -> Tensor<B> {
-        let basis = bessel_basis(x, params.get(&Self::weights_name()))
-            .mul(&polynomial_cutoff(x, self.cutoff_p));
-        self.embed(params, &basis, inputs)
-    }
-
-    /// The basis times the cutoff as one fused op ([`bessel_cutoff`]: one kernel each
-    /// way on a GPU instead of about sixty).
-    fn forward_first_order<B: Backend>(
-        &self,
-        params: &Parameters<B>,
-        x: &Tensor<B>,
-        inputs: &ModelInputs<B>,
-    ) -> Tensor<B> {
+        // The basis times the cutoff as one fused op (one kernel each way on a GPU
+        // instead of about sixty, and one more for a force loss's parameter gradient),
+        // the composition `bessel_basis(x, w)·polynomial_cutoff(x, p)` while the weights
+        // are being trained.
         let basis = bessel_cutoff(x, params.get(&Self::weights_name()), self.cutoff_p);
         self.embed(params, &basis, inputs)
     }

@@ -27,17 +27,6 @@ pub trait RadialChemicalEmbedding {
         x: &Tensor<B>,
         inputs: &ModelInputs<B>,
     ) -> Tensor<B>;
-    /// [`RadialChemicalEmbedding::forward`] for a caller that differentiates it once
-    /// (the no-tape inference path): an embedding may then use fused ops that are
-    /// cheaper to differentiate once and dearer twice. Defaults to `forward`.
-    fn forward_first_order<B: Backend>(
-        &self,
-        params: &Parameters<B>,
-        x: &Tensor<B>,
-        inputs: &ModelInputs<B>,
-    ) -> Tensor<B> {
-        self.forward(params, x, inputs)
-    }
 }
 
 /// The configured embedding.
@@ -83,19 +72,6 @@ impl RadialChemicalEmbedding for RadialChemicalEmbed {
         match self {
             RadialChemicalEmbed::Bessel(b) => b.forward(params, x, inputs),
             RadialChemicalEmbed::Spline(s) => s.forward(params, x, inputs),
-            RadialChemicalEmbed::Custom(c) => c.forward(params, x, inputs),
-        }
-    }
-
-    fn forward_first_order<B: Backend>(
-        &self,
-        params: &Parameters<B>,
-        x: &Tensor<B>,
-        inputs: &ModelInputs<B>,
-    ) -> Tensor<B> {
-        match self {
-            RadialChemicalEmbed::Bessel(b) => b.forward_first_order(params, x, inputs),
-            RadialChemicalEmbed::Spline(s) => s.forward_first_order(params, x, inputs),
             RadialChemicalEmbed::Custom(c) => c.forward(params, x, inputs),
         }
     }

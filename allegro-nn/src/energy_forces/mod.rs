@@ -184,7 +184,7 @@ impl AllegroModel {
         let (plan, rows, s, ur, dtype, precision) =
             (cx.plan, cx.rows, cx.s, cx.ur, cx.dtype, cx.precision);
         let device = &cx.device;
-        let front = self.edge_front(params, tracked, true);
+        let front = self.edge_front(params, tracked);
         timer.stage("front (tape)");
         let n = tracked.n_atoms;
         let env_scale = self
@@ -290,8 +290,7 @@ impl AllegroModel {
             None => (learned, None),
             Some(zbl) => {
                 use crate::pair::PairPotential;
-                let pair =
-                    zbl.atomic_energies_first_order(&front.r, &front.x, inputs, self.rmax_recip());
+                let pair = zbl.atomic_energies_fused(&front.r, &front.x, inputs, self.rmax_recip());
                 (learned.add(&pair.detach()), Some(pair.sum_all()))
             }
         };

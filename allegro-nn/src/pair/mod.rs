@@ -20,11 +20,10 @@ pub trait PairPotential {
         inputs: &ModelInputs<B>,
     ) -> Tensor<B>;
 
-    /// [`PairPotential::atomic_energies`] for a caller that differentiates it once (the
-    /// no-tape inference path), where `x = r·rmax_recip[t_i·T + t_j]`: a potential may
-    /// then use fused ops that are cheaper to differentiate once. Defaults to
+    /// [`PairPotential::atomic_energies`] where `x = r·rmax_recip[t_i·T + t_j]`, so that
+    /// a potential may compute it from `r` in fused ops (the model's route). Defaults to
     /// `atomic_energies`.
-    fn atomic_energies_first_order<B: Backend>(
+    fn atomic_energies_fused<B: Backend>(
         &self,
         r: &Tensor<B>,
         x: &Tensor<B>,

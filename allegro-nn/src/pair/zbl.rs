@@ -58,7 +58,7 @@ impl PairPotential for Zbl {
             .index_add(0, &inputs.edge_center, inputs.n_atoms)
     }
 
-    fn atomic_energies_first_order<B: Backend>(
+    fn atomic_energies_fused<B: Backend>(
         &self,
         r: &Tensor<B>,
         x: &Tensor<B>,

@@ -1,6 +1,8 @@
 //! ZBL's per-edge energies as one fused op on the tape
 //! ([`allegro_core::backend::InferenceOps::zbl_edge_energies`]):
-//! one kernel each way on a GPU instead of about thirty-five, for the no-tape inference path.
+//! one kernel each way on a GPU instead of about thirty-five. A force loss's parameter
+//! gradient does not pass through it (the pair energy has no parameters), so training
+//! takes it too.
 
 use std::sync::Arc;
 
@@ -155,7 +157,7 @@ mod tests {
             let hr = grad(&[&gr], Some(&[&h]), &[&r], false).remove(0);
             [energies.to_vec_f64(), gr.to_vec_f64(), hr.to_vec_f64()]
         };
-        let fused = derivatives(zbl.atomic_energies_first_order(&r, &x, &inputs, &rmax_recip));
+        let fused = derivatives(zbl.atomic_energies_fused(&r, &x, &inputs, &rmax_recip));
         let composed = derivatives(zbl.atomic_energies(&r, &x, &inputs));
         for (k, what) in ["energies", "first derivative", "second derivative"]
             .iter()

@@ -66,6 +66,20 @@ pub fn bessel_cutoff_vjp_row(x: f64, weights: &[f64], p: f64, grad: &[f64]) -> f
         .sum()
 }
 
+/// `h·f_n'(x)` for every weight, into `out`: the derivative of the adjoint
+/// `Σ_n g_n f_n'(x)` with respect to `g_n` along `h` (the second backward pass of a
+/// force loss, which wants the cotangent's gradient and not the length's).
+pub fn bessel_cutoff_jvp_row(x: f64, weights: &[f64], p: f64, h: f64, out: &mut [f64]) {
+    let (u, du) = cutoff_and_derivative(x, p);
+    let pi = std::f64::consts::PI;
+    for (o, w) in out.iter_mut().zip(weights) {
+        let (s, c) = (pi * w * x).sin_cos();
+        let b = s / (pi * x);
+        let db = (w * c - b) / x;
+        *o = h * (db * u + b * du);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

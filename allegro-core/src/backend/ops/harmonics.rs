@@ -96,3 +96,37 @@ pub fn harmonics_vjp_row(spec: &HarmonicsSpec, v: [f64; 3], grad_y: &[f64]) -> [
     let dot = u[0] * gu[0] + u[1] * gu[1] + u[2] * gu[2];
     std::array::from_fn(|d| (gu[d] - u[d] * dot) / len)
 }
+
+/// `Σ_d h_d ∂Y/∂v_d` of one edge into `out` (`dim` values): the derivative of the
+/// adjoint `∂L/∂v` with respect to `∂L/∂Y` along `h` (a force loss's parameter gradient
+/// wants the cotangent's gradient, not the vector's).
+pub fn harmonics_jvp_row(spec: &HarmonicsSpec, v: [f64; 3], h: [f64; 3], out: &mut [f64]) {
+    let (u, len) = unit(spec, v);
+    let du = if !spec.normalize {
+        h
+    } else if (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt() <= MIN_LENGTH {
+        // û = v / 1e-12: the length is a constant there.
+        h.map(|x| x / MIN_LENGTH)
+    } else {
+        let dot = u[0] * h[0] + u[1] * h[1] + u[2] * h[2];
+        std::array::from_fn(|d| (h[d] - u[d] * dot) / len)
+    };
+    out.fill(0.0);
+    for (k, e) in spec.exponents.iter().enumerate() {
+        let mut dm = 0.0;
+        for d in 0..3 {
+            if e[d] == 0 {
+                continue;
+            }
+            let mut part = f64::from(e[d]) * power(u[d], e[d] - 1) * du[d];
+            for o in (0..3).filter(|&o| o != d) {
+                part *= power(u[o], e[o]);
+            }
+            dm += part;
+        }
+        let row = &spec.coefficients[k * spec.dim..(k + 1) * spec.dim];
+        for (o, c) in out.iter_mut().zip(row) {
+            *o += dm * c;
+        }
+    }
+}

@@ -420,6 +420,31 @@ pub trait InferenceOps:
         None
     }
 
+    /// `h_z·f_n'(x_z)`, `[E, N]`: the derivative of [`InferenceOps::bessel_cutoff_vjp`]
+    /// with respect to its `grad` along `h` (`E` values), in one pass; `None` where there
+    /// is no kernel.
+    fn bessel_cutoff_jvp(
+        x: &Self::Storage,
+        weights: &Self::Storage,
+        h: &Self::Storage,
+        p: f64,
+    ) -> Option<Self::Storage> {
+        let _ = (x, weights, h, p);
+        None
+    }
+
+    /// `Σ_d h_d ∂Y/∂v_d`, `[E, dim]`: the derivative of
+    /// [`InferenceOps::edge_harmonics_vjp`] with respect to its `grad_y` along `h`
+    /// (`[E, 3]`), in one pass; `None` where there is no kernel.
+    fn edge_harmonics_jvp(
+        spec: &HarmonicsSpec,
+        v: &Self::Storage,
+        h: &Self::Storage,
+    ) -> Option<Self::Storage> {
+        let _ = (spec, v, h);
+        None
+    }
+
     /// The ZBL pair energy of `spec` ([`super::zbl`]) of every edge, `[E]` float64, from
     /// its length `r` (`[E]`, float64) and its atoms' types, in one pass. `None`, the
     /// default, where the backend has no fused kernel (or no exact float64

@@ -1,6 +1,7 @@
 //! The fused Bessel basis × cutoff ([`crate::backend::InferenceOps::bessel_cutoff`] and
 //! its adjoint) against their composition from tensor ops: values, the first derivative
-//! (the adjoint kernel) and the second (the adjoint's backward, through the composition),
+//! (the adjoint kernel), the second (the adjoint's backward, through the composition)
+//! and the adjoint's derivative with respect to its cotangent alone (the fused JVP),
 //! for lengths inside and beyond the cutoff, two exponents, in f64 and f32. A backend
 //! without the kernels (or without them for a dtype) composes both sides.
 
@@ -73,6 +74,27 @@ pub fn bessel_cutoff_fused_vs_composed<B: Backend>(device: &B::Device) {
                         B::name()
                     );
                 }
+            }
+            // A force loss's parameter gradient: the adjoint differentiated with respect
+            // to its cotangent only (the fused JVP when nothing is recorded).
+            let cotangent = |f_of: &dyn Fn(&Tensor<B>) -> Tensor<B>| {
+                let (x, w) = (x.tracked(), w.tracked());
+                let f = f_of(&x);
+                let gx = grad(&[&f], Some(&[&w]), &[&x], true).remove(0);
+                grad(&[&gx], Some(&[&u]), &[&w], false)
+                    .remove(0)
+                    .to_vec_f64()
+            };
+            let fused_w = cotangent(&|x| bessel_cutoff(x, &weights, p));
+            let composed_w =
+                cotangent(&|x| bessel_basis(x, &weights).mul(&polynomial_cutoff(x, p)));
+            let (rt, at) = tol(dtype);
+            if let Err(err) = all_close(&fused_w, &composed_w, rt, at) {
+                panic!(
+                    "bessel × cutoff on {}: derivative with respect to the cotangent (p {p}, \
+                     {dtype:?}): {err}",
+                    B::name()
+                );
             }
             let f = no_grad(|| bessel_cutoff(&x, &weights, p));
             assert!(!f.is_tracked(), "an untracked forward is a constant");

@@ -1,8 +1,9 @@
 //! The fused spherical harmonics ([`crate::backend::InferenceOps::edge_harmonics`] and
 //! its adjoint) against their composition from tensor ops: values, the first derivative
-//! (the adjoint kernel) and the second (the adjoint's backward, through the
-//! composition), for l_max 0–4, with and without normalisation, in f64 and f32. A
-//! backend without the kernels composes both sides (and passes trivially).
+//! (the adjoint kernel), the second (the adjoint's backward, through the composition)
+//! and the adjoint's derivative with respect to its cotangent alone (the fused JVP), for
+//! l_max 0–4, with and without normalisation, in f64 and f32. A backend without the
+//! kernels composes both sides (and passes trivially).
 
 use super::random;
 use crate::backend::Backend;
@@ -61,6 +62,29 @@ pub fn harmonics_fused_vs_composed<B: Backend>(device: &B::Device) {
                             B::name()
                         );
                     }
+                }
+            }
+            // A force loss's parameter gradient: the adjoint differentiated with respect
+            // to its cotangent only (the fused JVP when nothing is recorded).
+            for dtype in [DType::F64, DType::F32] {
+                let [v, w, u] = [&v, &w, &u].map(|x| x.cast(dtype));
+                let cotangent = |y_of: &dyn Fn(&Tensor<B>) -> Tensor<B>| {
+                    let (v, w) = (v.tracked(), w.tracked());
+                    let y = y_of(&v);
+                    let gv = grad(&[&y], Some(&[&w]), &[&v], true).remove(0);
+                    grad(&[&gv], Some(&[&u]), &[&w], false)
+                        .remove(0)
+                        .to_vec_f64()
+                };
+                let fused = cotangent(&|x| sh.forward_fused(x));
+                let composed = cotangent(&|x| sh.forward(x));
+                let (rt, at) = tol(dtype);
+                if let Err(err) = all_close(&fused, &composed, rt, at) {
+                    panic!(
+                        "harmonics on {}: derivative with respect to the cotangent (l_max \
+                         {l_max}, normalize {normalize}, {dtype:?}): {err}",
+                        B::name()
+                    );
                 }
             }
             // Without tracking the fused forward records nothing.

@@ -5,7 +5,9 @@
 use rayon::prelude::*;
 
 use super::CpuStorage;
-use crate::backend::ops::harmonics::{HarmonicsSpec, harmonics_row, harmonics_vjp_row};
+use crate::backend::ops::harmonics::{
+    HarmonicsSpec, harmonics_jvp_row, harmonics_row, harmonics_vjp_row,
+};
 
 /// Edges per parallel task.
 const CHUNK: usize = 1024;
@@ -56,6 +58,26 @@ pub(super) fn edge_harmonics_vjp(
         .for_each(|((o, vs), gs)| {
             for ((row, x), g) in o.chunks_mut(3).zip(vs.chunks(3)).zip(gs.chunks(dim)) {
                 row.copy_from_slice(&harmonics_vjp_row(spec, [x[0], x[1], x[2]], g));
+            }
+        });
+    like(v, out)
+}
+
+/// `Σ_d h_d ∂Y/∂v_d`, `[E, dim]`.
+pub(super) fn edge_harmonics_jvp(
+    spec: &HarmonicsSpec,
+    v: &CpuStorage,
+    h: &CpuStorage,
+) -> CpuStorage {
+    let (vals, hs) = (as_f64(v), as_f64(h));
+    let dim = spec.dim;
+    let mut out = vec![0.0; vals.len() / 3 * dim];
+    out.par_chunks_mut(CHUNK * dim)
+        .zip(vals.par_chunks(CHUNK * 3))
+        .zip(hs.par_chunks(CHUNK * 3))
+        .for_each(|((o, vs), hs)| {
+            for ((row, x), h) in o.chunks_mut(dim).zip(vs.chunks(3)).zip(hs.chunks(3)) {
+                harmonics_jvp_row(spec, [x[0], x[1], x[2]], [h[0], h[1], h[2]], row);
             }
         });
     like(v, out)

@@ -58,6 +58,15 @@ impl InferenceOps for Cpu {
         Some(bessel_cutoff::bessel_cutoff_vjp(x, weights, grad, p))
     }
 
+    fn bessel_cutoff_jvp(
+        x: &CpuStorage,
+        weights: &CpuStorage,
+        h: &CpuStorage,
+        p: f64,
+    ) -> Option<CpuStorage> {
+        Some(bessel_cutoff::bessel_cutoff_jvp(x, weights, h, p))
+    }
+
     fn edge_harmonics(spec: &HarmonicsSpec, v: &CpuStorage) -> Option<CpuStorage> {
         Some(harmonics::edge_harmonics(spec, v))
     }
@@ -68,6 +77,14 @@ impl InferenceOps for Cpu {
         grad_y: &CpuStorage,
     ) -> Option<CpuStorage> {
         Some(harmonics::edge_harmonics_vjp(spec, v, grad_y))
+    }
+
+    fn edge_harmonics_jvp(
+        spec: &HarmonicsSpec,
+        v: &CpuStorage,
+        h: &CpuStorage,
+    ) -> Option<CpuStorage> {
+        Some(harmonics::edge_harmonics_jvp(spec, v, h))
     }
 
     fn uninit(_device: &CpuDevice, len: usize, dtype: DType) -> CpuStorage {

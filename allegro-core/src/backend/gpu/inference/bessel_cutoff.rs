@@ -51,6 +51,36 @@ fn bessel_cutoff_kernel<F: Float + CubeElement>(
     }
 }
 
+/// One thread per `(edge, basis function)`: `h_z (b_n' u + b_n u')`.
+#[cube(launch_unchecked)]
+#[allow(clippy::too_many_arguments)]
+fn bessel_cutoff_jvp_kernel<F: Float + CubeElement>(
+    x: &Array<F>,
+    weights: &Array<F>,
+    h: &Array<F>,
+    out: &mut Array<F>,
+    total: u32,
+    n: u32,
+    pi: F,
+    p: F,
+    c1: F,
+    c2: F,
+    c3: F,
+) {
+    let t = ABSOLUTE_POS;
+    if t < total as usize {
+        let z = t / n as usize;
+        let k = t % n as usize;
+        let xz = x[z];
+        let (u, du) = cutoff::<F>(xz, p, c1, c2, c3);
+        let w = weights[k];
+        let a = pi * w * xz;
+        let b = F::sin(a) / (pi * xz);
+        let db = (w * F::cos(a) - b) / xz;
+        out[t] = h[z] * (db * u + b * du);
+    }
+}
+
 /// One thread per edge: `∂L/∂x = Σ_n g_n (b_n' u + b_n u')`.
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
@@ -142,6 +172,35 @@ pub(crate) fn bessel_cutoff_vjp<R: GpuRuntime>(
         bessel_cutoff_vjp_kernel::launch_unchecked::<F, R>(
             x.client(), count, dim, x.arg(), weights.arg(), grad.arg(), out.arg(),
             u32_of(e), u32_of(n), PI as F, p as F, c1 as F, c2 as F, c3 as F,
+        )
+    });
+    Some(out)
+}
+
+/// [`crate::backend::InferenceOps::bessel_cutoff_jvp`] on the device.
+pub(crate) fn bessel_cutoff_jvp<R: GpuRuntime>(
+    x: &GpuStorage<R>,
+    weights: &GpuStorage<R>,
+    h: &GpuStorage<R>,
+    p: f64,
+) -> Option<GpuStorage<R>> {
+    if !supported(x, weights) || h.dtype != x.dtype {
+        return None;
+    }
+    let (e, n) = (x.len, weights.len);
+    let out = x.uninit_like(e * n);
+    if e * n == 0 {
+        return Some(out);
+    }
+    let (c1, c2, c3) = cutoff_coefficients(p);
+    let (count, dim) = grid(x.client(), e * n);
+    x.device.counters.launch();
+    // SAFETY: `out` holds e·n values, `x` and `h` e, `weights` n; the kernel guards its
+    // position and reads within them.
+    with_float!(x.dtype, F => unsafe {
+        bessel_cutoff_jvp_kernel::launch_unchecked::<F, R>(
+            x.client(), count, dim, x.arg(), weights.arg(), h.arg(), out.arg(),
+            u32_of(e * n), u32_of(n), PI as F, p as F, c1 as F, c2 as F, c3 as F,
         )
     });
     Some(out)

@@ -137,6 +137,78 @@ fn harmonics_vjp_kernel<F: Float + CubeElement>(
     }
 }
 
+/// One thread per edge: `out[e, j] = Σ_k C[k, j]·Σ_d ∂m_k/∂û_d·dû_d` with
+/// `dû = (h − û(û·h))/|v|` (normalised) or `h`.
+#[cube(launch_unchecked)]
+#[allow(clippy::too_many_arguments)]
+fn harmonics_jvp_kernel<F: Float + CubeElement>(
+    v: &Array<F>,
+    h: &Array<F>,
+    exponents: &Array<u32>,
+    coefficients: &Array<F>,
+    out: &mut Array<F>,
+    n_edges: u32,
+    n_mono: u32,
+    dim: u32,
+    normalize: u32,
+) {
+    let e = ABSOLUTE_POS;
+    if e < n_edges as usize {
+        let mut x = v[3 * e];
+        let mut y = v[3 * e + 1];
+        let mut z = v[3 * e + 2];
+        let mut h0 = h[3 * e];
+        let mut h1 = h[3 * e + 1];
+        let mut h2 = h[3 * e + 2];
+        let raw = F::sqrt(x * x + y * y + z * z);
+        let mut len = raw;
+        if len < F::new(MIN_LENGTH) {
+            len = F::new(MIN_LENGTH);
+        }
+        if normalize == 1 {
+            x /= len;
+            y /= len;
+            z /= len;
+            if raw <= F::new(MIN_LENGTH) {
+                // û = v / 1e-12: the length is a constant there.
+                h0 /= len;
+                h1 /= len;
+                h2 /= len;
+            } else {
+                let dot = x * h0 + y * h1 + z * h2;
+                h0 = (h0 - x * dot) / len;
+                h1 = (h1 - y * dot) / len;
+                h2 = (h2 - z * dot) / len;
+            }
+        }
+        let d = dim as usize;
+        for j in 0..d {
+            out[e * d + j] = F::new(0.0);
+        }
+        for k in 0..n_mono as usize {
+            let a = exponents[3 * k];
+            let b = exponents[3 * k + 1];
+            let c = exponents[3 * k + 2];
+            let px = power::<F>(x, a);
+            let py = power::<F>(y, b);
+            let pz = power::<F>(z, c);
+            let mut dm = F::new(0.0);
+            if a > 0 {
+                dm += h0 * F::cast_from(a) * power::<F>(x, a - 1) * py * pz;
+            }
+            if b > 0 {
+                dm += h1 * F::cast_from(b) * px * power::<F>(y, b - 1) * pz;
+            }
+            if c > 0 {
+                dm += h2 * F::cast_from(c) * px * py * power::<F>(z, c - 1);
+            }
+            for j in 0..d {
+                out[e * d + j] += dm * coefficients[k * d + j];
+            }
+        }
+    }
+}
+
 /// The exponent table of `spec`, `[M·3]`.
 fn exponent_table(spec: &HarmonicsSpec) -> Vec<u32> {
     spec.exponents
@@ -192,6 +264,34 @@ pub(crate) fn edge_harmonics_vjp<R: GpuRuntime>(
     with_float!(v.dtype, F => unsafe {
         harmonics_vjp_kernel::launch_unchecked::<F, R>(
             v.client(), count, dim, v.arg(), grad_y.arg(),
+            ArrayArg::from_raw_parts(exponents, 3 * m),
+            ArrayArg::from_raw_parts(coefficients, m * spec.dim),
+            out.arg(), u32_of(e), u32_of(m), u32_of(spec.dim), u32::from(spec.normalize),
+        )
+    });
+    out
+}
+
+/// [`crate::backend::InferenceOps::edge_harmonics_jvp`] on the device.
+pub(crate) fn edge_harmonics_jvp<R: GpuRuntime>(
+    spec: &HarmonicsSpec,
+    v: &GpuStorage<R>,
+    h: &GpuStorage<R>,
+) -> GpuStorage<R> {
+    let device: &GpuDevice<R> = &v.device;
+    let e = v.len / 3;
+    let out = v.uninit_like(e * spec.dim);
+    if e == 0 {
+        return out;
+    }
+    let exponents = device.table(&exponent_table(spec));
+    let coefficients = device.float_table(&spec.coefficients, v.dtype);
+    let (count, dim) = grid(v.client(), e);
+    let m = spec.exponents.len();
+    device.counters.launch();
+    with_float!(v.dtype, F => unsafe {
+        harmonics_jvp_kernel::launch_unchecked::<F, R>(
+            v.client(), count, dim, v.arg(), h.arg(),
             ArrayArg::from_raw_parts(exponents, 3 * m),
             ArrayArg::from_raw_parts(coefficients, m * spec.dim),
             out.arg(), u32_of(e), u32_of(m), u32_of(spec.dim), u32::from(spec.normalize),

@@ -385,6 +385,15 @@ impl<R: GpuRuntime> InferenceOps for Gpu<R> {
         bessel_cutoff::bessel_cutoff_vjp(x, weights, grad, p)
     }
 
+    fn bessel_cutoff_jvp(
+        x: &GpuStorage<R>,
+        weights: &GpuStorage<R>,
+        h: &GpuStorage<R>,
+        p: f64,
+    ) -> Option<GpuStorage<R>> {
+        bessel_cutoff::bessel_cutoff_jvp(x, weights, h, p)
+    }
+
     fn edge_harmonics(
         spec: &crate::backend::HarmonicsSpec,
         v: &GpuStorage<R>,
@@ -398,6 +407,14 @@ impl<R: GpuRuntime> InferenceOps for Gpu<R> {
         grad_y: &GpuStorage<R>,
     ) -> Option<GpuStorage<R>> {
         Some(harmonics::edge_harmonics_vjp(spec, v, grad_y))
+    }
+
+    fn edge_harmonics_jvp(
+        spec: &crate::backend::HarmonicsSpec,
+        v: &GpuStorage<R>,
+        h: &GpuStorage<R>,
+    ) -> Option<GpuStorage<R>> {
+        Some(harmonics::edge_harmonics_jvp(spec, v, h))
     }
 
     fn uninit(device: &GpuDevice<R>, len: usize, dtype: DType) -> GpuStorage<R> {
