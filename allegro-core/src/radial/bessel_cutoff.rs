@@ -1,5 +1,6 @@
-//! The Bessel basis times the polynomial cutoff as one fused op on the tape, for the
-//! inference path's per-edge front.
+//! The Bessel basis times the polynomial cutoff as one fused op on the tape (the
+//! per-edge front of inference and training), with fused first and cotangent
+//! derivatives.
 
 use super::{bessel_basis, polynomial_cutoff};
 use crate::autodiff::{grad, is_grad_enabled, with_grad_enabled};

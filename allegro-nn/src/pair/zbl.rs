@@ -2,7 +2,7 @@
 
 use allegro_core::backend::ops::zbl::{ZBL_EXPONENT, ZBL_LENGTH, ZBL_SCREENING};
 use allegro_core::radial::polynomial_cutoff;
-use allegro_core::{Backend, DType, Tensor};
+use allegro_core::{Backend, DType, Indices, Tensor};
 
 use super::PairPotential;
 use crate::inputs::ModelInputs;
@@ -54,7 +54,7 @@ impl PairPotential for Zbl {
         x: &Tensor<B>,
         inputs: &ModelInputs<B>,
     ) -> Tensor<B> {
-        self.edge_energies(r, x, inputs)
+        self.edge_energies(r, x, &inputs.center_types, &inputs.neighbor_types)
             .index_add(0, &inputs.edge_center, inputs.n_atoms)
     }
 
@@ -77,7 +77,8 @@ impl Zbl {
         &self,
         r: &Tensor<B>,
         x: &Tensor<B>,
-        inputs: &ModelInputs<B>,
+        center_types: &Indices<B>,
+        neighbor_types: &Indices<B>,
     ) -> Tensor<B> {
         let device = r.device();
         let z = Tensor::from_f64(
@@ -87,8 +88,8 @@ impl Zbl {
             &device,
         )
         .expect("shape");
-        let zi = z.index_select(0, &inputs.center_types);
-        let zj = z.index_select(0, &inputs.neighbor_types);
+        let zi = z.index_select(0, center_types);
+        let zj = z.index_select(0, neighbor_types);
         let xi = zi
             .powf(ZBL_EXPONENT)
             .add(&zj.powf(ZBL_EXPONENT))

@@ -8,10 +8,19 @@ use std::sync::Arc;
 
 use allegro_core::autodiff::{grad, is_grad_enabled, with_grad_enabled};
 use allegro_core::backend::ZblSpec;
-use allegro_core::{Backend, DType, Tensor};
+use allegro_core::{Backend, DType, Indices, Tensor};
 
 use super::Zbl;
 use crate::inputs::ModelInputs;
+
+/// The per-edge type tables the fused op and its composition read (kept by its
+/// backward closures instead of the whole inputs).
+#[derive(Clone)]
+struct EdgeTypes<B: Backend> {
+    center: Indices<B>,
+    neighbor: Indices<B>,
+    edge: Indices<B>,
+}
 
 impl Zbl {
     /// The fused map's description, with `1/r_max` of every edge type.
@@ -34,22 +43,24 @@ impl Zbl {
         inputs: &ModelInputs<B>,
         rmax_recip: &[f64],
     ) -> Tensor<B> {
+        let types = EdgeTypes {
+            center: inputs.center_types.clone(),
+            neighbor: inputs.neighbor_types.clone(),
+            edge: inputs.edge_types.clone(),
+        };
         let spec = self.spec(rmax_recip);
-        let (ct, nt) = (
-            inputs.center_types.storage(),
-            inputs.neighbor_types.storage(),
-        );
+        let (ct, nt) = (types.center.storage(), types.neighbor.storage());
         let Some(e) = B::zbl_edge_energies(&spec, r.storage(), ct, nt) else {
-            return self.edge_energies(r, x, inputs);
+            return self.edge_energies(r, x, &types.center, &types.neighbor);
         };
         let shape = r.shape().to_vec();
-        let (this, inputs) = (self.clone(), inputs.clone());
+        let this = self.clone();
         Tensor::custom_op(
             "zbl_edge_energies",
             &[r],
             |_| Tensor::from_storage(e, &shape),
             move |ins: &[Tensor<B>], _: &Tensor<B>, g: &Tensor<B>, _: &[bool]| {
-                vec![Some(this.vjp(&ins[0], g, &inputs, &spec))]
+                vec![Some(this.vjp(&ins[0], g, &types, &spec))]
             },
         )
     }
@@ -60,23 +71,20 @@ impl Zbl {
         &self,
         r: &Tensor<B>,
         g: &Tensor<B>,
-        inputs: &ModelInputs<B>,
+        types: &EdgeTypes<B>,
         spec: &ZblSpec,
     ) -> Tensor<B> {
-        let (ct, nt) = (
-            inputs.center_types.storage(),
-            inputs.neighbor_types.storage(),
-        );
+        let (ct, nt) = (types.center.storage(), types.neighbor.storage());
         let fused = B::zbl_edge_energies_vjp(spec, r.storage(), ct, nt, g.storage())
             .expect("a backend with a fused forward has its adjoint");
         let shape = r.shape().to_vec();
-        let (this, inputs, rmax_recip) = (self.clone(), inputs.clone(), spec.rmax_recip.clone());
+        let (this, types, rmax_recip) = (self.clone(), types.clone(), spec.rmax_recip.clone());
         Tensor::custom_op(
             "zbl_edge_energies_vjp",
             &[r, g],
             |_| Tensor::from_storage(fused, &shape),
             move |ins: &[Tensor<B>], _: &Tensor<B>, h: &Tensor<B>, needs: &[bool]| {
-                this.vjp_backward(&ins[0], &ins[1], h, needs, &inputs, &rmax_recip)
+                this.vjp_backward(&ins[0], &ins[1], h, needs, &types, &rmax_recip)
             },
         )
     }
@@ -89,7 +97,7 @@ impl Zbl {
         g: &Tensor<B>,
         h: &Tensor<B>,
         needs: &[bool],
-        inputs: &ModelInputs<B>,
+        types: &EdgeTypes<B>,
         rmax_recip: &[f64],
     ) -> Vec<Option<Tensor<B>>> {
         let create = is_grad_enabled();
@@ -104,8 +112,8 @@ impl Zbl {
         with_grad_enabled(true, || {
             let recip = Tensor::from_f64(rmax_recip, &[rmax_recip.len()], DType::F64, &r.device())
                 .expect("shape");
-            let x = r.mul(&recip.index_select(0, &inputs.edge_types));
-            let e = self.edge_energies(&r, &x, inputs);
+            let x = r.mul(&recip.index_select(0, &types.edge));
+            let e = self.edge_energies(&r, &x, &types.center, &types.neighbor);
             let gr = grad(&[&e], Some(&[&g]), &[&r], true).remove(0);
             let mut out = grad(&[&gr], Some(&[h]), &[&r, &g], create).into_iter();
             needs.iter().map(|&n| out.next().filter(|_| n)).collect()
