@@ -17,7 +17,9 @@ cargo build --release --features $F --example bench_gpu \
   --example gpu_transfer --example gpu_gemm --example gpu_launch_cost
 if [ "${HOST:-0}" = 1 ]; then cargo build --release --features $F,host-profile --example train
 else cargo build --release --features $F --example train; fi
-exe() { cargo test --release --features $F -p "$1" --test "$2" --no-run --message-format=json 2>/dev/null |
+# The test binaries' crates have no `cubek` feature (only allegro-core and the root do).
+TF=${F//,cubek/}
+exe() { cargo test --release --features $TF -p "$1" --test "$2" --no-run --message-format=json 2>/dev/null |
   python3 -c 'import json, sys
 for line in sys.stdin:
     m = json.loads(line)
