@@ -28,6 +28,8 @@
 #             included) and with our kernel (ALLEGRO_GPU_MATMUL=simt), in one lease
 #   session8  session7b, a call's bytes and waits on CUDA (caller's list, kept device
 #             list), the GEMM table with cubek-matmul's routines, 2 epochs of the seed recipe
+#   session8b the new kernels against their oracles and the model tests on CUDA,
+#             bench_gpu at three sizes (MD loop at 3,000), 2 epochs: under ten minutes
 #   neighbors the device neighbor list's tests (edges vs the CPU list, physics with the
 #             Verlet skin), the enqueued training step's counts, bench_gpu with its MD loop
 #             (--md: the list found and kept on the GPU) and 2 epochs of the seed recipe
@@ -251,6 +253,21 @@ stage_session8() { # session 8's changes on CUDA, then the GEMM table with cubek
     grep -E "^test |test result|panicked|kept list" | tee $OUT/neighbors.log
   echo "== GEMM table: ours, cuBLAS, cubek-matmul (pack with the cubek feature)"
   timeout 240 /tmp/b/gpu_gemm 262144 2>&1 | quiet | tee $OUT/gemm.log
+  echo "== training, seed recipe"; train /tmp/b/train this
+}
+stage_session8b() { # session 8 in under ten minutes: the new CUDA kernels against their
+  # oracles, the model tests and a call's counts on CUDA, bench_gpu (MD loop at 3,000), training
+  echo "== fused front and cuBLAS on CUDA (op suite)"
+  timeout 100 /tmp/b/gpu --test-threads 1 cuda::bessel_cutoff cuda::harmonics_fused \
+    fused_linear_through_cublas 2>&1 | grep -E "^test |test result|panicked|FAILED" | tee $OUT/ops.log
+  echo "== model tests on CUDA (fixtures, no-tape vs tape, counts, a caller's list)"
+  timeout 150 /tmp/b/gpu_model --test-threads 1 --nocapture cuda:: 2>&1 |
+    grep -E "^test |test result|panicked|one call|inputs of" | tee $OUT/model.log
+  echo "== bench_gpu"
+  B="/tmp/b/bench_gpu --json $OUT/bench.jsonl"
+  timeout 70 $B --reps 10 $W/water-192.xyz 2>&1 | quiet
+  timeout 70 $B --reps 10 --md 20 $W/water-3000.xyz 2>&1 | quiet
+  timeout 80 $B --reps 5 --max-edges 262144 $W/water-23559.xyz 2>&1 | quiet | tail -n 4
   echo "== training, seed recipe"; train /tmp/b/train this
 }
 # Stages in the order given (default: the first lease's set).
