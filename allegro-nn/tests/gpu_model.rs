@@ -133,11 +133,11 @@ fn passes_vs_one_pass<R: GpuRuntime>(name: &str, dev: &GpuDevice<R>) {
     }
 }
 
-/// What one energy + forces call asks of the device (the seed fixture's largest frame,
-/// float32, warm), counted by the backend and held under today's counts: bytes sent per
-/// atom and per edge, waits, launches (issue 15 lowers them: 24 bytes per atom + 12 per
-/// edge with a caller's neighbor list, one wait).
-fn call_counts<R: GpuRuntime>(dev: &GpuDevice<R>) {
+/// A float32 predictor of the seed fixture's model on `dev` and the fixture's frame with
+/// the most edges.
+fn largest_seed_frame<R: GpuRuntime>(
+    dev: &GpuDevice<R>,
+) -> (Predictor<Gpu<R>>, allegro_data::AtomicGraph) {
     let (model, params, fixture) = load("seed_lmax2.json");
     let graph = fixture["frames"]
         .as_array()
@@ -148,6 +148,15 @@ fn call_counts<R: GpuRuntime>(dev: &GpuDevice<R>) {
         .unwrap();
     let p = Predictor::new(model, &params.to_backend::<Gpu<R>>(dev), dev.clone())
         .with_dtype(DType::F32);
+    (p, graph)
+}
+
+/// What one energy + forces call asks of the device (the seed fixture's largest frame,
+/// float32, warm), counted by the backend and held under today's counts: bytes sent per
+/// atom and per edge, waits, launches (issue 15 lowers them: 24 bytes per atom + 12 per
+/// edge with a caller's neighbor list, one wait).
+fn call_counts<R: GpuRuntime>(dev: &GpuDevice<R>) {
+    let (p, graph) = largest_seed_frame(dev);
     p.predict(&graph).unwrap(); // the first call also uploads constant tables
     let before = dev.device_counts();
     p.predict(&graph).unwrap();
@@ -193,16 +202,7 @@ const VULKAN_CALL_LAUNCHES: u64 = 179;
 /// index and the center offsets are made on the device, the types kept from the last
 /// call. New types go up once more; nothing is read back.
 fn caller_list_bytes<R: GpuRuntime>(dev: &GpuDevice<R>) {
-    let (model, params, fixture) = load("seed_lmax2.json");
-    let graph = fixture["frames"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(frame_graph)
-        .max_by_key(|g| g.n_edges())
-        .unwrap();
-    let p = Predictor::new(model, &params.to_backend::<Gpu<R>>(dev), dev.clone())
-        .with_dtype(DType::F32);
+    let (p, graph) = largest_seed_frame(dev);
     let (n, e) = (graph.n_atoms() as u64, graph.n_edges() as u64);
     // Each of the three uploads (positions, cell, index tables) may round its parts up
     // to 256-byte alignment.

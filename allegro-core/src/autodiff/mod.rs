@@ -10,11 +10,13 @@
 //! Nothing is recorded when no input is tracked or inside [`no_grad`], which is how
 //! inference runs without a graph.
 
+mod composed_vjp;
 mod grad;
 mod mode;
 mod node;
 pub mod rules;
 
+pub use composed_vjp::vjp_backward_by_composition;
 pub use grad::{grad, grad_scalar};
 pub use mode::{is_grad_enabled, no_grad, with_grad_enabled};
 pub use node::{BackwardOp, Node};

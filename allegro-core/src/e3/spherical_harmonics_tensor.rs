@@ -17,7 +17,7 @@
 use std::sync::Arc;
 
 use super::{ShNormalization, ShPolynomials};
-use crate::autodiff::{grad, is_grad_enabled, with_grad_enabled};
+use crate::autodiff::{is_grad_enabled, vjp_backward_by_composition};
 use crate::backend::{Backend, HarmonicsSpec};
 use crate::tensor::Tensor;
 
@@ -132,8 +132,7 @@ impl SphericalHarmonics {
     /// The backward of [`SphericalHarmonics::vjp`]: `∂⟨g, ∂L/∂v⟩` with respect to `v`
     /// and `grad_y`. With respect to `grad_y` alone and nothing recorded, the fused
     /// directional derivative ([`crate::backend::InferenceOps::edge_harmonics_jvp`]);
-    /// otherwise by the composition, differentiable further when the graph is being
-    /// recorded (the inputs themselves are then differentiated), else from local copies.
+    /// otherwise by the composition ([`vjp_backward_by_composition`]).
     fn vjp_backward<B: Backend>(
         &self,
         v: &Tensor<B>,
@@ -150,20 +149,7 @@ impl SphericalHarmonics {
         {
             return vec![None, Some(Tensor::from_storage(jvp, grad_y.shape()))];
         }
-        let local = |t: &Tensor<B>| {
-            if create && t.is_tracked() {
-                t.clone()
-            } else {
-                t.detach().tracked()
-            }
-        };
-        let (v, gy) = (local(v), local(grad_y));
-        with_grad_enabled(true, || {
-            let y = self.forward(&v);
-            let gv = grad(&[&y], Some(&[&gy]), &[&v], true).remove(0);
-            let mut out = grad(&[&gv], Some(&[g]), &[&v, &gy], create).into_iter();
-            needs.iter().map(|&n| out.next().filter(|_| n)).collect()
-        })
+        vjp_backward_by_composition(|v| self.forward(v), v, grad_y, g, needs)
     }
 
     /// `Y(v)` for `v` of shape `[E, 3]`; result `[E, (l_max+1)²]` in `v`'s dtype, composed

@@ -3,7 +3,7 @@
 //! derivatives.
 
 use super::{bessel_basis, polynomial_cutoff};
-use crate::autodiff::{grad, is_grad_enabled, with_grad_enabled};
+use crate::autodiff::{is_grad_enabled, vjp_backward_by_composition};
 use crate::backend::Backend;
 use crate::tensor::Tensor;
 
@@ -13,12 +13,11 @@ use crate::tensor::Tensor;
 /// trained, one op whose backward is the fused adjoint (whose own backward, for second
 /// and higher orders, differentiates the composition); otherwise the composition.
 pub fn bessel_cutoff<B: Backend>(x: &Tensor<B>, weights: &Tensor<B>, p: f64) -> Tensor<B> {
-    let composed = || bessel_basis(x, weights).mul(&polynomial_cutoff(x, p));
     if weights.is_tracked() || x.rank() != 2 || x.dim(1) != 1 || weights.rank() != 2 {
-        return composed();
+        return composed(x, weights, p);
     }
     let Some(f) = B::bessel_cutoff(x.storage(), weights.storage(), p) else {
-        return composed();
+        return composed(x, weights, p);
     };
     let shape = [x.dim(0), weights.dim(1)];
     let w = weights.clone();
@@ -52,8 +51,7 @@ fn vjp<B: Backend>(x: &Tensor<B>, weights: &Tensor<B>, grad: &Tensor<B>, p: f64)
 /// The backward of [`vjp`]: `∂⟨g, ∂L/∂x⟩` with respect to `x` and `grad`. When only the
 /// latter is wanted and nothing is being recorded (the parameter gradient of a force
 /// loss), the fused `g_z·f'(x_z)` ([`crate::backend::InferenceOps::bessel_cutoff_jvp`]);
-/// otherwise by the composition, differentiable further when the graph is being
-/// recorded.
+/// otherwise by the composition ([`vjp_backward_by_composition`]).
 fn vjp_backward<B: Backend>(
     x: &Tensor<B>,
     weights: &Tensor<B>,
@@ -69,18 +67,10 @@ fn vjp_backward<B: Backend>(
     {
         return vec![None, Some(Tensor::from_storage(jvp, grad_f.shape()))];
     }
-    let local = |t: &Tensor<B>| {
-        if create && t.is_tracked() {
-            t.clone()
-        } else {
-            t.detach().tracked()
-        }
-    };
-    let (x, gf) = (local(x), local(grad_f));
-    with_grad_enabled(true, || {
-        let f = bessel_basis(&x, weights).mul(&polynomial_cutoff(&x, p));
-        let gx = grad(&[&f], Some(&[&gf]), &[&x], true).remove(0);
-        let mut out = grad(&[&gx], Some(&[g]), &[&x, &gf], create).into_iter();
-        needs.iter().map(|&n| out.next().filter(|_| n)).collect()
-    })
+    vjp_backward_by_composition(|x| composed(x, weights, p), x, grad_f, g, needs)
+}
+
+/// The map the fused op computes, from tensor ops (its oracle and second derivative).
+fn composed<B: Backend>(x: &Tensor<B>, weights: &Tensor<B>, p: f64) -> Tensor<B> {
+    bessel_basis(x, weights).mul(&polynomial_cutoff(x, p))
 }

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use allegro_core::autodiff::{grad, is_grad_enabled, with_grad_enabled};
+use allegro_core::autodiff::vjp_backward_by_composition;
 use allegro_core::backend::ZblSpec;
 use allegro_core::{Backend, DType, Indices, Tensor};
 
@@ -100,24 +100,14 @@ impl Zbl {
         types: &EdgeTypes<B>,
         rmax_recip: &[f64],
     ) -> Vec<Option<Tensor<B>>> {
-        let create = is_grad_enabled();
-        let local = |t: &Tensor<B>| {
-            if create && t.is_tracked() {
-                t.clone()
-            } else {
-                t.detach().tracked()
-            }
+        let recip = Tensor::from_f64(rmax_recip, &[rmax_recip.len()], DType::F64, &r.device())
+            .expect("shape")
+            .index_select(0, &types.edge);
+        let energies = |r: &Tensor<B>| {
+            let x = r.mul(&recip);
+            self.edge_energies(r, &x, &types.center, &types.neighbor)
         };
-        let (r, g) = (local(r), local(g));
-        with_grad_enabled(true, || {
-            let recip = Tensor::from_f64(rmax_recip, &[rmax_recip.len()], DType::F64, &r.device())
-                .expect("shape");
-            let x = r.mul(&recip.index_select(0, &types.edge));
-            let e = self.edge_energies(&r, &x, &types.center, &types.neighbor);
-            let gr = grad(&[&e], Some(&[&g]), &[&r], true).remove(0);
-            let mut out = grad(&[&gr], Some(&[h]), &[&r, &g], create).into_iter();
-            needs.iter().map(|&n| out.next().filter(|_| n)).collect()
-        })
+        vjp_backward_by_composition(energies, r, g, h, needs)
     }
 }
 

@@ -50,17 +50,23 @@ pub fn bessel_cutoff_row(x: f64, weights: &[f64], p: f64, out: &mut [f64]) {
     }
 }
 
+/// `b(x)` and `b'(x)` of the basis function of weight `w`.
+#[inline]
+fn basis_and_derivative(x: f64, w: f64) -> (f64, f64) {
+    let pi = std::f64::consts::PI;
+    let (s, c) = (pi * w * x).sin_cos();
+    let b = s / (pi * x);
+    (b, (w * c - b) / x)
+}
+
 /// `∂L/∂x` of one edge from `∂L/∂f` (`grad`, one value per weight).
 pub fn bessel_cutoff_vjp_row(x: f64, weights: &[f64], p: f64, grad: &[f64]) -> f64 {
     let (u, du) = cutoff_and_derivative(x, p);
-    let pi = std::f64::consts::PI;
     weights
         .iter()
         .zip(grad)
-        .map(|(w, g)| {
-            let (s, c) = (pi * w * x).sin_cos();
-            let b = s / (pi * x);
-            let db = (w * c - b) / x;
+        .map(|(&w, g)| {
+            let (b, db) = basis_and_derivative(x, w);
             g * (db * u + b * du)
         })
         .sum()
@@ -71,11 +77,8 @@ pub fn bessel_cutoff_vjp_row(x: f64, weights: &[f64], p: f64, grad: &[f64]) -> f
 /// force loss, which wants the cotangent's gradient and not the length's).
 pub fn bessel_cutoff_jvp_row(x: f64, weights: &[f64], p: f64, h: f64, out: &mut [f64]) {
     let (u, du) = cutoff_and_derivative(x, p);
-    let pi = std::f64::consts::PI;
-    for (o, w) in out.iter_mut().zip(weights) {
-        let (s, c) = (pi * w * x).sin_cos();
-        let b = s / (pi * x);
-        let db = (w * c - b) / x;
+    for (o, &w) in out.iter_mut().zip(weights) {
+        let (b, db) = basis_and_derivative(x, w);
         *o = h * (db * u + b * du);
     }
 }

@@ -26,6 +26,14 @@ fn cutoff<F: Float>(x: F, p: F, c1: F, c2: F, c3: F) -> (F, F) {
     (u, du)
 }
 
+/// `b(x)` and `b'(x)` of the basis function of weight `w`.
+#[cube]
+fn basis<F: Float>(x: F, w: F, pi: F) -> (F, F) {
+    let a = pi * w * x;
+    let b = F::sin(a) / (pi * x);
+    (b, (w * F::cos(a) - b) / x)
+}
+
 /// One thread per `(edge, basis function)`.
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
@@ -73,10 +81,7 @@ fn bessel_cutoff_jvp_kernel<F: Float + CubeElement>(
         let k = t % n as usize;
         let xz = x[z];
         let (u, du) = cutoff::<F>(xz, p, c1, c2, c3);
-        let w = weights[k];
-        let a = pi * w * xz;
-        let b = F::sin(a) / (pi * xz);
-        let db = (w * F::cos(a) - b) / xz;
+        let (b, db) = basis::<F>(xz, weights[k], pi);
         out[t] = h[z] * (db * u + b * du);
     }
 }
@@ -104,10 +109,7 @@ fn bessel_cutoff_vjp_kernel<F: Float + CubeElement>(
         let nn = n as usize;
         let mut acc = F::new(0.0);
         for k in 0..nn {
-            let w = weights[k];
-            let a = pi * w * xz;
-            let b = F::sin(a) / (pi * xz);
-            let db = (w * F::cos(a) - b) / xz;
+            let (b, db) = basis::<F>(xz, weights[k], pi);
             acc += grad[z * nn + k] * (db * u + b * du);
         }
         out[z] = acc;
