@@ -114,6 +114,7 @@ impl Zbl {
 #[cfg(test)]
 mod tests {
     use allegro_core::backend::cpu::{Cpu, CpuDevice};
+    use allegro_core::testing::suite::assert_gradients;
     use allegro_core::{DType, SplitMix64, Tensor, grad};
     use allegro_data::AtomicGraph;
 
@@ -172,5 +173,11 @@ mod tests {
             composed[0].iter().any(|&v| v != 0.0),
             "some edges inside the cutoff"
         );
+        // First and second derivatives of the fused op against central differences.
+        let f = |ins: &[Tensor<Cpu>]| {
+            let x = ins[0].mul(&recip.index_select(0, &inputs.edge_types));
+            zbl.atomic_energies_fused(&ins[0], &x, &inputs, &rmax_recip)
+        };
+        assert_gradients("fused ZBL", &f, &[r.detach()]);
     }
 }

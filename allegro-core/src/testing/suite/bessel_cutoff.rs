@@ -5,7 +5,7 @@
 //! for lengths inside and beyond the cutoff, two exponents, in f64 and f32. A backend
 //! without the kernels (or without them for a dtype) composes both sides.
 
-use super::random;
+use super::{assert_gradients, random};
 use crate::backend::Backend;
 use crate::dtype::DType;
 use crate::radial::{bessel_basis, bessel_cutoff, polynomial_cutoff};
@@ -99,5 +99,22 @@ pub fn bessel_cutoff_fused_vs_composed<B: Backend>(device: &B::Device) {
             let f = no_grad(|| bessel_cutoff(&x, &weights, p));
             assert!(!f.is_tracked(), "an untracked forward is a constant");
         }
+    }
+}
+
+/// The fused op's first and second derivatives against central differences (float64),
+/// at lengths inside and beyond the cutoff (the cutoff is twice differentiable at 1).
+pub fn bessel_cutoff_finite_differences<B: Backend>(device: &B::Device) {
+    let mut rng = SplitMix64::new(23);
+    let x = random::<B>(&[9, 1], 0.1, 1.3, &mut rng, device);
+    let weights =
+        Tensor::<B>::from_f64(&[1.0, 2.0, 3.0, 4.5], &[1, 4], DType::F64, device).expect("shape");
+    for p in [6.0, 3.5] {
+        let f = |ins: &[Tensor<B>]| bessel_cutoff(&ins[0], &weights, p);
+        assert_gradients(
+            &format!("bessel_cutoff (p {p})"),
+            &f,
+            std::slice::from_ref(&x),
+        );
     }
 }

@@ -151,6 +151,7 @@ macro_rules! for_each_suite_check {
             edges_reference::edge_inputs_matches_reference,
             harmonics::harmonics_fused_vs_composed,
             bessel_cutoff::bessel_cutoff_fused_vs_composed,
+            bessel_cutoff::bessel_cutoff_finite_differences,
             transfer::round_trips_and_counts,
             optimizer::adamw_step,
             optimizer::lerp,
